@@ -1,0 +1,620 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Local backend: two domains in one process, each driven by one thread (or
+ * both by the same one). A channel is a "link" of two single-producer /
+ * single-consumer descriptor rings, one per direction: everything one side
+ * sends, data and control and the replies the library makes by itself,
+ * goes through its one outbound ring, so the peer sees it in FIFO order
+ * (the lesson of spec Part II 4.2.4).
+ *
+ * Ring protocol (free-running 32-bit indices):
+ *   producer: write descriptors, then store-release head      (pairs with A)
+ *   consumer: load-acquire head                              (A)
+ *             read descriptors, then store-release tail      (pairs with B)
+ *   producer: load-acquire tail before reusing slots         (B)
+ * Each side caches the other's index so the shared cache line is read
+ * only when the cached value says the ring is full/empty.
+ *
+ * Pool memory is simply shared (same address space), so only FULL trust is
+ * meaningful here; HALF and NONE are refused at create/bind.
+ */
+#include <errno.h>
+#include <stdalign.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <bulk/bulk_local.h>
+
+#include "bulk_backend.h"
+
+struct local_desc {
+	uint32_t index;
+	uint32_t len;
+	uint16_t slot;
+	uint8_t type;
+	uint8_t pad;
+	int32_t status;
+};
+_Static_assert(sizeof(struct local_desc) == 16, "local_desc is 16 bytes");
+
+struct local_ring {
+	/* Producer's line. */
+	alignas(BULK_CACHE_LINE) uint32_t head;
+	uint32_t tail_cache;
+	/* Consumer's line. */
+	alignas(BULK_CACHE_LINE) uint32_t tail;
+	uint32_t head_cache;
+	/* Need-wakeup: the consumer sets it before sleeping, the producer
+	 * clears it when it signals. */
+	alignas(BULK_CACHE_LINE) uint32_t need_wakeup;
+	uint32_t wake_enabled;
+	int efd;                   /* the consumer's eventfd */
+	/* Read-only after set-up. */
+	alignas(BULK_CACHE_LINE) uint32_t size;
+	uint32_t mask;
+	uint32_t meta_size;
+	struct local_desc *desc;
+	uint8_t *meta;
+};
+_Static_assert(offsetof(struct local_ring, tail) - offsetof(struct local_ring, head) >=
+		       BULK_CACHE_LINE,
+	       "producer and consumer indices on separate cache lines");
+
+/* ring[0]: creator -> binder, ring[1]: binder -> creator. */
+struct local_link {
+	struct local_ring ring[2];
+	int refs;
+};
+
+struct local_chan {
+	struct bulk_channel ch; /* must be first */
+	struct local_link *link;
+	struct local_ring *tx;
+	struct local_ring *rx;
+	/* Creator: a binder waiting to be answered (CAS by the binder). */
+	struct local_chan *pending;
+	/* Immutable copies of the creator's parameters for binders to read. */
+	enum bulk_direction c_dir;
+	enum bulk_role c_role;
+	enum bulk_trust c_trust;
+	uint32_t c_meta;
+	uint32_t c_queue;
+	enum bulk_role binder_role;
+	int efd;
+	bool efd_owned;         /* else the link's ring owns it */
+	uint64_t tx_base;       /* tx_msgs before the first descriptor of the link */
+	uint64_t consumed;      /* descriptors of ours the peer consumed */
+	uint32_t last_tail;
+	struct local_desc *backlog;
+	uint32_t nbacklog, backlog_cap;
+};
+
+static const uint8_t local_zero_meta[BULK_META_MAX];
+
+static inline struct local_chan *
+lchan(struct bulk_channel *ch)
+{
+	return container_of(ch, struct local_chan, ch);
+}
+
+/* ------------------------------------------------------------- link */
+
+static void
+ring_fini(struct local_ring *r)
+{
+	bulk_free(r->desc);
+	bulk_free(r->meta);
+	if (r->efd >= 0)
+		close(r->efd);
+}
+
+static int
+ring_init(struct local_ring *r, uint32_t size, uint32_t meta_size)
+{
+	r->size = size;
+	r->mask = size - 1;
+	r->meta_size = meta_size;
+	r->efd = -1;
+	r->desc = bulk_zalloc_aligned(BULK_CACHE_LINE, sizeof(*r->desc) * size);
+	if (meta_size > 0)
+		r->meta = bulk_zalloc_aligned(BULK_CACHE_LINE, (size_t)meta_size * size);
+	if (r->desc == NULL || (meta_size > 0 && r->meta == NULL))
+		return -ENOMEM;
+	return 0;
+}
+
+static void
+link_put(struct local_link *l)
+{
+	/* The last side out frees; acq_rel orders its reads before the free. */
+	if (__atomic_sub_fetch(&l->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		ring_fini(&l->ring[0]);
+		ring_fini(&l->ring[1]);
+		bulk_free(l);
+	}
+}
+
+/* ------------------------------------------------------- ring access */
+
+static void
+ring_wake(struct bulk_channel *ch, struct local_ring *r)
+{
+	static const uint64_t one = 1;
+
+	/* Only once the consumer has asked for wakeups at all, so that the
+	 * busy-polling case pays no fence. */
+	if (__atomic_load_n(&r->wake_enabled, __ATOMIC_RELAXED) == 0)
+		return;
+	/* Pairs with the fence in local_arm(): either we see need_wakeup or
+	 * the consumer sees our head. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_exchange_n(&r->need_wakeup, 0, __ATOMIC_RELAXED)) {
+		if (write(r->efd, &one, sizeof(one)) == (ssize_t)sizeof(one))
+			ch->stats.wakeups++;
+	}
+}
+
+static inline uint32_t
+ring_free(struct local_ring *r, uint32_t want)
+{
+	uint32_t free = r->size - (r->head - r->tail_cache);
+
+	if (free < want) {
+		/* (B) pairs with the consumer's store-release of tail. */
+		r->tail_cache = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
+		free = r->size - (r->head - r->tail_cache);
+	}
+	return free;
+}
+
+static inline void
+ring_publish(struct local_ring *r, uint32_t head)
+{
+	/* (A) pairs with the consumer's load-acquire of head. */
+	__atomic_store_n(&r->head, head, __ATOMIC_RELEASE);
+}
+
+static bool
+backlog_flush(struct bulk_channel *ch, struct local_chan *lc)
+{
+	struct local_ring *r = lc->tx;
+	uint32_t free, k, head;
+
+	if (lc->nbacklog == 0)
+		return true;
+	free = ring_free(r, lc->nbacklog);
+	k = free < lc->nbacklog ? free : lc->nbacklog;
+	head = r->head;
+	for (uint32_t i = 0; i < k; i++) {
+		uint32_t idx = (head + i) & r->mask;
+
+		r->desc[idx] = lc->backlog[i];
+		if (r->meta_size)
+			memset(r->meta + (size_t)idx * r->meta_size, 0, r->meta_size);
+	}
+	if (k == 0)
+		return false;
+	ring_publish(r, head + k);
+	memmove(lc->backlog, lc->backlog + k, sizeof(*lc->backlog) * (lc->nbacklog - k));
+	lc->nbacklog -= k;
+	ring_wake(ch, r);
+	return lc->nbacklog == 0;
+}
+
+static unsigned
+local_tx_burst(struct bulk_channel *ch, enum bulk_msg_type type, struct bulk_buffer *const *bufs,
+	       const uint32_t *lens, const void *meta, unsigned n)
+{
+	struct local_chan *lc = lchan(ch);
+	struct local_ring *r = lc->tx;
+	uint32_t ms = r->meta_size;
+	uint32_t head, k;
+
+	/* Control messages waiting in the backlog go first: FIFO. */
+	if (bulk_unlikely(lc->nbacklog > 0) && !backlog_flush(ch, lc))
+		return 0;
+	k = ring_free(r, n);
+	if (k > n)
+		k = n;
+	head = r->head;
+	for (uint32_t i = 0; i < k; i++) {
+		uint32_t idx = (head + i) & r->mask;
+		struct local_desc *d = &r->desc[idx];
+		const struct bulk_buffer *b = bufs[i];
+
+		d->index = b->index;
+		d->len = lens ? lens[i] : b->pool->buffer_size;
+		d->slot = (uint16_t)bulk_pool_slot(b->pool, ch);
+		d->type = (uint8_t)type;
+		if (ms)
+			memcpy(r->meta + (size_t)idx * ms,
+			       meta ? (const uint8_t *)meta + (size_t)i * ms : local_zero_meta, ms);
+	}
+	if (k > 0) {
+		ring_publish(r, head + k);
+		ring_wake(ch, r);
+	}
+	return k;
+}
+
+static int
+local_tx_ctrl(struct bulk_channel *ch, const struct bulk_ctrl_msg *m)
+{
+	struct local_chan *lc = lchan(ch);
+	struct local_ring *r = lc->tx;
+	struct local_desc d = {
+		.type = (uint8_t)m->type,
+		.slot = m->slot,
+		.status = m->status,
+	};
+
+	if (m->type == BULK_MSG_POOL_ASSIGN) {
+		/* Same address space: the peer reads the geometry from our view. */
+		uint64_t p = (uint64_t)(uintptr_t)m->pool;
+
+		d.index = (uint32_t)p;
+		d.len = (uint32_t)(p >> 32);
+	}
+	if (lc->nbacklog == 0 && ring_free(r, 1) >= 1) {
+		uint32_t idx = r->head & r->mask;
+
+		r->desc[idx] = d;
+		if (r->meta_size)
+			memset(r->meta + (size_t)idx * r->meta_size, 0, r->meta_size);
+		ring_publish(r, r->head + 1);
+		ring_wake(ch, r);
+		return 0;
+	}
+	/* Ring full: keep it, never drop a message the library owes the peer. */
+	if (lc->nbacklog == lc->backlog_cap) {
+		uint32_t ncap = lc->backlog_cap ? lc->backlog_cap * 2 : 16;
+		struct local_desc *nb = bulk_realloc(lc->backlog, sizeof(*nb) * ncap);
+
+		if (nb == NULL)
+			return -ENOMEM;
+		lc->backlog = nb;
+		lc->backlog_cap = ncap;
+	}
+	lc->backlog[lc->nbacklog++] = d;
+	return 0;
+}
+
+/* ------------------------------------------------------------ set-up */
+
+static int
+local_create(struct bulk_channel *ch)
+{
+	struct local_chan *lc = lchan(ch);
+
+	lc->c_dir = ch->direction;
+	lc->c_role = ch->role;
+	lc->c_trust = ch->trust;
+	lc->c_meta = ch->meta_size;
+	lc->c_queue = ch->queue_size;
+	lc->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (lc->efd < 0)
+		return -errno;
+	lc->efd_owned = true;
+	return 0;
+}
+
+static int
+local_bind(struct bulk_channel *ch, struct bulk_endpoint *remote, const struct bulk_bind_params *bp)
+{
+	struct local_chan *lc = lchan(ch);
+	struct bulk_channel *rch;
+	struct local_chan *rlc, *expected = NULL;
+	struct local_link *l;
+	static const uint64_t one = 1;
+	int rc;
+
+	/* Pairs with the release store in bulk_channel_create(). */
+	rch = __atomic_load_n(&remote->chan, __ATOMIC_ACQUIRE);
+	if (rch == NULL)
+		return -BULK_E_EP_NO_CHANNEL;
+	rlc = lchan(rch);
+	if (__atomic_load_n(&rlc->pending, __ATOMIC_ACQUIRE) != NULL)
+		return -BULK_E_ALREADY_BOUND;
+	rc = bulk_core_negotiate(rlc->c_dir, rlc->c_role, rlc->c_trust, rlc->c_meta, bp, ch);
+	if (rc < 0)
+		return rc;
+	ch->queue_size = rlc->c_queue;
+	lc->binder_role = ch->role;
+
+	l = bulk_zalloc_aligned(BULK_CACHE_LINE, sizeof(*l));
+	if (l == NULL)
+		return -ENOMEM;
+	l->refs = 1;
+	rc = ring_init(&l->ring[0], ch->queue_size, ch->meta_size);
+	if (rc == 0)
+		rc = ring_init(&l->ring[1], ch->queue_size, ch->meta_size);
+	if (rc == 0) {
+		l->ring[0].efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (l->ring[0].efd < 0)
+			rc = -errno;
+	}
+	if (rc < 0) {
+		ring_fini(&l->ring[0]);
+		ring_fini(&l->ring[1]);
+		bulk_free(l);
+		return rc;
+	}
+	lc->link = l;
+	lc->tx = &l->ring[1];
+	lc->rx = &l->ring[0];
+	lc->efd = l->ring[0].efd;
+	lc->efd_owned = false;
+	/* Publish ourselves to the creator; the release half pairs with its
+	 * acquire load in local_poll(). Only one binder wins. */
+	if (!__atomic_compare_exchange_n(&rlc->pending, &expected, lc, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE)) {
+		lc->link = NULL;
+		lc->tx = lc->rx = NULL;
+		link_put(l);
+		return -BULK_E_ALREADY_BOUND;
+	}
+	if (write(rlc->efd, &one, sizeof(one)) < 0) {
+		/* The creator polls anyway; a lost wakeup only delays. */
+	}
+	return 0;
+}
+
+/* Creator: answer a waiting binder. */
+static void
+local_answer_binder(struct bulk_channel *ch, struct local_chan *lc, struct local_chan *b,
+		    int refuse)
+{
+	struct local_link *l = b->link;
+	int rc;
+
+	__atomic_add_fetch(&l->refs, 1, __ATOMIC_RELAXED);
+	rc = refuse ? refuse : bulk_core_rx_bind_request(ch, b->binder_role);
+	lc->tx = &l->ring[0];
+	if (rc == 0) {
+		lc->link = l;
+		lc->rx = &l->ring[1];
+		/* Our eventfd now serves the link; it must be in place before
+		 * the binder, which starts sending on our reply, can use it. */
+		l->ring[1].efd = lc->efd;
+		lc->efd_owned = false;
+		lc->tx_base = ch->stats.tx_msgs;
+		lc->consumed = 0;
+		lc->last_tail = 0;
+		bulk_core_send_ctrl(ch, BULK_MSG_BIND_REPLY, 0, 0, NULL);
+		return;
+	}
+	/* Refused: answer on the binder's link, then forget it; the
+	 * endpoint can take another binder. */
+	local_tx_ctrl(ch, &(struct bulk_ctrl_msg){ .type = BULK_MSG_BIND_REPLY, .status = rc });
+	lc->tx = NULL;
+	__atomic_store_n(&lc->pending, NULL, __ATOMIC_RELEASE);
+	link_put(l);
+}
+
+static void
+local_free(struct bulk_channel *ch)
+{
+	struct local_chan *lc = lchan(ch);
+	struct local_chan *b;
+
+	if (lc->link != NULL) {
+		link_put(lc->link);
+	} else if (ch->side == 0 &&
+		   (b = __atomic_load_n(&lc->pending, __ATOMIC_ACQUIRE)) != NULL) {
+		/* A binder is still waiting: tell it we are gone. */
+		local_answer_binder(ch, lc, b, -BULK_E_PEER_GONE);
+	}
+	if (lc->efd_owned && lc->efd >= 0)
+		close(lc->efd);
+	bulk_free(lc->backlog);
+}
+
+/* -------------------------------------------------------------- poll */
+
+static int
+local_map(void *arg, struct bulk_pool *view)
+{
+	const struct bulk_pool *origin = arg;
+
+	/* Same address space: the view shares the origin's memory. */
+	view->base = origin->base;
+	view->map_len = 0;
+	view->fd = -1;
+	view->mem = origin->mem;
+	view->backend_data = (void *)(uintptr_t)origin;
+	return 0;
+}
+
+
+static inline void
+rx_flush_run(struct bulk_channel *ch, enum bulk_msg_type type, unsigned n)
+{
+	bulk_core_rx_deliver(ch, type, ch->rx_bufs, ch->rx_lens, ch->rx_meta, n);
+}
+
+static void
+rx_ctrl(struct bulk_channel *ch, const struct local_desc *d)
+{
+	switch (d->type) {
+	case BULK_MSG_POOL_ASSIGN: {
+		const struct bulk_pool *origin =
+			(const struct bulk_pool *)(uintptr_t)((uint64_t)d->index |
+							      ((uint64_t)d->len << 32));
+		struct bulk_pool_desc pd = {
+			.id = origin->id,
+			.count = origin->count,
+			.buffer_size = origin->buffer_size,
+			.trust = origin->trust,
+		};
+		struct bulk_pool_mapper mapper = { .map = local_map, .arg = (void *)(uintptr_t)origin };
+
+		bulk_core_rx_pool_assign(ch, d->slot, &pd, &mapper);
+		break;
+	}
+	case BULK_MSG_POOL_ASSIGN_REPLY:
+		bulk_core_rx_pool_assign_reply(ch, d->slot, d->status);
+		break;
+	case BULK_MSG_POOL_REMOVE:
+		bulk_core_rx_pool_remove(ch, d->slot);
+		break;
+	case BULK_MSG_BIND_REPLY:
+		bulk_core_rx_bind_reply(ch, d->status);
+		break;
+	case BULK_MSG_TEARDOWN:
+		bulk_core_rx_teardown(ch);
+		break;
+	case BULK_MSG_TEARDOWN_ACK:
+		bulk_core_rx_teardown_ack(ch);
+		break;
+	default:
+		ch->stats.bad_desc++;
+		break;
+	}
+}
+
+static int
+local_poll(struct bulk_channel *ch, unsigned budget)
+{
+	struct local_chan *lc = lchan(ch);
+	struct local_ring *r;
+	uint32_t tail, n, ms;
+	unsigned run = 0;
+	enum bulk_msg_type run_type = 0;
+
+	if (bulk_unlikely(ch->side == 0 && ch->state == BULK_STATE_INITIALIZED)) {
+		/* Pairs with the binder's CAS in local_bind(). */
+		struct local_chan *b = __atomic_load_n(&lc->pending, __ATOMIC_ACQUIRE);
+
+		if (b == NULL)
+			return 0;
+		local_answer_binder(ch, lc, b, 0);
+		return 1;
+	}
+	r = lc->rx;
+	if (bulk_unlikely(r == NULL))
+		return 0;
+	if (bulk_unlikely(lc->nbacklog > 0))
+		backlog_flush(ch, lc);
+
+	tail = r->tail;
+	n = r->head_cache - tail;
+	if (n == 0) {
+		/* (A) pairs with the producer's store-release of head. */
+		r->head_cache = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
+		n = r->head_cache - tail;
+	}
+	if (n > budget)
+		n = budget;
+	if (n > ch->rx_cap)
+		n = ch->rx_cap;
+	ms = r->meta_size;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t idx = (tail + i) & r->mask;
+		const struct local_desc *d = &r->desc[idx];
+		enum bulk_msg_type t = (enum bulk_msg_type)d->type;
+		struct bulk_buffer *b;
+
+		if (t > BULK_MSG_RELEASE || t < BULK_MSG_MOVE) {
+			/* Control: everything before it is delivered first. */
+			if (run > 0)
+				rx_flush_run(ch, run_type, run);
+			run = 0;
+			ch->stats.rx_msgs++;
+			rx_ctrl(ch, d);
+			continue;
+		}
+		if (run > 0 && t != run_type) {
+			rx_flush_run(ch, run_type, run);
+			run = 0;
+		}
+		run_type = t;
+		ch->stats.rx_msgs++;
+		b = bulk_core_rx_one(ch, t, d->slot, d->index, d->len);
+		if (bulk_unlikely(b == NULL))
+			continue;
+		ch->rx_bufs[run] = b;
+		ch->rx_lens[run] = d->len;
+		if (ms)
+			memcpy(ch->rx_meta + (size_t)run * ms, r->meta + (size_t)idx * ms, ms);
+		run++;
+	}
+	if (run > 0)
+		rx_flush_run(ch, run_type, run);
+	if (n > 0)
+		/* (B) pairs with the producer's load-acquire of tail. */
+		__atomic_store_n(&r->tail, tail + n, __ATOMIC_RELEASE);
+
+	if (ch->cont_head != ch->cont_tail && lc->tx != NULL) {
+		uint32_t t = __atomic_load_n(&lc->tx->tail, __ATOMIC_ACQUIRE);
+
+		lc->consumed += (uint32_t)(t - lc->last_tail);
+		lc->last_tail = t;
+		bulk_core_tx_complete(ch, lc->tx_base + lc->consumed);
+	}
+	return (int)n;
+}
+
+static int
+local_fd(struct bulk_channel *ch)
+{
+	return lchan(ch)->efd;
+}
+
+static int
+local_arm(struct bulk_channel *ch)
+{
+	struct local_chan *lc = lchan(ch);
+	struct local_ring *r = lc->rx;
+	uint64_t v;
+
+	/* Drain the eventfd so that a stale count does not wake us again. */
+	if (read(lc->efd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: nothing pending. */
+	}
+	if (r == NULL)
+		return __atomic_load_n(&lc->pending, __ATOMIC_ACQUIRE) != NULL;
+	if (lc->nbacklog > 0)
+		return 1;
+	__atomic_store_n(&r->wake_enabled, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->need_wakeup, 1, __ATOMIC_RELAXED);
+	/* Pairs with the fence in ring_wake(). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&r->head, __ATOMIC_ACQUIRE) != r->tail) {
+		__atomic_store_n(&r->need_wakeup, 0, __ATOMIC_RELAXED);
+		return 1;
+	}
+	return 0;
+}
+
+static const struct bulk_backend_ops local_ops = {
+	.name = "local",
+	.chan_size = sizeof(struct local_chan),
+	.trust_mask = 1u << BULK_TRUST_FULL,
+	.create = local_create,
+	.bind = local_bind,
+	.free = local_free,
+	.ep_free = NULL,
+	.tx_burst = local_tx_burst,
+	.tx_ctrl = local_tx_ctrl,
+	.poll = local_poll,
+	.fd = local_fd,
+	.arm = local_arm,
+};
+
+int
+bulk_local_endpoint_create(struct bulk_domain *d, struct bulk_endpoint **out)
+{
+	struct bulk_endpoint *ep;
+
+	if (d == NULL || out == NULL)
+		return -EINVAL;
+	ep = bulk_zalloc(sizeof(*ep));
+	if (ep == NULL)
+		return -ENOMEM;
+	ep->ops = &local_ops;
+	ep->dom = d;
+	d->nendpoints++;
+	*out = ep;
+	return 0;
+}

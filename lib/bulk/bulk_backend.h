@@ -1,0 +1,381 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file bulk_backend.h
+ * The backend SDK: the internal shape of the core objects, the operations
+ * table a backend provides, and the core entry points a backend calls when
+ * descriptors arrive.
+ *
+ * Division of labour (spec 6.5.1): the core checks every precondition and
+ * changes buffer states; a backend only carries descriptors and may assume
+ * that what it is asked to send is valid. On receive the backend hands each
+ * descriptor to the core, which validates it against this domain's view
+ * (pool known and assigned, index and length in range, the sender allowed to
+ * do this to this buffer) before anything changes.
+ */
+#ifndef BULK_BACKEND_H
+#define BULK_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <bulk/bulk.h>
+#include <bulk/bulk_alloc.h>
+
+#include "bulk_mem.h"
+
+#ifndef container_of
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#endif
+
+#define BULK_CACHE_LINE 64
+#define bulk_likely(x) __builtin_expect(!!(x), 1)
+#define bulk_unlikely(x) __builtin_expect(!!(x), 0)
+
+/** Descriptor types carried by every backend. */
+enum bulk_msg_type {
+	BULK_MSG_MOVE = 1,
+	BULK_MSG_PASS,
+	BULK_MSG_COPY,
+	BULK_MSG_RELEASE,
+	BULK_MSG_POOL_ASSIGN,
+	BULK_MSG_POOL_ASSIGN_REPLY,
+	BULK_MSG_POOL_REMOVE,
+	BULK_MSG_BIND_REPLY,
+	BULK_MSG_TEARDOWN,
+	BULK_MSG_TEARDOWN_ACK,
+	BULK_MSG_TYPE_MAX
+};
+
+/* Buffer flags (struct bulk_buffer.flags). */
+#define BULK_BUF_F_FREE 0x01 /* in the pool view's free list */
+
+struct bulk_domain {
+	char name[32];
+	struct bulk_pool *pools;     /* the domain pool list */
+	struct bulk_channel *chans;  /* every channel of this domain */
+	unsigned nendpoints;
+	uint32_t mark_gen;           /* burst duplicate detection */
+};
+
+struct bulk_endpoint {
+	const struct bulk_backend_ops *ops;
+	struct bulk_domain *dom;
+	/* Channel created on this endpoint; published with a release store
+	 * because a binder in another thread reads it (acquire). */
+	struct bulk_channel *chan;
+};
+
+/** A pool view's link to one channel it is assigned to. */
+struct bulk_pool_link {
+	struct bulk_channel *ch;
+	uint16_t slot;
+};
+
+/** How a pool view got its memory, and how to give it back. */
+struct bulk_pool_mapper {
+	/** Set view->base (and fd, map_len); return 0 or a negative code. */
+	int (*map)(void *arg, struct bulk_pool *view);
+	/** Undo map when the view is destroyed (may be NULL). */
+	void (*unmap)(struct bulk_pool *view);
+	void *arg;
+};
+
+struct bulk_pool {
+	struct bulk_pool_id id;
+	struct bulk_domain *dom;
+	struct bulk_pool *next;      /* domain pool list */
+	uint8_t *base;
+	size_t map_len;
+	uint32_t buffer_size;
+	uint32_t count;
+	enum bulk_trust trust;
+	enum bulk_mem_kind mem;
+	int fd;
+	bool owns_memory;            /* allocated here, by bulk_pool_alloc() */
+	void (*unmap)(struct bulk_pool *view);
+	void *backend_data;          /* backend's per-view data (local: origin view) */
+	struct bulk_buffer *bufs;
+	uint32_t *free_stack;
+	uint32_t nfree;
+	unsigned nlinks;
+	struct bulk_pool_link links[BULK_POOL_MAX_CHANNELS];
+};
+
+/** Geometry of a pool as announced by an assigning peer. */
+struct bulk_pool_desc {
+	struct bulk_pool_id id;
+	uint32_t count;
+	uint32_t buffer_size;
+	enum bulk_trust trust;
+};
+
+enum bulk_slot_state {
+	BULK_SLOT_FREE = 0,
+	BULK_SLOT_PENDING,   /* we asked, waiting for the peer's answer */
+	BULK_SLOT_ASSIGNED,
+};
+
+/** One pool's assignment to one channel, indexed by its wire slot number. */
+struct bulk_chan_pool {
+	struct bulk_pool *pool;
+	uint64_t *copy_out;  /* bit per buffer: we copied it over this channel */
+	uint64_t *copy_in;   /* bit per buffer: we received it as a copy here */
+	uint8_t state;       /* enum bulk_slot_state */
+	bool mine;           /* assigned by this side */
+	bool set_trust;      /* this assignment fixed the pool's trust */
+	struct bulk_cont cont;
+};
+
+struct bulk_cont_rec {
+	uint64_t seq;        /* complete when the peer consumed this many descriptors */
+	struct bulk_cont cont;
+};
+
+struct bulk_channel {
+	const struct bulk_backend_ops *ops;
+	struct bulk_domain *dom;
+	struct bulk_endpoint *ep;    /* creator: local endpoint; binder: remote one */
+	struct bulk_channel *next;   /* domain's channel list */
+	struct bulk_channel_callbacks cb;
+	enum bulk_channel_state state;
+	enum bulk_direction direction;
+	enum bulk_role role;
+	enum bulk_trust trust;
+	uint32_t meta_size;
+	uint32_t queue_size;
+	uint8_t side;                /* 0: creator, 1: binder; parity of our slot numbers */
+	bool fire_destroy;           /* destroy of an unbound channel: fire at next poll */
+	void *user;
+	struct bulk_channel_stats stats;
+	struct bulk_cont bind_cont;
+	struct bulk_cont destroy_cont;
+	/* Continuations waiting for the peer to consume descriptors: a FIFO
+	 * ordered by seq, grown on demand (slow path only). */
+	struct bulk_cont_rec *conts;
+	uint32_t cont_head, cont_tail, cont_cap;
+	/* Scratch for delivering received bursts. */
+	struct bulk_buffer **rx_bufs;
+	uint32_t *rx_lens;
+	uint8_t *rx_meta;
+	unsigned rx_cap;
+	struct bulk_chan_pool slots[BULK_CHANNEL_MAX_POOLS];
+};
+
+/** Control message handed to a backend (never data). */
+struct bulk_ctrl_msg {
+	enum bulk_msg_type type;
+	uint16_t slot;
+	int32_t status;
+	struct bulk_pool *pool;  /* POOL_ASSIGN: the assigner's view */
+};
+
+/**
+ * Operations table of a backend. The core calls these only with valid
+ * arguments, in the channel's domain thread.
+ */
+struct bulk_backend_ops {
+	const char *name;
+	size_t chan_size;            /* backend channel struct, bulk_channel first */
+	uint32_t trust_mask;         /* bit (1u << trust) per supported trust level */
+	/** Creator side set-up after the core filled @p ch. */
+	int (*create)(struct bulk_channel *ch);
+	/** Binder side: reach @p remote, negotiate (bulk_core_negotiate()), send the request. */
+	int (*bind)(struct bulk_channel *ch, struct bulk_endpoint *remote,
+		    const struct bulk_bind_params *bp);
+	/** Release backend resources of a channel the core is freeing. */
+	void (*free)(struct bulk_channel *ch);
+	/** Free a backend endpoint (may be NULL: plain free). */
+	void (*ep_free)(struct bulk_endpoint *ep);
+	/**
+	 * Queue up to @p n data descriptors (MOVE, PASS, COPY, RELEASE) in order.
+	 * @return how many were queued (0..n); never fails otherwise.
+	 */
+	unsigned (*tx_burst)(struct bulk_channel *ch, enum bulk_msg_type type,
+			     struct bulk_buffer *const *bufs, const uint32_t *lens,
+			     const void *meta, unsigned n);
+	/**
+	 * Queue one control message, in order after everything queued before.
+	 * Must not lose it: a backend keeps a backlog when its queue is full.
+	 * @return 0 or a negative code (-ENOMEM).
+	 */
+	int (*tx_ctrl)(struct bulk_channel *ch, const struct bulk_ctrl_msg *msg);
+	/** Receive up to @p budget descriptors, handing them to the core. */
+	int (*poll)(struct bulk_channel *ch, unsigned budget);
+	/** Optional: an fd for epoll users. */
+	int (*fd)(struct bulk_channel *ch);
+	/** Optional: request a wakeup; 1 if work is already pending. */
+	int (*arm)(struct bulk_channel *ch);
+};
+
+/* ------------------------------------------------ core entry points (SDK) */
+
+/**
+ * Resolve the binder's side from the creator's parameters and the binder's
+ * request. Fills @p out (direction, role, trust, meta_size of the binder).
+ * @return 0 or -BULK_E_BIND_MISMATCH.
+ */
+int bulk_core_negotiate(enum bulk_direction c_dir, enum bulk_role c_role,
+			enum bulk_trust c_trust, uint32_t c_meta,
+			const struct bulk_bind_params *bp, struct bulk_channel *out);
+
+/**
+ * Creator: a binder asks to connect. Runs bind_received; on acceptance the
+ * creator's role is resolved and the channel is CONNECTED.
+ * @return 0 if accepted, else the (negative) refusal to send back.
+ */
+int bulk_core_rx_bind_request(struct bulk_channel *ch, enum bulk_role binder_role);
+
+/** Binder: the creator answered. 0: CONNECTED; else CLOSED. Fires the bind continuation. */
+void bulk_core_rx_bind_reply(struct bulk_channel *ch, int status);
+
+/**
+ * The peer assigns a pool in @p slot. Looks up or creates this domain's
+ * view (through @p m), runs pool_assigned and sends the reply itself.
+ */
+void bulk_core_rx_pool_assign(struct bulk_channel *ch, uint16_t slot,
+			      const struct bulk_pool_desc *d, const struct bulk_pool_mapper *m);
+
+/** The peer answered our assignment of @p slot. */
+void bulk_core_rx_pool_assign_reply(struct bulk_channel *ch, uint16_t slot, int status);
+
+/** The peer removed the pool in @p slot. */
+void bulk_core_rx_pool_remove(struct bulk_channel *ch, uint16_t slot);
+
+/** The peer started a teardown: acknowledge and close (or finish ours). */
+void bulk_core_rx_teardown(struct bulk_channel *ch);
+
+/** The peer acknowledged our teardown: CLOSED, destroy continuation fires. */
+void bulk_core_rx_teardown_ack(struct bulk_channel *ch);
+
+/** The peer is gone (hang-up, death, timeout): CLOSED, continuations fail. */
+void bulk_core_peer_gone(struct bulk_channel *ch, int reason);
+
+/**
+ * The peer has consumed @p consumed descriptors in total (this side's count,
+ * control messages included). Fires due continuations.
+ */
+void bulk_core_tx_complete(struct bulk_channel *ch, uint64_t consumed);
+
+/**
+ * Deliver a burst of validated buffers of one type to the application
+ * (runs the callback, counts statistics).
+ */
+void bulk_core_rx_deliver(struct bulk_channel *ch, enum bulk_msg_type type,
+			  struct bulk_buffer *const *bufs, const uint32_t *lens,
+			  const void *meta, unsigned n);
+
+/* Pool view helpers for backends. */
+
+/** Our slot number of @p pool on @p ch, or -1 if it is not assigned there. */
+static inline int
+bulk_pool_slot(const struct bulk_pool *pool, const struct bulk_channel *ch)
+{
+	for (unsigned i = 0; i < pool->nlinks; i++)
+		if (pool->links[i].ch == ch)
+			return pool->links[i].slot;
+	return -1;
+}
+
+/** Recompute a buffer's state from ownership and its copy counters. */
+static inline void
+bulk_buffer_restate(struct bulk_buffer *b, bool owner)
+{
+	if (owner)
+		b->state = (b->copies_out || b->copies_in) ? BULK_BUFFER_RO_OWNED
+							   : BULK_BUFFER_READ_WRITE;
+	else
+		b->state = b->copies_in ? BULK_BUFFER_READ_ONLY : BULK_BUFFER_INVALID;
+}
+
+static inline bool
+bulk_bit_test(const uint64_t *bm, uint32_t i)
+{
+	return (bm[i >> 6] >> (i & 63)) & 1;
+}
+
+static inline void
+bulk_bit_set(uint64_t *bm, uint32_t i)
+{
+	bm[i >> 6] |= 1ull << (i & 63);
+}
+
+static inline void
+bulk_bit_clear(uint64_t *bm, uint32_t i)
+{
+	bm[i >> 6] &= ~(1ull << (i & 63));
+}
+
+/**
+ * Validate one received data descriptor against this domain's view and, if
+ * it is valid, apply the receiver's transition. Inline because it runs once
+ * per received buffer.
+ * @return the buffer, or NULL (counted in bad_desc) if the descriptor is invalid.
+ */
+static inline struct bulk_buffer *
+bulk_core_rx_one(struct bulk_channel *ch, enum bulk_msg_type type, uint32_t slot,
+		 uint32_t index, uint32_t len)
+{
+	struct bulk_chan_pool *cp;
+	struct bulk_buffer *b;
+
+	if (bulk_unlikely(slot >= BULK_CHANNEL_MAX_POOLS))
+		goto bad;
+	cp = &ch->slots[slot];
+	if (bulk_unlikely(cp->state != BULK_SLOT_ASSIGNED || index >= cp->pool->count ||
+			  len > cp->pool->buffer_size))
+		goto bad;
+	b = &cp->pool->bufs[index];
+	switch (type) {
+	case BULK_MSG_MOVE:
+	case BULK_MSG_PASS:
+		/* Moves arrive at the sink, passes at the source. */
+		if (bulk_unlikely((type == BULK_MSG_MOVE) != (ch->direction == BULK_DIRECTION_RX)))
+			goto bad;
+		/* The sender owned it with no copies out, so we hold nothing of it. */
+		if (bulk_unlikely(b->state != BULK_BUFFER_INVALID || (b->flags & BULK_BUF_F_FREE)))
+			goto bad;
+		b->state = BULK_BUFFER_READ_WRITE;
+		return b;
+	case BULK_MSG_COPY:
+		if (bulk_unlikely(ch->direction != BULK_DIRECTION_RX ||
+				  bulk_bit_test(cp->copy_in, index) || b->copies_in == UINT16_MAX))
+			goto bad;
+		bulk_bit_set(cp->copy_in, index);
+		b->copies_in++;
+		bulk_buffer_restate(b, bulk_buffer_is_owner(b));
+		return b;
+	case BULK_MSG_RELEASE:
+		if (bulk_unlikely(ch->direction != BULK_DIRECTION_TX ||
+				  !bulk_bit_test(cp->copy_out, index)))
+			goto bad;
+		bulk_bit_clear(cp->copy_out, index);
+		b->copies_out--;
+		bulk_buffer_restate(b, bulk_buffer_is_owner(b));
+		return b;
+	default:
+		break;
+	}
+bad:
+	ch->stats.bad_desc++;
+	return NULL;
+}
+
+/* Internal to the core (not for backends). */
+int bulk_core_send_ctrl(struct bulk_channel *ch, enum bulk_msg_type type, uint16_t slot,
+			int32_t status, struct bulk_pool *pool);
+void bulk_core_fire_conts_all(struct bulk_channel *ch, int err);
+int bulk_core_cont_push(struct bulk_channel *ch, struct bulk_cont cont);
+void bulk_pool_link_add(struct bulk_pool *p, struct bulk_channel *ch, uint16_t slot);
+void bulk_pool_link_del(struct bulk_pool *p, struct bulk_channel *ch);
+int bulk_pool_view_create(struct bulk_domain *d, const struct bulk_pool_desc *desc,
+			  const struct bulk_pool_mapper *m, struct bulk_pool **out);
+void bulk_pool_view_destroy(struct bulk_pool *p);
+bool bulk_pool_view_holds_nothing(const struct bulk_pool *p);
+void bulk_pool_view_maybe_drop(struct bulk_pool *p);
+void bulk_domain_pool_insert(struct bulk_domain *d, struct bulk_pool *p);
+void bulk_domain_pool_remove(struct bulk_domain *d, struct bulk_pool *p);
+void bulk_chan_slot_clear(struct bulk_channel *ch, uint16_t slot);
+int bulk_chan_slot_fill(struct bulk_channel *ch, uint16_t slot, struct bulk_pool *p, bool mine);
+
+#endif /* BULK_BACKEND_H */

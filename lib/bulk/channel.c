@@ -1,0 +1,757 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Channel life cycle (Algorithms 3 and 4, teardown), pool assignment and
+ * removal (Algorithm 6, two-phase with veto), continuations and polling.
+ * Buffer transfers are in xfer.c.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "bulk_backend.h"
+
+#define BULK_RX_BURST_DEFAULT 64u
+#define BULK_RX_SCRATCH 256u
+
+static bool
+valid_trust(enum bulk_trust t)
+{
+	return t == BULK_TRUST_NONE || t == BULK_TRUST_HALF || t == BULK_TRUST_FULL;
+}
+
+static bool
+valid_role(enum bulk_role r)
+{
+	return r == BULK_ROLE_GENERIC || r == BULK_ROLE_MASTER || r == BULK_ROLE_SLAVE;
+}
+
+static struct bulk_channel *
+chan_alloc(const struct bulk_backend_ops *ops, struct bulk_domain *d,
+	   const struct bulk_channel_callbacks *cb)
+{
+	size_t sz = ops->chan_size > sizeof(struct bulk_channel) ? ops->chan_size
+								 : sizeof(struct bulk_channel);
+	struct bulk_channel *ch = bulk_zalloc_aligned(BULK_CACHE_LINE, sz);
+
+	if (ch == NULL)
+		return NULL;
+	ch->rx_cap = BULK_RX_SCRATCH;
+	ch->rx_bufs = bulk_zalloc(sizeof(*ch->rx_bufs) * ch->rx_cap);
+	ch->rx_lens = bulk_zalloc(sizeof(*ch->rx_lens) * ch->rx_cap);
+	ch->rx_meta = bulk_zalloc((size_t)BULK_META_MAX * ch->rx_cap);
+	if (ch->rx_bufs == NULL || ch->rx_lens == NULL || ch->rx_meta == NULL) {
+		bulk_free(ch->rx_bufs);
+		bulk_free(ch->rx_lens);
+		bulk_free(ch->rx_meta);
+		bulk_free(ch);
+		return NULL;
+	}
+	ch->ops = ops;
+	ch->dom = d;
+	if (cb != NULL)
+		ch->cb = *cb;
+	return ch;
+}
+
+static void
+chan_link(struct bulk_channel *ch)
+{
+	ch->next = ch->dom->chans;
+	ch->dom->chans = ch;
+}
+
+static void
+chan_unlink(struct bulk_channel *ch)
+{
+	struct bulk_channel **pp;
+
+	for (pp = &ch->dom->chans; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == ch) {
+			*pp = ch->next;
+			return;
+		}
+}
+
+static void
+chan_dealloc(struct bulk_channel *ch)
+{
+	bulk_free(ch->conts);
+	bulk_free(ch->rx_bufs);
+	bulk_free(ch->rx_lens);
+	bulk_free(ch->rx_meta);
+	bulk_free(ch);
+}
+
+int
+bulk_channel_create(struct bulk_endpoint *ep, const struct bulk_channel_callbacks *cb,
+		    const struct bulk_channel_params *params, struct bulk_channel **out)
+{
+	struct bulk_channel *ch;
+	enum bulk_trust trust;
+	uint32_t qs;
+	int rc;
+
+	if (ep == NULL || params == NULL || out == NULL || ep->ops == NULL)
+		return -EINVAL;
+	if (params->direction != BULK_DIRECTION_TX && params->direction != BULK_DIRECTION_RX)
+		return -EINVAL;
+	if (!valid_role(params->role) || params->meta_size > BULK_META_MAX)
+		return -EINVAL;
+	trust = params->trust ? params->trust : BULK_TRUST_FULL;
+	if (!valid_trust(trust))
+		return -EINVAL;
+	qs = params->queue_size ? params->queue_size : BULK_CHANNEL_DEFAULT_QUEUE;
+	if ((qs & (qs - 1)) != 0 || qs < 2 || qs > (1u << 24))
+		return -EINVAL;
+	/* Algorithm 3: the endpoint must not be in use yet. */
+	if (ep->chan != NULL)
+		return -BULK_E_EP_IN_USE;
+	if (!(ep->ops->trust_mask & (1u << trust)))
+		return -BULK_E_TRUST_UNSUPPORTED;
+
+	ch = chan_alloc(ep->ops, ep->dom, cb);
+	if (ch == NULL)
+		return -ENOMEM;
+	ch->ep = ep;
+	ch->direction = params->direction;
+	ch->role = params->role;
+	ch->trust = trust;
+	ch->meta_size = params->meta_size;
+	ch->queue_size = qs;
+	ch->user = params->user;
+	ch->side = 0;
+	ch->state = BULK_STATE_INITIALIZED;
+	rc = ep->ops->create != NULL ? ep->ops->create(ch) : 0;
+	if (rc < 0) {
+		chan_dealloc(ch);
+		return rc;
+	}
+	chan_link(ch);
+	/* Pairs with the acquire load of ep->chan in a binder's backend. */
+	__atomic_store_n(&ep->chan, ch, __ATOMIC_RELEASE);
+	*out = ch;
+	return 0;
+}
+
+int
+bulk_core_negotiate(enum bulk_direction c_dir, enum bulk_role c_role, enum bulk_trust c_trust,
+		    uint32_t c_meta, const struct bulk_bind_params *bp, struct bulk_channel *out)
+{
+	enum bulk_role want = bp ? bp->role : BULK_ROLE_GENERIC;
+	enum bulk_role role;
+
+	if (bp != NULL && bp->trust != BULK_TRUST_UNINITIALIZED && bp->trust != c_trust)
+		return -BULK_E_BIND_MISMATCH;
+	if (bp != NULL && bp->meta_size != 0 && bp->meta_size != c_meta)
+		return -BULK_E_BIND_MISMATCH;
+	switch (c_role) {
+	case BULK_ROLE_MASTER:
+		if (want == BULK_ROLE_MASTER)
+			return -BULK_E_BIND_MISMATCH;
+		role = BULK_ROLE_SLAVE;
+		break;
+	case BULK_ROLE_SLAVE:
+		if (want == BULK_ROLE_SLAVE)
+			return -BULK_E_BIND_MISMATCH;
+		role = BULK_ROLE_MASTER;
+		break;
+	default:
+		/* A GENERIC creator adapts; a GENERIC binder takes SLAVE. */
+		role = want == BULK_ROLE_MASTER ? BULK_ROLE_MASTER : BULK_ROLE_SLAVE;
+		break;
+	}
+	out->direction = c_dir == BULK_DIRECTION_TX ? BULK_DIRECTION_RX : BULK_DIRECTION_TX;
+	out->role = role;
+	out->trust = c_trust;
+	out->meta_size = c_meta;
+	return 0;
+}
+
+int
+bulk_channel_bind(struct bulk_domain *d, struct bulk_endpoint *remote,
+		  const struct bulk_channel_callbacks *cb, const struct bulk_bind_params *params,
+		  struct bulk_cont cont, struct bulk_channel **out)
+{
+	struct bulk_channel *ch;
+	int rc;
+
+	if (d == NULL || remote == NULL || out == NULL || remote->ops == NULL)
+		return -EINVAL;
+	if (params != NULL) {
+		if (!valid_role(params->role) || params->meta_size > BULK_META_MAX)
+			return -EINVAL;
+		if (params->trust != BULK_TRUST_UNINITIALIZED && !valid_trust(params->trust))
+			return -EINVAL;
+	}
+	if (remote->dom == d)
+		return -BULK_E_WRONG_DOMAIN;
+	if (remote->ops->bind == NULL)
+		return -BULK_E_NO_BACKEND;
+
+	ch = chan_alloc(remote->ops, d, cb);
+	if (ch == NULL)
+		return -ENOMEM;
+	ch->ep = remote;
+	ch->side = 1;
+	ch->user = params ? params->user : NULL;
+	ch->bind_cont = cont;
+	ch->state = BULK_STATE_BINDING;
+	rc = remote->ops->bind(ch, remote, params);
+	if (rc < 0) {
+		chan_dealloc(ch);
+		return rc;
+	}
+	chan_link(ch);
+	*out = ch;
+	return 0;
+}
+
+int
+bulk_core_rx_bind_request(struct bulk_channel *ch, enum bulk_role binder_role)
+{
+	struct bulk_bind_info info = {
+		.binder_role = binder_role,
+		.trust = ch->trust,
+		.meta_size = ch->meta_size,
+	};
+	int rc = 0;
+
+	if (ch->state != BULK_STATE_INITIALIZED)
+		return -BULK_E_ALREADY_BOUND;
+	if (ch->cb.bind_received != NULL)
+		rc = ch->cb.bind_received(ch, &info);
+	if (rc < 0)
+		return -BULK_E_BIND_REFUSED;
+	ch->role = binder_role == BULK_ROLE_MASTER ? BULK_ROLE_SLAVE : BULK_ROLE_MASTER;
+	ch->state = BULK_STATE_CONNECTED;
+	return 0;
+}
+
+static void
+cont_fire(struct bulk_cont *c, int err, struct bulk_channel *ch)
+{
+	struct bulk_cont k = *c;
+
+	c->fn = NULL;
+	if (k.fn != NULL)
+		k.fn(k.arg, err, ch);
+}
+
+void
+bulk_core_rx_bind_reply(struct bulk_channel *ch, int status)
+{
+	if (ch->state != BULK_STATE_BINDING) {
+		ch->stats.bad_desc++;
+		return;
+	}
+	ch->state = status == 0 ? BULK_STATE_CONNECTED : BULK_STATE_CLOSED;
+	cont_fire(&ch->bind_cont, status, ch);
+}
+
+/* ------------------------------------------------------ continuations */
+
+int
+bulk_core_cont_push(struct bulk_channel *ch, struct bulk_cont cont)
+{
+	if (ch->cont_tail - ch->cont_head == ch->cont_cap) {
+		uint32_t ncap = ch->cont_cap ? ch->cont_cap * 2 : 64;
+		struct bulk_cont_rec *n = bulk_zalloc(sizeof(*n) * ncap);
+
+		if (n == NULL)
+			return -ENOMEM;
+		for (uint32_t i = 0; i < ch->cont_tail - ch->cont_head; i++)
+			n[i] = ch->conts[(ch->cont_head + i) % ch->cont_cap];
+		ch->cont_tail -= ch->cont_head;
+		ch->cont_head = 0;
+		bulk_free(ch->conts);
+		ch->conts = n;
+		ch->cont_cap = ncap;
+	}
+	ch->conts[ch->cont_tail % ch->cont_cap].seq = ch->stats.tx_msgs;
+	ch->conts[ch->cont_tail % ch->cont_cap].cont = cont;
+	ch->cont_tail++;
+	return 0;
+}
+
+void
+bulk_core_tx_complete(struct bulk_channel *ch, uint64_t consumed)
+{
+	while (ch->cont_head != ch->cont_tail) {
+		struct bulk_cont_rec *r = &ch->conts[ch->cont_head % ch->cont_cap];
+		struct bulk_cont c;
+
+		if (r->seq > consumed)
+			break;
+		c = r->cont;
+		ch->cont_head++;
+		c.fn(c.arg, 0, ch);
+	}
+}
+
+void
+bulk_core_fire_conts_all(struct bulk_channel *ch, int err)
+{
+	while (ch->cont_head != ch->cont_tail) {
+		struct bulk_cont c = ch->conts[ch->cont_head % ch->cont_cap].cont;
+
+		ch->cont_head++;
+		c.fn(c.arg, err, ch);
+	}
+}
+
+int
+bulk_core_send_ctrl(struct bulk_channel *ch, enum bulk_msg_type type, uint16_t slot,
+		    int32_t status, struct bulk_pool *pool)
+{
+	struct bulk_ctrl_msg m = { .type = type, .slot = slot, .status = status, .pool = pool };
+	int rc = ch->ops->tx_ctrl(ch, &m);
+
+	if (rc == 0)
+		ch->stats.tx_msgs++;
+	return rc;
+}
+
+/* ------------------------------------------------------------ teardown */
+
+static void
+chan_closed(struct bulk_channel *ch)
+{
+	ch->state = BULK_STATE_CLOSED;
+}
+
+int
+bulk_channel_destroy(struct bulk_channel *ch, struct bulk_cont cont)
+{
+	int rc;
+
+	if (ch == NULL)
+		return -EINVAL;
+	switch (ch->state) {
+	case BULK_STATE_INITIALIZED:
+		/* Nobody bound: close at once, report at the next poll. */
+		chan_closed(ch);
+		ch->destroy_cont = cont;
+		ch->fire_destroy = true;
+		return 0;
+	case BULK_STATE_BINDING:
+	case BULK_STATE_BIND_NEGOTIATE:
+		return -EBUSY;
+	case BULK_STATE_CONNECTED:
+		rc = bulk_core_send_ctrl(ch, BULK_MSG_TEARDOWN, 0, 0, NULL);
+		if (rc < 0)
+			return rc;
+		ch->destroy_cont = cont;
+		ch->state = BULK_STATE_TEARDOWN;
+		return 0;
+	default:
+		return -BULK_E_CLOSED;
+	}
+}
+
+void
+bulk_core_rx_teardown(struct bulk_channel *ch)
+{
+	/* FIFO: all the peer sent before its teardown was delivered already. */
+	bulk_core_send_ctrl(ch, BULK_MSG_TEARDOWN_ACK, 0, 0, NULL);
+	if (ch->state == BULK_STATE_CONNECTED) {
+		chan_closed(ch);
+		/* Our own descriptors sent before the ack reach the peer before
+		 * the ack does, and it still receives in TEARDOWN: they complete. */
+		bulk_core_fire_conts_all(ch, 0);
+		if (ch->cb.teardown_received != NULL)
+			ch->cb.teardown_received(ch, 0);
+	}
+	/* In TEARDOWN ourselves (both sides started): wait for the ack. */
+}
+
+void
+bulk_core_rx_teardown_ack(struct bulk_channel *ch)
+{
+	if (ch->state != BULK_STATE_TEARDOWN) {
+		ch->stats.bad_desc++;
+		return;
+	}
+	chan_closed(ch);
+	bulk_core_fire_conts_all(ch, 0);
+	cont_fire(&ch->destroy_cont, 0, ch);
+}
+
+void
+bulk_core_peer_gone(struct bulk_channel *ch, int reason)
+{
+	enum bulk_channel_state was = ch->state;
+
+	if (was == BULK_STATE_CLOSED)
+		return;
+	chan_closed(ch);
+	for (unsigned s = 0; s < BULK_CHANNEL_MAX_POOLS; s++)
+		if (ch->slots[s].state == BULK_SLOT_PENDING)
+			cont_fire(&ch->slots[s].cont, reason, ch);
+	bulk_core_fire_conts_all(ch, reason);
+	if (was == BULK_STATE_BINDING)
+		cont_fire(&ch->bind_cont, reason, ch);
+	if (was == BULK_STATE_TEARDOWN)
+		cont_fire(&ch->destroy_cont, 0, ch);
+	if (ch->cb.teardown_received != NULL)
+		ch->cb.teardown_received(ch, reason);
+}
+
+int
+bulk_channel_free(struct bulk_channel *ch)
+{
+	if (ch == NULL)
+		return -EINVAL;
+	if (ch->state != BULK_STATE_CLOSED && ch->state != BULK_STATE_INITIALIZED)
+		return -EBUSY;
+	for (unsigned s = 0; s < BULK_CHANNEL_MAX_POOLS; s++)
+		if (ch->slots[s].state != BULK_SLOT_FREE) {
+			struct bulk_pool *p = ch->slots[s].pool;
+
+			bulk_chan_slot_clear(ch, (uint16_t)s);
+			bulk_pool_view_maybe_drop(p);
+		}
+	if (ch->ops->free != NULL)
+		ch->ops->free(ch);
+	if (ch->side == 0 && ch->ep != NULL && ch->ep->chan == ch)
+		__atomic_store_n(&ch->ep->chan, NULL, __ATOMIC_RELEASE);
+	chan_unlink(ch);
+	chan_dealloc(ch);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- poll */
+
+int
+bulk_channel_poll(struct bulk_channel *ch, unsigned budget)
+{
+	if (ch == NULL)
+		return -EINVAL;
+	if (budget == 0)
+		budget = BULK_RX_BURST_DEFAULT;
+	if (bulk_unlikely(ch->fire_destroy)) {
+		ch->fire_destroy = false;
+		cont_fire(&ch->destroy_cont, 0, ch);
+	}
+	return ch->ops->poll(ch, budget);
+}
+
+int
+bulk_channel_fd(struct bulk_channel *ch)
+{
+	if (ch == NULL)
+		return -EINVAL;
+	if (ch->ops->fd == NULL)
+		return -ENOTSUP;
+	return ch->ops->fd(ch);
+}
+
+int
+bulk_channel_arm(struct bulk_channel *ch)
+{
+	if (ch == NULL)
+		return -EINVAL;
+	if (ch->ops->arm == NULL)
+		return -ENOTSUP;
+	return ch->ops->arm(ch);
+}
+
+/* -------------------------------------------------------- pool slots */
+
+int
+bulk_chan_slot_fill(struct bulk_channel *ch, uint16_t slot, struct bulk_pool *p, bool mine)
+{
+	struct bulk_chan_pool *cp = &ch->slots[slot];
+	size_t words = (p->count + 63) / 64;
+
+	cp->copy_out = bulk_zalloc(sizeof(uint64_t) * words);
+	cp->copy_in = bulk_zalloc(sizeof(uint64_t) * words);
+	if (cp->copy_out == NULL || cp->copy_in == NULL) {
+		bulk_free(cp->copy_out);
+		bulk_free(cp->copy_in);
+		cp->copy_out = cp->copy_in = NULL;
+		return -ENOMEM;
+	}
+	cp->pool = p;
+	cp->mine = mine;
+	cp->state = mine ? BULK_SLOT_PENDING : BULK_SLOT_ASSIGNED;
+	return 0;
+}
+
+void
+bulk_chan_slot_clear(struct bulk_channel *ch, uint16_t slot)
+{
+	struct bulk_chan_pool *cp = &ch->slots[slot];
+
+	if (cp->state == BULK_SLOT_ASSIGNED && cp->pool != NULL)
+		bulk_pool_link_del(cp->pool, ch);
+	bulk_free(cp->copy_out);
+	bulk_free(cp->copy_in);
+	memset(cp, 0, sizeof(*cp));
+}
+
+static int
+chan_find_pool_slot(const struct bulk_channel *ch, const struct bulk_pool *p)
+{
+	for (unsigned s = 0; s < BULK_CHANNEL_MAX_POOLS; s++)
+		if (ch->slots[s].state != BULK_SLOT_FREE && ch->slots[s].pool == p)
+			return (int)s;
+	return -1;
+}
+
+static bool
+domain_has_pool(const struct bulk_domain *d, const struct bulk_pool *p)
+{
+	for (const struct bulk_pool *q = d->pools; q != NULL; q = q->next)
+		if (q == p)
+			return true;
+	return false;
+}
+
+int
+bulk_channel_assign_pool(struct bulk_channel *ch, struct bulk_pool *pool, struct bulk_cont cont)
+{
+	int slot = -1;
+	int rc;
+
+	if (ch == NULL || pool == NULL)
+		return -EINVAL;
+	if (pool->dom != ch->dom)
+		return -BULK_E_WRONG_DOMAIN;
+	if (ch->state != BULK_STATE_CONNECTED)
+		return -BULK_E_NOT_CONNECTED;
+	if (!domain_has_pool(ch->dom, pool))
+		return -BULK_E_POOL_UNKNOWN;
+	if (chan_find_pool_slot(ch, pool) >= 0)
+		return -BULK_E_POOL_ASSIGNED;
+	if (pool->trust != BULK_TRUST_UNINITIALIZED && pool->trust != ch->trust)
+		return -BULK_E_TRUST_MISMATCH;
+	if (ch->trust != BULK_TRUST_FULL && pool->buffer_size % 4096 != 0)
+		return -BULK_E_POOL_GEOMETRY;
+	if (pool->nlinks >= BULK_POOL_MAX_CHANNELS)
+		return -ENOSPC;
+	/* Our slots have our parity, so both sides can assign concurrently. */
+	for (unsigned s = ch->side; s < BULK_CHANNEL_MAX_POOLS; s += 2)
+		if (ch->slots[s].state == BULK_SLOT_FREE) {
+			slot = (int)s;
+			break;
+		}
+	if (slot < 0)
+		return -ENOSPC;
+	rc = bulk_chan_slot_fill(ch, (uint16_t)slot, pool, true);
+	if (rc < 0)
+		return rc;
+	/* Spec 4.2.5: the pool's trust is set at its first assignment. */
+	if (pool->trust == BULK_TRUST_UNINITIALIZED) {
+		pool->trust = ch->trust;
+		ch->slots[slot].set_trust = true;
+	}
+	rc = bulk_core_send_ctrl(ch, BULK_MSG_POOL_ASSIGN, (uint16_t)slot, 0, pool);
+	if (rc < 0) {
+		if (ch->slots[slot].set_trust)
+			pool->trust = BULK_TRUST_UNINITIALIZED;
+		bulk_chan_slot_clear(ch, (uint16_t)slot);
+		return rc;
+	}
+	ch->slots[slot].cont = cont;
+	return 0;
+}
+
+void
+bulk_core_rx_pool_assign(struct bulk_channel *ch, uint16_t slot, const struct bulk_pool_desc *d,
+			 const struct bulk_pool_mapper *m)
+{
+	struct bulk_pool *view;
+	bool created = false;
+	int status = 0;
+
+	if (slot >= BULK_CHANNEL_MAX_POOLS || (slot & 1) == ch->side ||
+	    ch->slots[slot].state != BULK_SLOT_FREE) {
+		ch->stats.bad_desc++;
+		status = -BULK_E_BAD_DESC;
+		goto reply;
+	}
+	view = bulk_domain_pool_lookup(ch->dom, &d->id);
+	if (view != NULL) {
+		/* A pool we know from elsewhere: one view per domain (spec 6.5.3). */
+		if (view->count != d->count || view->buffer_size != d->buffer_size) {
+			status = -BULK_E_POOL_GEOMETRY;
+			goto reply;
+		}
+		if (chan_find_pool_slot(ch, view) >= 0) {
+			status = -BULK_E_POOL_ASSIGNED;
+			goto reply;
+		}
+		if (view->nlinks >= BULK_POOL_MAX_CHANNELS) {
+			status = -ENOSPC;
+			goto reply;
+		}
+	} else {
+		status = bulk_pool_view_create(ch->dom, d, m, &view);
+		if (status < 0)
+			goto reply;
+		created = true;
+	}
+	if (view->trust != BULK_TRUST_UNINITIALIZED && view->trust != ch->trust) {
+		status = -BULK_E_TRUST_MISMATCH;
+		goto undo;
+	}
+	status = bulk_chan_slot_fill(ch, slot, view, false);
+	if (status < 0)
+		goto undo;
+	bulk_pool_link_add(view, ch, slot);
+	if (ch->cb.pool_assigned != NULL && ch->cb.pool_assigned(ch, view) < 0) {
+		status = -BULK_E_VETOED;
+		bulk_chan_slot_clear(ch, slot);
+		goto undo;
+	}
+	if (view->trust == BULK_TRUST_UNINITIALIZED)
+		view->trust = ch->trust;
+	goto reply;
+undo:
+	/* A veto leaves nothing behind (spec 5.2.3). */
+	if (created)
+		bulk_pool_view_destroy(view);
+reply:
+	bulk_core_send_ctrl(ch, BULK_MSG_POOL_ASSIGN_REPLY, slot, status, NULL);
+}
+
+void
+bulk_core_rx_pool_assign_reply(struct bulk_channel *ch, uint16_t slot, int status)
+{
+	struct bulk_chan_pool *cp;
+	struct bulk_cont c;
+
+	if (slot >= BULK_CHANNEL_MAX_POOLS || ch->slots[slot].state != BULK_SLOT_PENDING) {
+		ch->stats.bad_desc++;
+		return;
+	}
+	cp = &ch->slots[slot];
+	c = cp->cont;
+	cp->cont.fn = NULL;
+	if (status == 0) {
+		cp->state = BULK_SLOT_ASSIGNED;
+		bulk_pool_link_add(cp->pool, ch, slot);
+	} else {
+		/* Not assigned after all: a trust fixed by this attempt is undone. */
+		if (cp->set_trust && cp->pool->nlinks == 0)
+			cp->pool->trust = BULK_TRUST_UNINITIALIZED;
+		bulk_chan_slot_clear(ch, slot);
+	}
+	if (c.fn != NULL)
+		c.fn(c.arg, status, ch);
+}
+
+int
+bulk_channel_remove_pool(struct bulk_channel *ch, struct bulk_pool *pool, struct bulk_cont cont)
+{
+	int slot, rc;
+
+	if (ch == NULL || pool == NULL)
+		return -EINVAL;
+	if (pool->dom != ch->dom)
+		return -BULK_E_WRONG_DOMAIN;
+	if (ch->state != BULK_STATE_CONNECTED)
+		return -BULK_E_NOT_CONNECTED;
+	slot = bulk_pool_slot(pool, ch);
+	if (slot < 0)
+		return -BULK_E_POOL_NOT_ASSIGNED;
+	/* Only when nothing of the pool can be in the peer's hands. */
+	for (uint32_t i = 0; i < pool->count; i++)
+		if (pool->bufs[i].state != BULK_BUFFER_READ_WRITE)
+			return -BULK_E_POOL_IN_USE;
+	rc = bulk_core_send_ctrl(ch, BULK_MSG_POOL_REMOVE, (uint16_t)slot, 0, pool);
+	if (rc < 0)
+		return rc;
+	bulk_chan_slot_clear(ch, (uint16_t)slot);
+	if (cont.fn != NULL && bulk_core_cont_push(ch, cont) < 0)
+		return -ENOMEM; /* removed, but no notification possible */
+	return 0;
+}
+
+void
+bulk_core_rx_pool_remove(struct bulk_channel *ch, uint16_t slot)
+{
+	struct bulk_pool *p;
+
+	if (slot >= BULK_CHANNEL_MAX_POOLS || ch->slots[slot].state != BULK_SLOT_ASSIGNED) {
+		ch->stats.bad_desc++;
+		return;
+	}
+	p = ch->slots[slot].pool;
+	bulk_chan_slot_clear(ch, slot);
+	if (ch->cb.pool_removed != NULL)
+		ch->cb.pool_removed(ch, p);
+	bulk_pool_view_maybe_drop(p);
+}
+
+int
+bulk_channel_has_pool(const struct bulk_channel *ch, const struct bulk_pool *pool)
+{
+	if (ch == NULL || pool == NULL)
+		return 0;
+	return bulk_pool_slot(pool, ch) >= 0;
+}
+
+/* ----------------------------------------------------------- accessors */
+
+enum bulk_channel_state
+bulk_channel_state(const struct bulk_channel *ch)
+{
+	return ch->state;
+}
+
+enum bulk_direction
+bulk_channel_direction(const struct bulk_channel *ch)
+{
+	return ch->direction;
+}
+
+enum bulk_role
+bulk_channel_role(const struct bulk_channel *ch)
+{
+	return ch->role;
+}
+
+enum bulk_trust
+bulk_channel_trust(const struct bulk_channel *ch)
+{
+	return ch->trust;
+}
+
+uint32_t
+bulk_channel_meta_size(const struct bulk_channel *ch)
+{
+	return ch->meta_size;
+}
+
+void *
+bulk_channel_user(const struct bulk_channel *ch)
+{
+	return ch->user;
+}
+
+void
+bulk_channel_set_user(struct bulk_channel *ch, void *user)
+{
+	ch->user = user;
+}
+
+struct bulk_domain *
+bulk_channel_domain(const struct bulk_channel *ch)
+{
+	return ch->dom;
+}
+
+const char *
+bulk_channel_backend(const struct bulk_channel *ch)
+{
+	return ch->ops->name;
+}
+
+int
+bulk_channel_stats_get(const struct bulk_channel *ch, struct bulk_channel_stats *st)
+{
+	if (ch == NULL || st == NULL)
+		return -EINVAL;
+	*st = ch->stats;
+	return 0;
+}
