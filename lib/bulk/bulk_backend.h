@@ -271,7 +271,10 @@ void bulk_core_rx_deliver(struct bulk_channel *ch, enum bulk_msg_type type,
 static inline int
 bulk_pool_slot(const struct bulk_pool *pool, const struct bulk_channel *ch)
 {
-	for (unsigned i = 0; i < pool->nlinks; i++)
+	/* Most pools sit on one or two channels: check the first link inline. */
+	if (bulk_likely(pool->nlinks > 0 && pool->links[0].ch == ch))
+		return pool->links[0].slot;
+	for (unsigned i = 1; i < pool->nlinks; i++)
 		if (pool->links[i].ch == ch)
 			return pool->links[i].slot;
 	return -1;

@@ -67,81 +67,71 @@ buf_check_owned(const struct bulk_buffer *b)
 	return 0;
 }
 
-static void
-stats_tx(struct bulk_channel *ch, enum bulk_msg_type type, struct bulk_buffer *const *bufs,
-	 const uint32_t *lens, unsigned k)
-{
-	uint64_t bytes = 0;
+#define BULK_ALWAYS_INLINE inline __attribute__((always_inline))
 
-	if (lens != NULL)
-		for (unsigned i = 0; i < k; i++)
-			bytes += lens[i];
-	else
-		for (unsigned i = 0; i < k; i++)
-			bytes += bufs[i]->pool->buffer_size;
-	ch->stats.tx_msgs += k;
-	ch->stats.tx_bufs += k;
-	ch->stats.tx_bytes += bytes;
+static BULK_ALWAYS_INLINE uint64_t *
+stats_tx_counter(struct bulk_channel *ch, enum bulk_msg_type type)
+{
 	switch (type) {
-	case BULK_MSG_MOVE: ch->stats.moves_tx += k; break;
-	case BULK_MSG_PASS: ch->stats.passes_tx += k; break;
-	case BULK_MSG_COPY: ch->stats.copies_tx += k; break;
-	case BULK_MSG_RELEASE: ch->stats.releases_tx += k; break;
-	default: break;
+	case BULK_MSG_MOVE: return &ch->stats.moves_tx;
+	case BULK_MSG_PASS: return &ch->stats.passes_tx;
+	case BULK_MSG_COPY: return &ch->stats.copies_tx;
+	default: return &ch->stats.releases_tx;
 	}
 }
 
-/* Queue the validated burst, then apply the sender's side of the transition. */
-static int
+/*
+ * Queue the validated burst, then apply the sender's side of the
+ * transition to what was queued. Always inlined with a constant @p type so
+ * that each operation gets its own straight-line loop.
+ */
+static BULK_ALWAYS_INLINE int
 xfer_send(struct bulk_channel *ch, enum bulk_msg_type type, struct bulk_buffer *const *bufs,
 	  const uint32_t *lens, const void *meta, unsigned n, struct bulk_cont cont)
 {
 	unsigned k = ch->ops->tx_burst(ch, type, bufs, lens, meta, n);
+	uint64_t bytes = 0;
 
-	if (bulk_unlikely(k < n))
+	if (bulk_unlikely(k < n)) {
 		ch->stats.queue_full++;
+		if (k == 0)
+			return 0;
+	}
 	for (unsigned i = 0; i < k; i++) {
 		struct bulk_buffer *b = bufs[i];
 
-		switch (type) {
-		case BULK_MSG_MOVE:
-		case BULK_MSG_PASS:
+		bytes += lens ? lens[i] : b->pool->buffer_size;
+		if (type == BULK_MSG_MOVE || type == BULK_MSG_PASS) {
 			b->state = BULK_BUFFER_INVALID;
-			break;
-		case BULK_MSG_COPY: {
+		} else if (type == BULK_MSG_COPY) {
 			int slot = bulk_pool_slot(b->pool, ch);
 
 			bulk_bit_set(ch->slots[slot].copy_out, b->index);
 			b->copies_out++;
 			bulk_buffer_restate(b, bulk_buffer_is_owner(b));
-			break;
-		}
-		case BULK_MSG_RELEASE: {
+		} else if (type == BULK_MSG_RELEASE) {
 			int slot = bulk_pool_slot(b->pool, ch);
 
 			bulk_bit_clear(ch->slots[slot].copy_in, b->index);
 			b->copies_in--;
 			bulk_buffer_restate(b, bulk_buffer_is_owner(b));
-			break;
-		}
-		default:
-			break;
 		}
 	}
-	if (k == 0)
-		return 0;
-	stats_tx(ch, type, bufs, lens, k);
+	ch->stats.tx_msgs += k;
+	ch->stats.tx_bufs += k;
+	ch->stats.tx_bytes += bytes;
+	*stats_tx_counter(ch, type) += k;
 	if (cont.fn != NULL && bulk_core_cont_push(ch, cont) < 0)
 		return -ENOMEM; /* sent, but the notification is lost */
 	return (int)k;
 }
 
-static int
+static BULK_ALWAYS_INLINE int
 move_pass_burst(struct bulk_channel *ch, enum bulk_msg_type type, enum bulk_direction dir,
 		struct bulk_buffer *const *bufs, const uint32_t *lens, const void *meta, unsigned n,
 		struct bulk_cont cont)
 {
-	uint32_t mark;
+	uint32_t mark = 0;
 	int rc, slot;
 
 	if (bulk_unlikely(ch == NULL || bufs == NULL || n == 0 ||
@@ -150,18 +140,22 @@ move_pass_burst(struct bulk_channel *ch, enum bulk_msg_type type, enum bulk_dire
 	rc = chan_check(ch, dir);
 	if (bulk_unlikely(rc < 0))
 		return rc;
-	mark = bulk_domain_mark_next(ch->dom);
+	/* A single buffer cannot be a duplicate: skip the marking. */
+	if (n > 1)
+		mark = bulk_domain_mark_next(ch->dom);
 	for (unsigned i = 0; i < n; i++) {
 		struct bulk_buffer *b = bufs[i];
 
 		rc = buf_check_common(ch, b, lens ? lens[i] : 0, &slot);
 		if (rc == 0)
 			rc = buf_check_owned(b);
-		if (rc == 0 && b->mark == mark)
-			rc = -BULK_E_DUPLICATE;
 		if (bulk_unlikely(rc < 0))
 			return rc;
-		b->mark = mark;
+		if (n > 1) {
+			if (bulk_unlikely(b->mark == mark))
+				return -BULK_E_DUPLICATE;
+			b->mark = mark;
+		}
 	}
 	return xfer_send(ch, type, bufs, lens, meta, n, cont);
 }
