@@ -209,7 +209,7 @@ local_tx_burst(struct bulk_channel *ch, enum bulk_msg_type type, struct bulk_buf
 	struct local_chan *lc = lchan(ch);
 	struct local_ring *r = lc->tx;
 	uint32_t ms = r->meta_size;
-	uint32_t head, k;
+	uint32_t head, k, mask;
 
 	/* Control messages waiting in the backlog go first: FIFO. */
 	if (bulk_unlikely(lc->nbacklog > 0) && !backlog_flush(ch, lc))
@@ -217,24 +217,26 @@ local_tx_burst(struct bulk_channel *ch, enum bulk_msg_type type, struct bulk_buf
 	k = ring_free(r, n);
 	if (k > n)
 		k = n;
+	if (bulk_unlikely(k == 0))
+		return 0;
 	head = r->head;
+	mask = r->mask;
 	for (uint32_t i = 0; i < k; i++) {
-		uint32_t idx = (head + i) & r->mask;
-		struct local_desc *d = &r->desc[idx];
+		struct local_desc *d = &r->desc[(head + i) & mask];
 		const struct bulk_buffer *b = bufs[i];
 
 		d->index = b->index;
 		d->len = lens ? lens[i] : b->pool->buffer_size;
-		d->slot = (uint16_t)bulk_pool_slot(b->pool, ch);
+		d->slot = b->slot;
 		d->type = (uint8_t)type;
-		if (ms)
-			memcpy(r->meta + (size_t)idx * ms,
+	}
+	if (ms) {
+		for (uint32_t i = 0; i < k; i++)
+			memcpy(r->meta + (size_t)((head + i) & mask) * ms,
 			       meta ? (const uint8_t *)meta + (size_t)i * ms : local_zero_meta, ms);
 	}
-	if (k > 0) {
-		ring_publish(r, head + k);
-		ring_wake(ch, r);
-	}
+	ring_publish(r, head + k);
+	ring_wake(ch, r);
 	return k;
 }
 
@@ -520,7 +522,6 @@ local_poll(struct bulk_channel *ch, unsigned budget)
 			if (run > 0)
 				rx_flush_run(ch, run_type, run);
 			run = 0;
-			ch->stats.rx_msgs++;
 			rx_ctrl(ch, d);
 			continue;
 		}
@@ -529,7 +530,6 @@ local_poll(struct bulk_channel *ch, unsigned budget)
 			run = 0;
 		}
 		run_type = t;
-		ch->stats.rx_msgs++;
 		b = bulk_core_rx_one(ch, t, d->slot, d->index, d->len);
 		if (bulk_unlikely(b == NULL))
 			continue;
@@ -541,9 +541,11 @@ local_poll(struct bulk_channel *ch, unsigned budget)
 	}
 	if (run > 0)
 		rx_flush_run(ch, run_type, run);
-	if (n > 0)
+	if (n > 0) {
+		ch->stats.rx_msgs += n;
 		/* (B) pairs with the producer's load-acquire of tail. */
 		__atomic_store_n(&r->tail, tail + n, __ATOMIC_RELEASE);
+	}
 
 	if (ch->cont_head != ch->cont_tail && lc->tx != NULL) {
 		uint32_t t = __atomic_load_n(&lc->tx->tail, __ATOMIC_ACQUIRE);

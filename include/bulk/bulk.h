@@ -158,6 +158,8 @@ struct bulk_buffer {
 	uint32_t copies_out;     /**< copies this domain made that are not released */
 	uint32_t mark;           /**< library-internal */
 	void *user;              /**< free for the application */
+	uint16_t slot;           /**< library-internal: channel slot of the last send */
+	uint16_t rsvd;
 };
 
 /** Continuation: fires once, inside a poll, when an operation completed. */
@@ -325,7 +327,8 @@ int bulk_channel_bind(struct bulk_domain *d, struct bulk_endpoint *remote,
  * nothing new can be sent. @p cont fires when the peer acknowledged, and the
  * channel is CLOSED. An unbound (INITIALIZED) channel closes at once.
  * Buffers keep the owner they have; nothing is lost.
- * @return 0; -EINVAL; -BULK_E_CLOSED (already tearing down or closed).
+ * @return 0; -EINVAL; -EBUSY (a bind is still in progress: poll until it
+ *   completes); -BULK_E_CLOSED (already tearing down or closed).
  */
 int bulk_channel_destroy(struct bulk_channel *ch, struct bulk_cont cont);
 
@@ -465,14 +468,21 @@ int bulk_channel_full_copy(struct bulk_channel *ch, struct bulk_buffer *src,
 			   struct bulk_buffer *dst, uint32_t len, const void *meta,
 			   struct bulk_cont cont);
 
-/* Accessors (never fail on a valid channel). */
+/** @return the channel's state. */
 enum bulk_channel_state bulk_channel_state(const struct bulk_channel *ch);
+/** @return this side's direction (TX: source). */
 enum bulk_direction bulk_channel_direction(const struct bulk_channel *ch);
+/** @return this side's role (GENERIC until a creator's bind is resolved). */
 enum bulk_role bulk_channel_role(const struct bulk_channel *ch);
+/** @return the channel's trust level. */
 enum bulk_trust bulk_channel_trust(const struct bulk_channel *ch);
+/** @return bytes of meta carried with each buffer. */
 uint32_t bulk_channel_meta_size(const struct bulk_channel *ch);
+/** @return the user pointer given at create/bind or set later. */
 void *bulk_channel_user(const struct bulk_channel *ch);
+/** Set the user pointer. */
 void bulk_channel_set_user(struct bulk_channel *ch, void *user);
+/** @return the domain the channel belongs to. */
 struct bulk_domain *bulk_channel_domain(const struct bulk_channel *ch);
 /** @return the backend's name ("local", "shm", "dpdk"). */
 const char *bulk_channel_backend(const struct bulk_channel *ch);
@@ -488,11 +498,17 @@ int bulk_channel_has_pool(const struct bulk_channel *ch, const struct bulk_pool 
 
 /* ------------------------------------------------------------------ pools */
 
+/** @return the pool's id (the same in every domain's view). */
 const struct bulk_pool_id *bulk_pool_get_id(const struct bulk_pool *p);
+/** @return number of buffers in the pool. */
 uint32_t bulk_pool_buffer_count(const struct bulk_pool *p);
+/** @return bytes per buffer. */
 uint32_t bulk_pool_buffer_size(const struct bulk_pool *p);
+/** @return the pool's trust (UNINITIALIZED until its first assignment). */
 enum bulk_trust bulk_pool_trust(const struct bulk_pool *p);
+/** @return the address of buffer 0 in this view. */
 void *bulk_pool_base(const struct bulk_pool *p);
+/** @return the domain whose view this is. */
 struct bulk_domain *bulk_pool_domain(const struct bulk_pool *p);
 /** @return buffer @p index of the view, or NULL if out of range. */
 struct bulk_buffer *bulk_pool_buffer(struct bulk_pool *p, uint32_t index);

@@ -189,6 +189,9 @@ struct bulk_backend_ops {
 	void (*ep_free)(struct bulk_endpoint *ep);
 	/**
 	 * Queue up to @p n data descriptors (MOVE, PASS, COPY, RELEASE) in order.
+	 * The core has validated each buffer and left its channel slot number
+	 * in bufs[i]->slot; @p lens NULL means full buffers, @p meta NULL means
+	 * zero meta.
 	 * @return how many were queued (0..n); never fails otherwise.
 	 */
 	unsigned (*tx_burst)(struct bulk_channel *ch, enum bulk_msg_type type,

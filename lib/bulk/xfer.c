@@ -51,6 +51,8 @@ buf_check_common(const struct bulk_channel *ch, const struct bulk_buffer *b, uin
 	*slot = bulk_pool_slot(b->pool, ch);
 	if (bulk_unlikely(*slot < 0))
 		return -BULK_E_POOL_NOT_ASSIGNED;
+	/* Carried to the backend, which then need not look it up again. */
+	((struct bulk_buffer *)b)->slot = (uint16_t)*slot;
 	return 0;
 }
 
@@ -97,22 +99,22 @@ xfer_send(struct bulk_channel *ch, enum bulk_msg_type type, struct bulk_buffer *
 		if (k == 0)
 			return 0;
 	}
+	if (lens != NULL)
+		for (unsigned i = 0; i < k; i++)
+			bytes += lens[i];
 	for (unsigned i = 0; i < k; i++) {
 		struct bulk_buffer *b = bufs[i];
 
-		bytes += lens ? lens[i] : b->pool->buffer_size;
+		if (lens == NULL)
+			bytes += b->pool->buffer_size;
 		if (type == BULK_MSG_MOVE || type == BULK_MSG_PASS) {
 			b->state = BULK_BUFFER_INVALID;
 		} else if (type == BULK_MSG_COPY) {
-			int slot = bulk_pool_slot(b->pool, ch);
-
-			bulk_bit_set(ch->slots[slot].copy_out, b->index);
+			bulk_bit_set(ch->slots[b->slot].copy_out, b->index);
 			b->copies_out++;
 			bulk_buffer_restate(b, bulk_buffer_is_owner(b));
 		} else if (type == BULK_MSG_RELEASE) {
-			int slot = bulk_pool_slot(b->pool, ch);
-
-			bulk_bit_clear(ch->slots[slot].copy_in, b->index);
+			bulk_bit_clear(ch->slots[b->slot].copy_in, b->index);
 			b->copies_in--;
 			bulk_buffer_restate(b, bulk_buffer_is_owner(b));
 		}
