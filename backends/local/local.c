@@ -429,10 +429,38 @@ local_map(void *arg, struct bulk_pool *view)
 }
 
 
-static inline void
-rx_flush_run(struct bulk_channel *ch, enum bulk_msg_type type, unsigned n)
+/*
+ * Validate and deliver one run of same-type data descriptors starting at
+ * @p i. Always inlined with a constant @p type, so the core's per-type
+ * checks fold into one straight loop per operation.
+ * @return index of the first descriptor not in the run.
+ */
+static inline __attribute__((always_inline)) uint32_t
+local_rx_run(struct bulk_channel *ch, struct local_ring *r, uint32_t tail, uint32_t i, uint32_t n,
+	     enum bulk_msg_type type)
 {
-	bulk_core_rx_deliver(ch, type, ch->rx_bufs, ch->rx_lens, ch->rx_meta, n);
+	uint32_t ms = r->meta_size, mask = r->mask;
+	unsigned run = 0;
+
+	for (; i < n; i++) {
+		uint32_t idx = (tail + i) & mask;
+		const struct local_desc *d = &r->desc[idx];
+		struct bulk_buffer *b;
+
+		if (d->type != type)
+			break;
+		b = bulk_core_rx_one(ch, type, d->slot, d->index, d->len);
+		if (bulk_unlikely(b == NULL))
+			continue;
+		ch->rx_bufs[run] = b;
+		ch->rx_lens[run] = d->len;
+		if (ms)
+			memcpy(ch->rx_meta + (size_t)run * ms, r->meta + (size_t)idx * ms, ms);
+		run++;
+	}
+	if (run > 0)
+		bulk_core_rx_deliver(ch, type, ch->rx_bufs, ch->rx_lens, ch->rx_meta, run);
+	return i;
 }
 
 static void
@@ -480,9 +508,7 @@ local_poll(struct bulk_channel *ch, unsigned budget)
 {
 	struct local_chan *lc = lchan(ch);
 	struct local_ring *r;
-	uint32_t tail, n, ms;
-	unsigned run = 0;
-	enum bulk_msg_type run_type = 0;
+	uint32_t tail, n;
 
 	if (bulk_unlikely(ch->side == 0 && ch->state == BULK_STATE_INITIALIZED)) {
 		/* Pairs with the binder's CAS in local_bind(). */
@@ -510,37 +536,27 @@ local_poll(struct bulk_channel *ch, unsigned budget)
 		n = budget;
 	if (n > ch->rx_cap)
 		n = ch->rx_cap;
-	ms = r->meta_size;
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t idx = (tail + i) & r->mask;
-		const struct local_desc *d = &r->desc[idx];
-		enum bulk_msg_type t = (enum bulk_msg_type)d->type;
-		struct bulk_buffer *b;
-
-		if (t > BULK_MSG_RELEASE || t < BULK_MSG_MOVE) {
-			/* Control: everything before it is delivered first. */
-			if (run > 0)
-				rx_flush_run(ch, run_type, run);
-			run = 0;
-			rx_ctrl(ch, d);
-			continue;
+	for (uint32_t i = 0; i < n;) {
+		switch (r->desc[(tail + i) & r->mask].type) {
+		case BULK_MSG_MOVE:
+			i = local_rx_run(ch, r, tail, i, n, BULK_MSG_MOVE);
+			break;
+		case BULK_MSG_PASS:
+			i = local_rx_run(ch, r, tail, i, n, BULK_MSG_PASS);
+			break;
+		case BULK_MSG_COPY:
+			i = local_rx_run(ch, r, tail, i, n, BULK_MSG_COPY);
+			break;
+		case BULK_MSG_RELEASE:
+			i = local_rx_run(ch, r, tail, i, n, BULK_MSG_RELEASE);
+			break;
+		default:
+			/* Control: what came before it was delivered already. */
+			rx_ctrl(ch, &r->desc[(tail + i) & r->mask]);
+			i++;
+			break;
 		}
-		if (run > 0 && t != run_type) {
-			rx_flush_run(ch, run_type, run);
-			run = 0;
-		}
-		run_type = t;
-		b = bulk_core_rx_one(ch, t, d->slot, d->index, d->len);
-		if (bulk_unlikely(b == NULL))
-			continue;
-		ch->rx_bufs[run] = b;
-		ch->rx_lens[run] = d->len;
-		if (ms)
-			memcpy(ch->rx_meta + (size_t)run * ms, r->meta + (size_t)idx * ms, ms);
-		run++;
 	}
-	if (run > 0)
-		rx_flush_run(ch, run_type, run);
 	if (n > 0) {
 		ch->stats.rx_msgs += n;
 		/* (B) pairs with the producer's load-acquire of tail. */

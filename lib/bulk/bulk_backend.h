@@ -260,13 +260,6 @@ void bulk_core_peer_gone(struct bulk_channel *ch, int reason);
  */
 void bulk_core_tx_complete(struct bulk_channel *ch, uint64_t consumed);
 
-/**
- * Deliver a burst of validated buffers of one type to the application
- * (runs the callback, counts statistics).
- */
-void bulk_core_rx_deliver(struct bulk_channel *ch, enum bulk_msg_type type,
-			  struct bulk_buffer *const *bufs, const uint32_t *lens,
-			  const void *meta, unsigned n);
 
 /* Pool view helpers for backends. */
 
@@ -318,7 +311,7 @@ bulk_bit_clear(uint64_t *bm, uint32_t i)
  * per received buffer.
  * @return the buffer, or NULL (counted in bad_desc) if the descriptor is invalid.
  */
-static inline struct bulk_buffer *
+static inline __attribute__((always_inline)) struct bulk_buffer *
 bulk_core_rx_one(struct bulk_channel *ch, enum bulk_msg_type type, uint32_t slot,
 		 uint32_t index, uint32_t len)
 {
@@ -365,6 +358,49 @@ bulk_core_rx_one(struct bulk_channel *ch, enum bulk_msg_type type, uint32_t slot
 bad:
 	ch->stats.bad_desc++;
 	return NULL;
+}
+
+/**
+ * Deliver a burst of validated buffers of one type to the application
+ * (runs the callback, counts statistics). Inline: called once per run.
+ */
+static inline __attribute__((always_inline)) void
+bulk_core_rx_deliver(struct bulk_channel *ch, enum bulk_msg_type type,
+		     struct bulk_buffer *const *bufs, const uint32_t *lens, const void *meta,
+		     unsigned n)
+{
+	uint64_t bytes = 0;
+
+	if (n == 0)
+		return;
+	for (unsigned i = 0; i < n; i++)
+		bytes += lens[i];
+	ch->stats.rx_bufs += n;
+	ch->stats.rx_bytes += bytes;
+	switch (type) {
+	case BULK_MSG_MOVE:
+		ch->stats.moves_rx += n;
+		if (ch->cb.move_received != NULL)
+			ch->cb.move_received(ch, bufs, lens, meta, n);
+		break;
+	case BULK_MSG_PASS:
+		ch->stats.passes_rx += n;
+		if (ch->cb.buffer_received != NULL)
+			ch->cb.buffer_received(ch, bufs, lens, meta, n);
+		break;
+	case BULK_MSG_COPY:
+		ch->stats.copies_rx += n;
+		if (ch->cb.copy_received != NULL)
+			ch->cb.copy_received(ch, bufs, lens, meta, n);
+		break;
+	case BULK_MSG_RELEASE:
+		ch->stats.releases_rx += n;
+		if (ch->cb.copy_released != NULL)
+			ch->cb.copy_released(ch, bufs, n);
+		break;
+	default:
+		break;
+	}
 }
 
 /* Internal to the core (not for backends). */
