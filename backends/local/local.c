@@ -257,6 +257,8 @@ local_tx_ctrl(struct bulk_channel *ch, const struct bulk_ctrl_msg *m)
 
 		d.index = (uint32_t)p;
 		d.len = (uint32_t)(p >> 32);
+	} else {
+		d.index = m->index;
 	}
 	if (lc->nbacklog == 0 && ring_free(r, 1) >= 1) {
 		uint32_t idx = r->head & r->mask;

@@ -246,6 +246,7 @@ struct bulk_channel_stats {
 	uint64_t bad_desc;       /**< received descriptors rejected */
 	uint64_t wakeups;        /**< wakeup syscalls made for the peer */
 	uint64_t retransmits;    /**< network backends */
+	uint64_t copies_bounced; /**< copies of buffers we could read already, released at once */
 };
 
 /* ---------------------------------------------------------------- domains */
@@ -261,7 +262,8 @@ int bulk_domain_create(const char *name, struct bulk_domain **out);
 /**
  * Destroy a domain; frees its CLOSED channels and its pools.
  * @return 0, -EBUSY (a channel is not CLOSED, or an endpoint still exists),
- *         -BULK_E_POOL_IN_USE (a pool it allocated has buffers away).
+ *         -BULK_E_POOL_IN_USE (a pool it allocated has buffers away, or it
+ *         owns buffers of a pool it received: pass them home first).
  */
 int bulk_domain_destroy(struct bulk_domain *d);
 
@@ -326,7 +328,9 @@ int bulk_channel_bind(struct bulk_domain *d, struct bulk_endpoint *remote,
  * Start an orderly teardown. Messages already in flight are still delivered;
  * nothing new can be sent. @p cont fires when the peer acknowledged, and the
  * channel is CLOSED. An unbound (INITIALIZED) channel closes at once.
- * Buffers keep the owner they have; nothing is lost.
+ * Buffers keep the owner they have; nothing is lost. Copies that crossed
+ * the channel and were not released are voided when it closes: the holder
+ * loses read access, the sender's copy count drops.
  * @return 0; -EINVAL; -EBUSY (a bind is still in progress: poll until it
  *   completes); -BULK_E_CLOSED (already tearing down or closed).
  */
@@ -418,6 +422,10 @@ int bulk_channel_pass_burst(struct bulk_channel *ch, struct bulk_buffer *const *
 /**
  * Send read-only copies (Algorithm 9). The buffer must be owned by this
  * domain or held as a copy; the owner sees RO_OWNED until every copy came back.
+ * A receiver that can read the buffer already (it owns it or holds a copy
+ * from another channel) releases the new copy at once without delivering
+ * it, so copies always form a tree rooted at the owner (invariant 5 in its
+ * intended, path-from-the-owner sense); the sender sees copy_released.
  * Per-buffer checks, in order: -EINVAL, -BULK_E_WRONG_DOMAIN,
  * -BULK_E_BAD_LENGTH, -BULK_E_POOL_NOT_ASSIGNED, -BULK_E_NO_ACCESS,
  * -BULK_E_COPY_EXISTS (already copied over this channel and not released),
@@ -442,7 +450,9 @@ int bulk_channel_release_burst(struct bulk_channel *ch, struct bulk_buffer *cons
 /**
  * Full copy: copy each src into dst with memcpy, then move dst (the receiver
  * sees move_received). src must be readable by this domain (owned or a
- * copy, pool need not be assigned); dst is checked as for a move.
+ * copy, pool need not be assigned); dst is checked as for a move. The data
+ * is copied into every dst before queueing; dst buffers the queue could not
+ * take stay with the caller, READ_WRITE, holding the copied data.
  * Per-pair checks: src -EINVAL / -BULK_E_WRONG_DOMAIN / -BULK_E_NO_ACCESS,
  * then dst as bulk_channel_move_burst(). Counted in lib_copies.
  */

@@ -50,7 +50,8 @@ int bulk_pool_alloc(struct bulk_domain *d, const struct bulk_pool_params *params
  * @return 0; -EINVAL;
  *   -BULK_E_POOL_ASSIGNED (still assigned to a channel);
  *   -BULK_E_POOL_IN_USE (this domain allocated it and does not own every
- *   buffer READ_WRITE: some are away or copied).
+ *   buffer READ_WRITE: some are away or copied; or it is a received view
+ *   that still owns buffers or has copies of them out).
  */
 int bulk_pool_free(struct bulk_pool *pool);
 

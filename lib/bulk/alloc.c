@@ -148,8 +148,10 @@ bulk_pool_free(struct bulk_pool *p)
 	for (uint32_t i = 0; i < p->count; i++) {
 		if (p->owns_memory && p->bufs[i].state != BULK_BUFFER_READ_WRITE)
 			return -BULK_E_POOL_IN_USE;
-		/* A received view with copies of it out would strand them. */
-		if (!p->owns_memory && p->bufs[i].copies_out > 0)
+		/* A received view that owns buffers, or has copies of them out,
+		 * would lose them. */
+		if (!p->owns_memory && (bulk_buffer_is_owner(&p->bufs[i]) ||
+					p->bufs[i].copies_out > 0))
 			return -BULK_E_POOL_IN_USE;
 	}
 	bulk_pool_view_destroy(p);

@@ -167,6 +167,7 @@ struct bulk_ctrl_msg {
 	enum bulk_msg_type type;
 	uint16_t slot;
 	int32_t status;
+	uint32_t index;          /* RELEASE sent by the library itself */
 	struct bulk_pool *pool;  /* POOL_ASSIGN: the assigner's view */
 };
 
@@ -261,6 +262,12 @@ void bulk_core_peer_gone(struct bulk_channel *ch, int reason);
 void bulk_core_tx_complete(struct bulk_channel *ch, uint64_t consumed);
 
 
+/**
+ * A copy arrived for a buffer this domain can read already: release it back
+ * at once, in order with everything else we send. Not delivered.
+ */
+void bulk_core_copy_bounce(struct bulk_channel *ch, uint16_t slot, uint32_t index);
+
 /* Pool view helpers for backends. */
 
 /** Our slot number of @p pool on @p ch, or -1 if it is not assigned there. */
@@ -338,8 +345,15 @@ bulk_core_rx_one(struct bulk_channel *ch, enum bulk_msg_type type, uint32_t slot
 		return b;
 	case BULK_MSG_COPY:
 		if (bulk_unlikely(ch->direction != BULK_DIRECTION_RX ||
-				  bulk_bit_test(cp->copy_in, index) || b->copies_in == UINT16_MAX))
+				  bulk_bit_test(cp->copy_in, index)))
 			goto bad;
+		if (bulk_unlikely(b->state != BULK_BUFFER_INVALID)) {
+			/* We can read it already (owner, or a copy from elsewhere):
+			 * hand this copy straight back so that copies stay a tree
+			 * rooted at the owner (see bulk_core_copy_bounce()). */
+			bulk_core_copy_bounce(ch, (uint16_t)slot, index);
+			return NULL;
+		}
 		bulk_bit_set(cp->copy_in, index);
 		b->copies_in++;
 		bulk_buffer_restate(b, bulk_buffer_is_owner(b));

@@ -312,10 +312,57 @@ bulk_core_send_ctrl(struct bulk_channel *ch, enum bulk_msg_type type, uint16_t s
 
 /* ------------------------------------------------------------ teardown */
 
+/*
+ * Nothing arrives on a closed channel any more, so copies that crossed it
+ * can never be released over it: void them on both sides. The holder loses
+ * its read right, the sender's count drops (the owner is READ_WRITE again
+ * once its other copies are back).
+ */
+static void
+chan_void_copies(struct bulk_channel *ch)
+{
+	for (unsigned s = 0; s < BULK_CHANNEL_MAX_POOLS; s++) {
+		struct bulk_chan_pool *cp = &ch->slots[s];
+
+		if (cp->state != BULK_SLOT_ASSIGNED)
+			continue;
+		for (uint32_t w = 0; w < (cp->pool->count + 63) / 64; w++) {
+			uint64_t out = cp->copy_out[w], in = cp->copy_in[w];
+
+			cp->copy_out[w] = cp->copy_in[w] = 0;
+			while (out | in) {
+				uint64_t bits = out | in;
+				uint32_t i = (uint32_t)__builtin_ctzll(bits);
+				struct bulk_buffer *b = &cp->pool->bufs[w * 64 + i];
+
+				if (out & (1ull << i))
+					b->copies_out--;
+				if (in & (1ull << i))
+					b->copies_in--;
+				out &= ~(1ull << i);
+				in &= ~(1ull << i);
+				bulk_buffer_restate(b, bulk_buffer_is_owner(b));
+			}
+		}
+	}
+}
+
 static void
 chan_closed(struct bulk_channel *ch)
 {
 	ch->state = BULK_STATE_CLOSED;
+	chan_void_copies(ch);
+}
+
+void
+bulk_core_copy_bounce(struct bulk_channel *ch, uint16_t slot, uint32_t index)
+{
+	struct bulk_ctrl_msg m = { .type = BULK_MSG_RELEASE, .slot = slot, .index = index };
+
+	if (ch->ops->tx_ctrl(ch, &m) == 0) {
+		ch->stats.tx_msgs++;
+		ch->stats.copies_bounced++;
+	}
 }
 
 int

@@ -34,12 +34,16 @@ bulk_domain_destroy(struct bulk_domain *d)
 			return -EBUSY;
 	if (d->nendpoints > 0)
 		return -EBUSY;
-	/* A pool this domain allocated must be whole before its memory goes. */
+	/* Pools this domain allocated must be whole before their memory goes,
+	 * and buffers it owns of pools it received must not vanish with it. */
 	for (p = d->pools; p != NULL; p = p->next)
-		if (p->owns_memory && !bulk_pool_view_holds_nothing(p)) {
-			for (uint32_t i = 0; i < p->count; i++)
-				if (p->bufs[i].state != BULK_BUFFER_READ_WRITE)
-					return -BULK_E_POOL_IN_USE;
+		for (uint32_t i = 0; i < p->count; i++) {
+			uint8_t st = p->bufs[i].state;
+
+			if (p->owns_memory ? st != BULK_BUFFER_READ_WRITE
+					   : (st == BULK_BUFFER_READ_WRITE ||
+					      st == BULK_BUFFER_RO_OWNED || p->bufs[i].copies_out))
+				return -BULK_E_POOL_IN_USE;
 		}
 	while (d->chans != NULL) {
 		int rc = bulk_channel_free(d->chans);

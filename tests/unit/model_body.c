@@ -1,0 +1,1429 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The model: Algorithm 1's state restricted to what the operations touch.
+ *   buffer_ownership   m.b[g].owner
+ *   buffer_copies      m.b[g].copies, a bit per channel the buffer was copied over
+ *   pools_to_channels  m.assigned[p], a bit per channel
+ *   dir_to_ep/ep_to_dom  chan_src[] / chan_sink[] (fixed topology)
+ * plus what the library adds: the free list (m.b[g].free, in the owner's
+ * view) and the first bytes of each buffer's data.
+ *
+ * Topology: domains A B C; channels 0 A->B, 1 B->C, 2 B->A, 3 C->A, 4 A->B
+ * (a second one), 5 A->C torn down at the start (every call on it fails).
+ * Pools: 0 (A, 12 buffers), 1 (B, 8), 2 (C, 16), 3 (A, 8, trust HALF: never
+ * assignable to a FULL channel). Queues of 1024 and a drain after every
+ * operation keep the queues from filling up.
+ *
+ * Each operation is drawn as "valid" or "anything" (half each); "valid"
+ * picks buffers the model says are allowed, "anything" then mutates one
+ * position (wrong domain's view, other buffer, bad length, duplicate, NULL,
+ * NULL meta, wrong side, closed channel). The model predicts the exact code
+ * from the check order documented in bulk.h either way.
+ *
+ * Copy reachability: the library refuses a release only when the releasing
+ * domain would lose its last copy while it has copies of its own out
+ * (Algorithm 10's local rule). Cycles of copies cannot form: a copy into a
+ * domain that can read the buffer already (owner, or holder of a copy from
+ * another channel) is released back at once by the receiving library and
+ * not delivered, so every copy hangs off a path from the owner. The model
+ * predicts those bounces.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bulk/bulk.h>
+#include <bulk/bulk_alloc.h>
+
+#include "check.h"
+#include "model_body.h"
+
+#define ND 3
+#define NC 6
+#define NP 4
+#define MAXB 16
+#define NG (NP * MAXB)
+#define BSZ 256
+#define META 8
+#define CH_CLOSED 5
+#define POOL_HALF 3
+#define HIST 20
+#define MAXN 4
+
+enum op_type {
+	OP_MOVE,
+	OP_PASS,
+	OP_COPY,
+	OP_RELEASE,
+	OP_FULLCOPY,
+	OP_ASSIGN,
+	OP_REMOVE,
+	OP_PUT,
+	OP_GET,
+	OP_NTYPES
+};
+
+static const char *const op_names[OP_NTYPES] = {
+	"move", "pass", "copy", "release", "fullcopy", "assign", "remove", "put", "get",
+};
+
+static const int chan_src[NC] = { 0, 1, 1, 2, 0, 0 };
+static const int chan_sink[NC] = { 1, 2, 0, 0, 1, 2 };
+static const uint32_t chan_meta[NC] = { 0, META, 0, META, META, 0 };
+static const int pool_alloc_dom[NP] = { 0, 1, 2, 0 };
+static const uint32_t pool_count[NP] = { 12, 8, 16, 8 };
+
+struct mbuf {
+	int owner;
+	uint32_t copies; /* bit k: (buffer, channel k) in buffer_copies */
+	bool free;       /* in the owner's view's free list */
+	uint8_t data[8];
+};
+
+/* What a receiving side's callback saw during one operation. */
+struct delivery {
+	int calls;
+	int type;
+	unsigned n;
+	uint32_t lens[MAXN];
+	uint8_t meta[MAXN * META];
+};
+
+struct side_ctx {
+	int k, side;
+	int veto;
+	int assigned_calls, removed_calls;
+	struct delivery dl;
+};
+
+struct op {
+	int type, k, side, n, pool;
+	bool meta_null, lens_null;
+	int g[MAXN], vd[MAXN];
+	bool null[MAXN];
+	int src_g[MAXN], src_vd[MAXN];
+	bool src_null[MAXN];
+	uint32_t lens[MAXN];
+	int veto;
+};
+
+static struct {
+	struct mbuf b[NG];
+	uint32_t assigned[NP];
+} m;
+
+static struct {
+	const struct model_backend *be;
+	uint64_t seed, rng;
+	unsigned long opno;
+	struct bulk_domain *dom[ND];
+	struct bulk_endpoint *ep[NC];
+	struct bulk_channel *ch[NC][2]; /* [k][0]: source (TX) side, [k][1]: sink */
+	struct side_ctx ctx[NC][2];
+	struct bulk_pool *pool[NP];     /* the allocators' views */
+	struct bulk_pool_id id[NP];
+	struct bulk_pool *view[ND][NP];
+	char hist[HIST][256];
+	unsigned long nvalid, ninvalid, per_type[OP_NTYPES], skipped, want_bad[OP_NTYPES];
+	unsigned long codes[BULK_E_LAST - BULK_EBASE + 2];
+} w;
+
+/* ------------------------------------------------------------ helpers */
+
+static uint64_t
+rnd64(void)
+{
+	/* splitmix64: tiny, seedable, good enough */
+	uint64_t z = (w.rng += 0x9E3779B97F4A7C15ull);
+
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+static unsigned
+rnd(unsigned n)
+{
+	return (unsigned)(rnd64() % n);
+}
+
+static int
+pool_of(int g)
+{
+	return g / MAXB;
+}
+
+static int
+idx_of(int g)
+{
+	return g % MAXB;
+}
+
+static bool
+g_exists(int g)
+{
+	return (uint32_t)idx_of(g) < pool_count[pool_of(g)];
+}
+
+static int
+chan_dom(int k, int side)
+{
+	return side == 0 ? chan_src[k] : chan_sink[k];
+}
+
+static int
+cin(int g, int d)
+{
+	int c = 0;
+
+	for (int k = 0; k < NC; k++)
+		if ((m.b[g].copies >> k & 1) && chan_sink[k] == d)
+			c++;
+	return c;
+}
+
+static int
+cout(int g, int d)
+{
+	int c = 0;
+
+	for (int k = 0; k < NC; k++)
+		if ((m.b[g].copies >> k & 1) && chan_src[k] == d)
+			c++;
+	return c;
+}
+
+static bool
+readable(int g, int d)
+{
+	return m.b[g].owner == d || cin(g, d) > 0;
+}
+
+/* The model's access of domain d to buffer g (invariants 2-4 as definitions). */
+static int
+maccess(int g, int d)
+{
+	if (m.b[g].owner == d)
+		return m.b[g].copies ? BULK_BUFFER_RO_OWNED : BULK_BUFFER_READ_WRITE;
+	return cin(g, d) > 0 ? BULK_BUFFER_READ_ONLY : BULK_BUFFER_INVALID;
+}
+
+/* Every copy edge starts at the owner or at a domain reachable from it. */
+static bool
+globally_reachable(int g, uint32_t copies)
+{
+	uint32_t reached = 1u << m.b[g].owner;
+	bool grew = true;
+
+	while (grew) {
+		grew = false;
+		for (int k = 0; k < NC; k++)
+			if ((copies >> k & 1) && (reached >> chan_src[k] & 1) &&
+			    !(reached >> chan_sink[k] & 1)) {
+				reached |= 1u << chan_sink[k];
+				grew = true;
+			}
+	}
+	for (int k = 0; k < NC; k++)
+		if ((copies >> k & 1) && !(reached >> chan_src[k] & 1))
+			return false;
+	return true;
+}
+
+static void
+refresh_views(void)
+{
+	for (int d = 0; d < ND; d++)
+		for (int p = 0; p < NP; p++)
+			w.view[d][p] = bulk_domain_pool_lookup(w.dom[d], &w.id[p]);
+}
+
+static struct bulk_buffer *
+lbuf(int d, int g)
+{
+	struct bulk_pool *v = w.view[d][pool_of(g)];
+
+	return v ? bulk_pool_buffer(v, (uint32_t)idx_of(g)) : NULL;
+}
+
+static void
+hist_dump(void)
+{
+	fprintf(stderr, "model[%s]: FAILED at op %lu, seed %" PRIu64 " (rerun: BULK_SEED=%" PRIu64
+		")\nlast operations:\n", w.be->name, w.opno, w.seed, w.seed);
+	for (unsigned i = 0; i < HIST; i++) {
+		const char *s = w.hist[(w.opno + 1 + i) % HIST];
+
+		if (s[0] != '\0')
+			fprintf(stderr, "  %s\n", s);
+	}
+}
+
+static void
+hist_add(const struct op *o, int expect, int got)
+{
+	char *s = w.hist[w.opno % HIST];
+	size_t len = sizeof(w.hist[0]);
+	int pos;
+
+	if (o->type == OP_PUT || o->type == OP_GET) /* o->side is the domain */
+		pos = snprintf(s, len, "#%lu %s in %c", w.opno, op_names[o->type],
+			       'A' + o->side);
+	else
+		pos = snprintf(s, len, "#%lu %s ch%d.%s(%c)", w.opno, op_names[o->type], o->k,
+			       o->side ? "rx" : "tx", 'A' + chan_dom(o->k, o->side));
+	if (o->type == OP_ASSIGN || o->type == OP_REMOVE || o->type == OP_GET)
+		pos += snprintf(s + pos, len - (size_t)pos, " pool%d(view %c)%s", o->pool,
+				'A' + o->vd[0], o->veto ? " veto" : "");
+	if (o->type != OP_ASSIGN && o->type != OP_REMOVE)
+		pos += snprintf(s + pos, len - (size_t)pos, " n=%d%s%s", o->n,
+				o->meta_null ? " meta=NULL" : "", o->lens_null ? " lens=NULL" : "");
+	for (int i = 0; i < o->n && o->type != OP_ASSIGN && o->type != OP_REMOVE &&
+	     o->type != OP_GET && pos < (int)len - 40; i++) {
+		if (o->type == OP_FULLCOPY)
+			pos += snprintf(s + pos, len - (size_t)pos, " %s%d.%d(%c)->",
+					o->src_null[i] ? "NULL:" : "", pool_of(o->src_g[i]),
+					idx_of(o->src_g[i]), 'A' + o->src_vd[i]);
+		pos += snprintf(s + pos, len - (size_t)pos, " %s%d.%d(%c)/%u",
+				o->null[i] ? "NULL:" : "", pool_of(o->g[i]), idx_of(o->g[i]),
+				'A' + o->vd[i], o->lens[i]);
+	}
+	if (pos < (int)len - 1)
+		snprintf(s + pos, len - (size_t)pos, " => expect %d (%s) got %d (%s)", expect,
+			 expect < 0 ? bulk_strerror(expect) : "ok", got,
+			 got < 0 ? bulk_strerror(got) : "ok");
+}
+
+static void
+drain(void)
+{
+	for (int round = 0; round < 1000; round++) {
+		int handled = 0;
+
+		for (int d = 0; d < ND; d++) {
+			int rc = bulk_domain_poll(w.dom[d], 0);
+
+			CHECK_RC(rc >= 0 ? 0 : rc, 0);
+			handled += rc;
+		}
+		if (handled == 0)
+			return;
+	}
+	CHECK(!"domains never went quiet");
+}
+
+/* ------------------------------------------------------------ callbacks */
+
+static void
+record(struct bulk_channel *ch, int type, const uint32_t *lens, const void *meta, unsigned n)
+{
+	struct side_ctx *c = bulk_channel_user(ch);
+	uint32_t ms = bulk_channel_meta_size(ch);
+
+	c->dl.calls++;
+	c->dl.type = type;
+	c->dl.n = n;
+	for (unsigned i = 0; i < n && i < MAXN; i++) {
+		c->dl.lens[i] = lens ? lens[i] : 0;
+		if (ms > 0 && meta != NULL)
+			memcpy(&c->dl.meta[i * META], (const uint8_t *)meta + i * ms, META);
+	}
+}
+
+static void
+cb_move(struct bulk_channel *ch, struct bulk_buffer *const *bufs, const uint32_t *lens,
+	const void *meta, unsigned n)
+{
+	(void)bufs;
+	record(ch, OP_MOVE, lens, meta, n);
+}
+
+static void
+cb_pass(struct bulk_channel *ch, struct bulk_buffer *const *bufs, const uint32_t *lens,
+	const void *meta, unsigned n)
+{
+	(void)bufs;
+	record(ch, OP_PASS, lens, meta, n);
+}
+
+static void
+cb_copy(struct bulk_channel *ch, struct bulk_buffer *const *bufs, const uint32_t *lens,
+	const void *meta, unsigned n)
+{
+	(void)bufs;
+	record(ch, OP_COPY, lens, meta, n);
+}
+
+static void
+cb_released(struct bulk_channel *ch, struct bulk_buffer *const *bufs, unsigned n)
+{
+	(void)bufs;
+	record(ch, OP_RELEASE, NULL, NULL, n);
+}
+
+static int
+cb_assigned(struct bulk_channel *ch, struct bulk_pool *pool)
+{
+	struct side_ctx *c = bulk_channel_user(ch);
+
+	CHECK(bulk_pool_domain(pool) == bulk_channel_domain(ch));
+	c->assigned_calls++;
+	return c->veto ? -1 : 0;
+}
+
+static void
+cb_removed(struct bulk_channel *ch, struct bulk_pool *pool)
+{
+	struct side_ctx *c = bulk_channel_user(ch);
+
+	(void)pool;
+	c->removed_calls++;
+}
+
+static const struct bulk_channel_callbacks model_cbs = {
+	.pool_assigned = cb_assigned,
+	.pool_removed = cb_removed,
+	.move_received = cb_move,
+	.buffer_received = cb_pass,
+	.copy_received = cb_copy,
+	.copy_released = cb_released,
+};
+
+struct cont_rec {
+	int fired, err;
+};
+
+static void
+cont_fn(void *arg, int err, struct bulk_channel *ch)
+{
+	struct cont_rec *r = arg;
+
+	(void)ch;
+	r->fired++;
+	r->err = err;
+}
+
+/* ------------------------------------------------------------ comparison */
+
+/* Library state against the model, and Algorithm 2 on both. */
+static void
+compare_all(void)
+{
+	refresh_views();
+	for (int g = 0; g < NG; g++) {
+		int owners = 0, owner_state = -1, sum_in = 0, sum_out = 0;
+		struct bulk_buffer *ob;
+
+		if (!g_exists(g))
+			continue;
+		for (int d = 0; d < ND; d++) {
+			struct bulk_buffer *b = lbuf(d, g);
+			int st = b ? b->state : BULK_BUFFER_INVALID;
+			int li = b ? b->copies_in : 0, lo = b ? (int)b->copies_out : 0;
+
+			if (st != maccess(g, d) || li != cin(g, d) || lo != cout(g, d)) {
+				fprintf(stderr, "buffer %d.%d in %c: library %s in %d out %d, "
+					"model %s in %d out %d\n", pool_of(g), idx_of(g), 'A' + d,
+					bulk_buffer_state_name(st), li, lo,
+					bulk_buffer_state_name(maccess(g, d)), cin(g, d),
+					cout(g, d));
+				CHECK(0);
+			}
+			/* Invariants on the library-derived state. */
+			if (st == BULK_BUFFER_READ_WRITE || st == BULK_BUFFER_RO_OWNED) {
+				owners++;
+				owner_state = st;
+			}
+			if (st == BULK_BUFFER_READ_ONLY)
+				CHECK(li > 0);
+			if (st == BULK_BUFFER_INVALID)
+				CHECK(li == 0 && lo == 0);
+			if (lo > 0) /* invariant 5: a copier is owner or copy receiver */
+				CHECK(st != BULK_BUFFER_INVALID);
+			sum_in += li;
+			sum_out += lo;
+		}
+		CHECK_EQ_INT(owners, 1);                         /* ownership is a function */
+		CHECK_EQ_INT(sum_in, sum_out);                   /* every copy has two ends */
+		CHECK_EQ_INT(owner_state == BULK_BUFFER_READ_WRITE, sum_in == 0); /* inv. 2, 3 */
+
+		/* Invariants on the model: 5 (local, as in the spec) and global reachability. */
+		for (int k = 0; k < NC; k++)
+			if (m.b[g].copies >> k & 1)
+				CHECK(readable(g, chan_src[k]) && chan_sink[k] != chan_src[k]);
+		CHECK(globally_reachable(g, m.b[g].copies));
+		CHECK(!m.b[g].free || m.b[g].copies == 0);
+		for (int k = 0; k < NC; k++)
+			if (m.b[g].copies >> k & 1)
+				CHECK(m.assigned[pool_of(g)] >> k & 1);
+
+		/* Payload data, read through the owner's view. */
+		ob = lbuf(m.b[g].owner, g);
+		CHECK(ob != NULL);
+		if (memcmp(ob->addr, m.b[g].data, sizeof(m.b[g].data)) != 0) {
+			fprintf(stderr, "buffer %d.%d: data differs from the model\n", pool_of(g),
+				idx_of(g));
+			CHECK(0);
+		}
+	}
+	for (int p = 0; p < NP; p++) {
+		for (int d = 0; d < ND; d++) {
+			uint32_t nfree = 0;
+
+			for (uint32_t i = 0; i < pool_count[p]; i++) {
+				int g = p * MAXB + (int)i;
+
+				if (m.b[g].free && m.b[g].owner == d)
+					nfree++;
+			}
+			if (w.view[d][p] != NULL)
+				CHECK_EQ_INT(bulk_pool_free_count(w.view[d][p]), nfree);
+			else
+				CHECK_EQ_INT(nfree, 0);
+		}
+		for (int k = 0; k < NC; k++)
+			for (int s = 0; s < 2; s++) {
+				struct bulk_pool *v = w.view[chan_dom(k, s)][p];
+				int lib = v ? bulk_channel_has_pool(w.ch[k][s], v) : 0;
+
+				if (lib != (int)(m.assigned[p] >> k & 1)) {
+					fprintf(stderr, "pool %d on channel %d side %d: library %d "
+						"model %d\n", p, k, s, lib,
+						(int)(m.assigned[p] >> k & 1));
+					CHECK(0);
+				}
+			}
+	}
+}
+
+/* ------------------------------------------------------------ prediction */
+
+static int
+predict_xfer(const struct op *o)
+{
+	int d = chan_dom(o->k, o->side);
+	int want_side = (o->type == OP_PASS || o->type == OP_RELEASE) ? 1 : 0;
+	int t = o->type;
+
+	if (o->n == 0 || (t != OP_RELEASE && o->meta_null && chan_meta[o->k] > 0))
+		return -EINVAL;
+	if (o->k == CH_CLOSED)
+		return -BULK_E_NOT_CONNECTED;
+	if (o->side != want_side)
+		return -BULK_E_WRONG_DIRECTION;
+	for (int i = 0; i < o->n; i++) {
+		int g = o->g[i];
+		const struct mbuf *b = &m.b[g];
+
+		if (t == OP_FULLCOPY) {
+			if (o->src_null[i])
+				return -EINVAL;
+			if (o->src_vd[i] != d)
+				return -BULK_E_WRONG_DOMAIN;
+			if (!readable(o->src_g[i], d))
+				return -BULK_E_NO_ACCESS;
+		}
+		if (o->null[i])
+			return -EINVAL;
+		if (o->vd[i] != d)
+			return -BULK_E_WRONG_DOMAIN;
+		if (t != OP_RELEASE && o->lens[i] > BSZ)
+			return -BULK_E_BAD_LENGTH;
+		if (!(m.assigned[pool_of(g)] >> o->k & 1))
+			return -BULK_E_POOL_NOT_ASSIGNED;
+		switch (t) {
+		case OP_MOVE:
+		case OP_PASS:
+		case OP_FULLCOPY:
+			if (b->owner != d)
+				return -BULK_E_NOT_OWNER;
+			if (b->copies)
+				return -BULK_E_BUFFER_COPIED;
+			if (b->free)
+				return -BULK_E_BUFFER_FREE;
+			break;
+		case OP_COPY:
+			if (!readable(g, d))
+				return -BULK_E_NO_ACCESS;
+			if (b->copies >> o->k & 1)
+				return -BULK_E_COPY_EXISTS;
+			if (b->free && b->owner == d)
+				return -BULK_E_BUFFER_FREE;
+			break;
+		case OP_RELEASE:
+			if (!(b->copies >> o->k & 1))
+				return -BULK_E_NOT_COPY;
+			if (b->owner != d && cout(g, d) > 0 && cin(g, d) == 1)
+				return -BULK_E_COPY_REACHABILITY;
+			break;
+		default:
+			break;
+		}
+		for (int j = 0; j < i; j++)
+			if (!o->null[j] && o->g[j] == g && o->vd[j] == o->vd[i])
+				return -BULK_E_DUPLICATE;
+	}
+	return 0;
+}
+
+static int
+predict_pool_op(const struct op *o)
+{
+	int d = chan_dom(o->k, o->side), p = o->pool;
+
+	if (o->vd[0] != d)
+		return -BULK_E_WRONG_DOMAIN;
+	if (o->k == CH_CLOSED)
+		return -BULK_E_NOT_CONNECTED;
+	if (o->type == OP_ASSIGN) {
+		if (m.assigned[p] >> o->k & 1)
+			return -BULK_E_POOL_ASSIGNED;
+		if (p == POOL_HALF)
+			return -BULK_E_TRUST_MISMATCH;
+		return 0;
+	}
+	if (!(m.assigned[p] >> o->k & 1))
+		return -BULK_E_POOL_NOT_ASSIGNED;
+	for (uint32_t i = 0; i < pool_count[p]; i++) {
+		int g = p * MAXB + (int)i;
+
+		if (m.b[g].owner != d || m.b[g].copies)
+			return -BULK_E_POOL_IN_USE;
+	}
+	return 0;
+}
+
+/* put_burst on domain o->side's view of pool o->pool (the order of bulk_alloc.h). */
+static int
+predict_put(const struct op *o)
+{
+	int d = o->side;
+
+	for (int i = 0; i < o->n; i++) {
+		int g = o->g[i];
+
+		if (o->null[i] || pool_of(g) != o->pool || o->vd[i] != d)
+			return -EINVAL;
+		if (maccess(g, d) != BULK_BUFFER_READ_WRITE)
+			return -BULK_E_NOT_OWNER;
+		if (m.b[g].free)
+			return -BULK_E_BUFFER_FREE;
+		for (int j = 0; j < i; j++)
+			if (o->g[j] == g)
+				return -BULK_E_DUPLICATE;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ generation */
+
+static bool
+valid_for(int t, int g, int d, int k)
+{
+	const struct mbuf *b = &m.b[g];
+
+	if (!g_exists(g))
+		return false;
+	if (t == OP_PUT)
+		return maccess(g, d) == BULK_BUFFER_READ_WRITE && !b->free;
+	if (!(m.assigned[pool_of(g)] >> k & 1))
+		return false;
+	switch (t) {
+	case OP_MOVE:
+	case OP_PASS:
+	case OP_FULLCOPY:
+		return b->owner == d && !b->copies && !b->free;
+	case OP_COPY:
+		return readable(g, d) && !(b->copies >> k & 1) && !(b->free && b->owner == d);
+	case OP_RELEASE:
+		return (b->copies >> k & 1) && !(b->owner != d && cout(g, d) > 0 && cin(g, d) == 1);
+	default:
+		return false;
+	}
+}
+
+/* A view of g to hand to the library: domain d's if it has one, else another's. */
+static int
+some_view(int g, int prefer)
+{
+	if (w.view[prefer][pool_of(g)] != NULL)
+		return prefer;
+	for (int d = 0; d < ND; d++)
+		if (w.view[d][pool_of(g)] != NULL)
+			return d;
+	CHECK(!"no view of a pool at all");
+	return 0;
+}
+
+static int
+random_g(void)
+{
+	int g;
+
+	do
+		g = (int)rnd(NG);
+	while (!g_exists(g));
+	return g;
+}
+
+static void
+gen_xfer(struct op *o, bool want_valid)
+{
+	int cand[NG], nc = 0, d;
+
+	o->k = rnd(40) == 0 ? CH_CLOSED : (int)rnd(NC - 1);
+	o->side = (o->type == OP_PASS || o->type == OP_RELEASE) ? 1 : 0;
+	if (want_valid) { /* a channel on which something is valid, if there is one */
+		int ks[NC], nk = 0;
+
+		for (int k = 0; k < CH_CLOSED; k++)
+			for (int g = 0; g < NG; g++)
+				if (valid_for(o->type, g, chan_dom(k, o->side), k)) {
+					ks[nk++] = k;
+					break;
+				}
+		if (nk > 0)
+			o->k = ks[rnd((unsigned)nk)];
+	} else if (rnd(8) == 0) {
+		o->side ^= 1;
+	}
+	d = chan_dom(o->k, o->side);
+	for (int g = 0; g < NG; g++)
+		if (valid_for(o->type, g, d, o->k))
+			cand[nc++] = g;
+	o->n = 1 + (int)rnd(MAXN);
+	o->lens_null = o->type != OP_RELEASE && rnd(4) == 0;
+	o->meta_null = chan_meta[o->k] == 0 && rnd(2) == 0;
+	for (int i = 0; i < o->n; i++) {
+		if (nc > 0) {
+			int j = (int)rnd((unsigned)nc);
+
+			o->g[i] = cand[j];
+			cand[j] = cand[--nc];
+		} else {
+			o->g[i] = random_g();
+		}
+		o->vd[i] = some_view(o->g[i], d);
+		o->lens[i] = o->lens_null ? BSZ : rnd(BSZ + 1);
+		if (o->type == OP_RELEASE)
+			o->lens[i] = 0;
+	}
+	if (o->type == OP_FULLCOPY) {
+		for (int i = 0; i < o->n; i++) {
+			int tries = 0, g;
+			bool clash;
+
+			do {
+				g = random_g();
+				clash = false;
+				for (int j = 0; j < o->n; j++)
+					clash |= g == o->g[j];
+			} while ((clash || (!readable(g, d) && (want_valid || rnd(8) != 0))) &&
+				 ++tries < 400);
+			if (clash)
+				g = POOL_HALF * MAXB + (int)rnd(pool_count[POOL_HALF]);
+			o->src_g[i] = g;
+			o->src_vd[i] = some_view(g, d);
+		}
+	}
+	if (want_valid)
+		return;
+	/* One or two mutations at random positions. */
+	for (int r = 1 + (int)rnd(2); r > 0 && o->n > 0; r--) {
+		int i = (int)rnd((unsigned)o->n);
+
+		switch (rnd(11)) {
+		case 0: /* someone else's view */
+			for (int tries = 0; tries < 4; tries++) {
+				int vd = (int)rnd(ND);
+
+				if (w.view[vd][pool_of(o->g[i])] != NULL) {
+					o->vd[i] = vd;
+					break;
+				}
+			}
+			break;
+		case 1:
+		case 2:
+		case 3: /* any buffer */
+			o->g[i] = random_g();
+			o->vd[i] = some_view(o->g[i], d);
+			break;
+		case 4: /* bad length */
+			if (o->type != OP_RELEASE) {
+				o->lens_null = false;
+				o->lens[i] = BSZ + 1 + rnd(1000);
+			}
+			break;
+		case 5: /* duplicate */
+			if (o->n == 1) {
+				o->n = 2;
+				o->g[1] = o->g[0];
+				o->vd[1] = o->vd[0];
+				o->null[1] = o->null[0];
+				o->lens[1] = o->lens[0];
+				o->src_g[1] = o->src_g[0];
+				o->src_vd[1] = o->src_vd[0];
+				o->src_null[1] = o->src_null[0];
+			}
+			{
+				int j = (i + 1 + (int)rnd((unsigned)o->n - 1)) % o->n;
+
+				o->g[i] = o->g[j];
+				o->vd[i] = o->vd[j];
+			}
+			break;
+		case 6:
+			if (rnd(4) == 0)
+				o->null[i] = true;
+			else if (o->type == OP_FULLCOPY)
+				o->src_null[i] = rnd(4) == 0;
+			break;
+		case 7:
+			if (chan_meta[o->k] > 0)
+				o->meta_null = true;
+			else if (rnd(8) == 0)
+				o->n = 0;
+			break;
+		case 8: /* full copy: unreadable or foreign source */
+			if (o->type == OP_FULLCOPY) {
+				o->src_g[i] = POOL_HALF * MAXB + (int)rnd(pool_count[POOL_HALF]);
+				o->src_vd[i] = (int)rnd(ND);
+				if (w.view[o->src_vd[i]][POOL_HALF] == NULL)
+					o->src_vd[i] = 0;
+			}
+			break;
+		default: /* another valid-looking buffer of another op type */
+			o->g[i] = random_g();
+			o->vd[i] = some_view(o->g[i], d);
+			break;
+		}
+	}
+	if (o->type == OP_FULLCOPY) /* never a source that is also a destination */
+		for (int i = 0; i < o->n; i++)
+			for (int j = 0; j < o->n; j++)
+				if (o->src_g[i] == o->g[j]) {
+					o->src_g[i] = POOL_HALF * MAXB +
+						      (int)rnd(pool_count[POOL_HALF]);
+					o->src_vd[i] = some_view(o->src_g[i], d);
+				}
+}
+
+static void
+gen_pool_op(struct op *o, bool want_valid)
+{
+	int d;
+
+	o->n = 0;
+	if (want_valid) {
+		int ck[NC * 2 * NP][3], nc = 0;
+
+		for (int k = 0; k < NC; k++)
+			for (int s = 0; s < 2; s++)
+				for (int p = 0; p < NP; p++) {
+					struct op t = *o;
+
+					t.k = k;
+					t.side = s;
+					t.pool = p;
+					t.vd[0] = chan_dom(k, s);
+					if (w.view[t.vd[0]][p] != NULL &&
+					    predict_pool_op(&t) == 0) {
+						ck[nc][0] = k;
+						ck[nc][1] = s;
+						ck[nc][2] = p;
+						nc++;
+					}
+				}
+		if (nc > 0) {
+			int j = (int)rnd((unsigned)nc);
+
+			o->k = ck[j][0];
+			o->side = ck[j][1];
+			o->pool = ck[j][2];
+			o->vd[0] = chan_dom(o->k, o->side);
+			if (o->type == OP_ASSIGN)
+				o->veto = rnd(6) == 0;
+			return;
+		}
+	}
+	o->k = rnd(20) == 0 ? CH_CLOSED : (int)rnd(NC - 1);
+	o->side = (int)rnd(2);
+	o->pool = (int)rnd(NP);
+	d = chan_dom(o->k, o->side);
+	o->vd[0] = w.view[d][o->pool] != NULL && rnd(6) != 0 ? d : some_view(o->pool * MAXB, d);
+	if (w.view[o->vd[0]][o->pool] == NULL)
+		o->vd[0] = pool_alloc_dom[o->pool];
+}
+
+/* ------------------------------------------------------------ execution */
+
+static void
+stamp(int d, int g)
+{
+	struct bulk_buffer *b = lbuf(d, g);
+
+	for (int i = 0; i < 8; i++)
+		m.b[g].data[i] = (uint8_t)rnd(256);
+	memcpy(b->addr, m.b[g].data, sizeof(m.b[g].data));
+}
+
+static void
+exec_xfer(struct op *o)
+{
+	struct bulk_buffer *bufs[MAXN], *src[MAXN];
+	uint8_t meta[MAXN * META];
+	struct bulk_channel_stats st0[2], st1[2];
+	struct cont_rec cr = { 0, 0 };
+	struct bulk_cont k = { cont_fn, &cr };
+	struct bulk_channel *ch = w.ch[o->k][o->side];
+	struct side_ctx *peer = &w.ctx[o->k][o->side ^ 1];
+	int d = chan_dom(o->k, o->side);
+	int expect, rc;
+
+	expect = predict_xfer(o);
+	if (expect == 0 && o->type == OP_RELEASE) {
+		/* Copies form a tree (bounces), so a release the local rule allows
+		 * can never cut other copies off from their owner. */
+		for (int i = 0; i < o->n; i++)
+			CHECK(globally_reachable(o->g[i], m.b[o->g[i]].copies & ~(1u << o->k)));
+	}
+	w.opno++;
+	for (int i = 0; i < o->n; i++) {
+		bufs[i] = o->null[i] ? NULL : lbuf(o->vd[i], o->g[i]);
+		if (o->type == OP_FULLCOPY)
+			src[i] = o->src_null[i] ? NULL : lbuf(o->src_vd[i], o->src_g[i]);
+		/* The application writes what it owns read-write before sending it. */
+		if (bufs[i] != NULL && o->vd[i] == d &&
+		    maccess(o->g[i], d) == BULK_BUFFER_READ_WRITE)
+			stamp(d, o->g[i]);
+		memset(&meta[i * META], (int)(w.opno + (unsigned)i) & 0xff, META);
+	}
+	for (int s = 0; s < 2; s++)
+		CHECK_RC(bulk_channel_stats_get(w.ch[o->k][s], &st0[s]), 0);
+	memset(&peer->dl, 0, sizeof(peer->dl));
+	switch (o->type) {
+	case OP_MOVE:
+		rc = bulk_channel_move_burst(ch, bufs, o->lens_null ? NULL : o->lens,
+					     o->meta_null ? NULL : meta, (unsigned)o->n, k);
+		break;
+	case OP_PASS:
+		rc = bulk_channel_pass_burst(ch, bufs, o->lens_null ? NULL : o->lens,
+					     o->meta_null ? NULL : meta, (unsigned)o->n, k);
+		break;
+	case OP_COPY:
+		rc = bulk_channel_copy_burst(ch, bufs, o->lens_null ? NULL : o->lens,
+					     o->meta_null ? NULL : meta, (unsigned)o->n, k);
+		break;
+	case OP_RELEASE:
+		rc = bulk_channel_release_burst(ch, bufs, (unsigned)o->n, k);
+		break;
+	default:
+		rc = bulk_channel_full_copy_burst(ch, src, bufs, o->lens_null ? NULL : o->lens,
+						  o->meta_null ? NULL : meta, (unsigned)o->n, k);
+		break;
+	}
+	hist_add(o, expect, rc);
+	if (rc > 0 && rc < o->n) {
+		fprintf(stderr, "short count %d of %d: a queue was full\n", rc, o->n);
+		CHECK(0);
+	}
+	CHECK_RC(rc, expect == 0 ? o->n : expect);
+	drain();
+	if (expect < 0) {
+		w.ninvalid++;
+		w.codes[-expect >= BULK_EBASE ? -expect - BULK_EBASE : BULK_E_LAST - BULK_EBASE]++;
+		CHECK_EQ_INT(cr.fired, 0);
+		CHECK_EQ_INT(peer->dl.calls, 0);
+		for (int s = 0; s < 2; s++) {
+			CHECK_RC(bulk_channel_stats_get(w.ch[o->k][s], &st1[s]), 0);
+			CHECK(memcmp(&st0[s], &st1[s], sizeof(st0[s])) == 0);
+		}
+		compare_all();
+		return;
+	}
+	w.nvalid++;
+	w.codes[BULK_E_LAST - BULK_EBASE + 1]++;
+	CHECK_EQ_INT(cr.fired, 1);
+	CHECK_RC(cr.err, 0);
+	/*
+	 * A copy into a domain that can read the buffer already is released
+	 * back at once by the receiving library and not delivered: copies stay
+	 * a tree rooted at the owner. Decide that before the transition.
+	 */
+	bool bounced[MAXN] = { false };
+	int nb = 0;
+
+	if (o->type == OP_COPY)
+		for (int i = 0; i < o->n; i++)
+			if (readable(o->g[i], chan_dom(o->k, o->side ^ 1))) {
+				bounced[i] = true;
+				nb++;
+			}
+	/* Model transition. */
+	for (int i = 0; i < o->n; i++) {
+		struct mbuf *b = &m.b[o->g[i]];
+
+		switch (o->type) {
+		case OP_FULLCOPY: {
+			uint32_t l = o->lens[i] < 8 ? o->lens[i] : 8;
+
+			memcpy(b->data, m.b[o->src_g[i]].data, l);
+		}
+			/* fall through */
+		case OP_MOVE:
+		case OP_PASS:
+			b->owner = chan_dom(o->k, o->side ^ 1);
+			break;
+		case OP_COPY:
+			if (!bounced[i])
+				b->copies |= 1u << o->k;
+			break;
+		case OP_RELEASE:
+			b->copies &= ~(1u << o->k);
+			break;
+		default:
+			break;
+		}
+	}
+	/* The receiver's callback ran once with the (delivered part of the) burst. */
+	if (o->n - nb > 0) {
+		int j = 0;
+
+		CHECK_EQ_INT(peer->dl.calls, 1);
+		CHECK_EQ_INT(peer->dl.n, o->n - nb);
+		CHECK_EQ_INT(peer->dl.type, o->type == OP_FULLCOPY ? OP_MOVE : o->type);
+		for (int i = 0; i < o->n && o->type != OP_RELEASE; i++) {
+			if (bounced[i])
+				continue;
+			CHECK_EQ_INT(peer->dl.lens[j], o->lens[i]);
+			if (chan_meta[o->k] > 0)
+				CHECK(memcmp(&peer->dl.meta[j * META], &meta[i * META], META) == 0);
+			j++;
+		}
+	} else {
+		CHECK_EQ_INT(peer->dl.calls, 0);
+	}
+	for (int s = 0; s < 2; s++)
+		CHECK_RC(bulk_channel_stats_get(w.ch[o->k][s], &st1[s]), 0);
+	CHECK_EQ_INT(st1[o->side].tx_bufs - st0[o->side].tx_bufs, o->n);
+	CHECK_EQ_INT(st1[o->side ^ 1].rx_bufs - st0[o->side ^ 1].rx_bufs, o->n - nb);
+	CHECK_EQ_INT(st1[o->side ^ 1].copies_bounced - st0[o->side ^ 1].copies_bounced, nb);
+	CHECK_EQ_INT(st1[0].bad_desc + st1[1].bad_desc, 0);
+	if (o->type == OP_FULLCOPY)
+		CHECK_EQ_INT(st1[o->side].lib_copies - st0[o->side].lib_copies, o->n);
+	compare_all();
+}
+
+static void
+exec_pool_op(struct op *o)
+{
+	struct cont_rec cr = { 0, 0 };
+	struct bulk_cont k = { cont_fn, &cr };
+	struct bulk_channel *ch = w.ch[o->k][o->side];
+	struct side_ctx *peer = &w.ctx[o->k][o->side ^ 1];
+	struct bulk_pool *v = w.view[o->vd[0]][o->pool];
+	int expect, rc, removed0 = peer->removed_calls;
+
+	w.opno++;
+	expect = predict_pool_op(o);
+	peer->veto = o->veto;
+	if (o->type == OP_ASSIGN)
+		rc = bulk_channel_assign_pool(ch, v, k);
+	else
+		rc = bulk_channel_remove_pool(ch, v, k);
+	hist_add(o, expect, rc);
+	CHECK_RC(rc, expect);
+	drain();
+	peer->veto = 0;
+	if (expect < 0) {
+		w.ninvalid++;
+		w.codes[-expect >= BULK_EBASE ? -expect - BULK_EBASE : BULK_E_LAST - BULK_EBASE]++;
+		CHECK_EQ_INT(cr.fired, 0);
+	} else {
+		w.nvalid++;
+		w.codes[BULK_E_LAST - BULK_EBASE + 1]++;
+		CHECK_EQ_INT(cr.fired, 1);
+		if (o->type == OP_ASSIGN && o->veto) {
+			CHECK_RC(cr.err, -BULK_E_VETOED);
+		} else if (o->type == OP_ASSIGN) {
+			CHECK_RC(cr.err, 0);
+			m.assigned[o->pool] |= 1u << o->k;
+		} else {
+			CHECK_RC(cr.err, 0);
+			CHECK_EQ_INT(peer->removed_calls, removed0 + 1);
+			m.assigned[o->pool] &= ~(1u << o->k);
+		}
+	}
+	compare_all();
+}
+
+/* put and get on the view of domain o->side (the domain) of pool o->pool. */
+static void
+exec_put_get(struct op *o, bool want_valid)
+{
+	int d = (int)rnd(ND), p = (int)rnd(NP), expect, rc;
+	struct bulk_pool *v;
+	struct bulk_buffer *bufs[MAXN];
+
+	if (want_valid) {
+		/* A pool in which d has something to put or get. */
+		for (int tries = 0; tries < 12; tries++) {
+			bool some = false;
+
+			for (uint32_t i = 0; i < pool_count[p]; i++) {
+				int g = p * MAXB + (int)i;
+
+				some |= o->type == OP_PUT ? valid_for(OP_PUT, g, d, 0)
+							  : (m.b[g].free && m.b[g].owner == d);
+			}
+			if (some && w.view[d][p] != NULL)
+				break;
+			d = (int)rnd(ND);
+			p = (int)rnd(NP);
+		}
+	}
+	v = w.view[d][p];
+	if (v == NULL) {
+		w.skipped++;
+		return;
+	}
+	w.opno++;
+	o->k = 0;
+	o->side = d;
+	o->pool = p;
+	o->vd[0] = d;
+	o->n = 1 + (int)rnd(3);
+	if (o->type == OP_GET) {
+		uint32_t nfree = 0;
+
+		for (uint32_t i = 0; i < pool_count[p]; i++)
+			nfree += m.b[p * MAXB + (int)i].free && m.b[p * MAXB + (int)i].owner == d;
+		expect = (int)(nfree < (uint32_t)o->n ? nfree : (uint32_t)o->n);
+		rc = bulk_pool_get_burst(v, bufs, (unsigned)o->n);
+		hist_add(o, expect, rc);
+		CHECK_RC(rc, expect);
+		for (int i = 0; i < rc; i++) {
+			int g = p * MAXB + (int)bufs[i]->index;
+
+			CHECK(bufs[i]->pool == v);
+			CHECK(m.b[g].free && m.b[g].owner == d);
+			m.b[g].free = false;
+		}
+		w.nvalid++;
+		compare_all();
+		return;
+	}
+	for (int i = 0; i < o->n; i++) {
+		int cand[MAXB], nc = 0;
+
+		for (uint32_t j = 0; j < pool_count[p]; j++)
+			if (valid_for(OP_PUT, p * MAXB + (int)j, d, 0))
+				cand[nc++] = p * MAXB + (int)j;
+		o->g[i] = (want_valid && nc > 0) ? cand[rnd((unsigned)nc)]
+						 : p * MAXB + (int)rnd(pool_count[p]);
+		o->vd[i] = d;
+	}
+	if (!want_valid && rnd(4) == 0) { /* another pool's buffer: EINVAL */
+		int i = (int)rnd((unsigned)o->n);
+
+		o->g[i] = random_g();
+		o->vd[i] = some_view(o->g[i], d);
+	}
+	for (int i = 0; i < o->n; i++)
+		bufs[i] = lbuf(o->vd[i], o->g[i]);
+	expect = predict_put(o);
+	rc = bulk_pool_put_burst(v, bufs, (unsigned)o->n);
+	hist_add(o, expect, rc);
+	CHECK_RC(rc, expect == 0 ? o->n : expect);
+	if (expect == 0) {
+		w.nvalid++;
+		for (int i = 0; i < o->n; i++)
+			m.b[o->g[i]].free = true;
+	} else {
+		w.ninvalid++;
+	}
+	compare_all();
+}
+
+/* ------------------------------------------------------------ set-up, teardown */
+
+static void
+setup(void)
+{
+	struct bulk_bind_params bp;
+
+	for (int d = 0; d < ND; d++) {
+		char name[2] = { (char)('A' + d), 0 };
+
+		CHECK_RC(bulk_domain_create(name, &w.dom[d]), 0);
+	}
+	for (int k = 0; k < NC; k++) {
+		/* The creator is the source or the sink, at random. */
+		int cs = (int)rnd(2);
+		struct bulk_channel_params cp = {
+			.direction = cs == 0 ? BULK_DIRECTION_TX : BULK_DIRECTION_RX,
+			.role = rnd(2) ? BULK_ROLE_MASTER : BULK_ROLE_GENERIC,
+			.meta_size = chan_meta[k],
+			.queue_size = 1024,
+			.user = &w.ctx[k][cs],
+		};
+		struct cont_rec cr = { 0, 0 };
+
+		memset(&bp, 0, sizeof(bp));
+		bp.user = &w.ctx[k][cs ^ 1];
+		w.ctx[k][0].k = w.ctx[k][1].k = k;
+		w.ctx[k][0].side = 0;
+		w.ctx[k][1].side = 1;
+		CHECK_RC(w.be->endpoint_create(w.be->ctx, w.dom[chan_dom(k, cs)], &w.ep[k]), 0);
+		CHECK_RC(bulk_channel_create(w.ep[k], &model_cbs, &cp, &w.ch[k][cs]), 0);
+		CHECK_RC(bulk_channel_bind(w.dom[chan_dom(k, cs ^ 1)], w.ep[k], &model_cbs, &bp,
+					   (struct bulk_cont){ cont_fn, &cr }, &w.ch[k][cs ^ 1]),
+			 0);
+		drain();
+		CHECK(cr.fired == 1 && cr.err == 0);
+		for (int s = 0; s < 2; s++) {
+			CHECK_EQ_INT(bulk_channel_state(w.ch[k][s]), BULK_STATE_CONNECTED);
+			CHECK_EQ_INT(bulk_channel_direction(w.ch[k][s]),
+				     s == 0 ? BULK_DIRECTION_TX : BULK_DIRECTION_RX);
+			CHECK(bulk_channel_user(w.ch[k][s]) == &w.ctx[k][s]);
+		}
+	}
+	/* Channel 5 is closed from the start. */
+	{
+		struct cont_rec cr = { 0, 0 };
+
+		CHECK_RC(bulk_channel_destroy(w.ch[CH_CLOSED][rnd(2)],
+					      (struct bulk_cont){ cont_fn, &cr }), 0);
+		drain();
+		CHECK(cr.fired == 1 && cr.err == 0);
+		CHECK_EQ_INT(bulk_channel_state(w.ch[CH_CLOSED][0]), BULK_STATE_CLOSED);
+		CHECK_EQ_INT(bulk_channel_state(w.ch[CH_CLOSED][1]), BULK_STATE_CLOSED);
+	}
+	for (int p = 0; p < NP; p++) {
+		struct bulk_pool_params pp = {
+			.count = pool_count[p],
+			.buffer_size = BSZ,
+			.trust = p == POOL_HALF ? BULK_TRUST_HALF : 0,
+		};
+		struct bulk_buffer *tmp[MAXB];
+
+		CHECK_RC(bulk_pool_alloc(w.dom[pool_alloc_dom[p]], &pp, &w.pool[p]), 0);
+		w.id[p] = *bulk_pool_get_id(w.pool[p]);
+		/* Most buffers start out of the free list; the rest start free. */
+		CHECK_RC(bulk_pool_get_burst(w.pool[p], tmp, pool_count[p] - 2),
+			 (int)pool_count[p] - 2);
+		for (uint32_t i = 0; i < pool_count[p]; i++) {
+			int g = p * MAXB + (int)i;
+
+			m.b[g].owner = pool_alloc_dom[p];
+			m.b[g].free = true;
+			memcpy(m.b[g].data, bulk_pool_buffer(w.pool[p], i)->addr, 8);
+		}
+		for (uint32_t i = 0; i < pool_count[p] - 2; i++)
+			m.b[p * MAXB + (int)tmp[i]->index].free = false;
+	}
+	refresh_views();
+	/* Pools along the chain A->B->C and back: 0 on 0 and (by B) on 1; 1 on 1 and 2;
+	 * 2 on 3 (by A, the sink side). Found by the model's "valid assign" pick too. */
+	{
+		static const int plan[][3] = { /* pool, channel, side */
+			{ 0, 0, 0 }, { 0, 1, 0 }, { 1, 1, 0 }, { 1, 2, 0 }, { 2, 3, 0 },
+		};
+
+		for (unsigned i = 0; i < sizeof(plan) / sizeof(plan[0]); i++) {
+			struct op o;
+
+			memset(&o, 0, sizeof(o));
+			o.type = OP_ASSIGN;
+			o.pool = plan[i][0];
+			o.k = plan[i][1];
+			o.side = plan[i][2];
+			o.vd[0] = chan_dom(o.k, o.side);
+			CHECK(w.view[o.vd[0]][o.pool] != NULL);
+			exec_pool_op(&o);
+		}
+	}
+	compare_all();
+}
+
+/* Bring every buffer home: release copies leaves first, then move or pass home. */
+static void
+homecoming(void)
+{
+	bool progress = true;
+
+	while (progress) {
+		progress = false;
+		for (int g = 0; g < NG; g++)
+			for (int k = 0; k < NC && g_exists(g); k++) {
+				struct op o;
+
+				if (!(m.b[g].copies >> k & 1) ||
+				    !valid_for(OP_RELEASE, g, chan_sink[k], k) ||
+				    !globally_reachable(g, m.b[g].copies & ~(1u << k)))
+					continue;
+				memset(&o, 0, sizeof(o));
+				o.type = OP_RELEASE;
+				o.k = k;
+				o.side = 1;
+				o.n = 1;
+				o.g[0] = g;
+				o.vd[0] = chan_sink[k];
+				exec_xfer(&o);
+				progress = true;
+			}
+	}
+	for (int g = 0; g < NG; g++)
+		if (g_exists(g))
+			CHECK_EQ_INT(m.b[g].copies, 0);
+	for (int g = 0; g < NG; g++) {
+		int p = pool_of(g), home = pool_alloc_dom[p], o_dom = m.b[g].owner;
+		struct op o;
+
+		if (!g_exists(g) || o_dom == home)
+			continue;
+		if (m.b[g].free) { /* out of the free list of a received view */
+			struct bulk_buffer *b;
+
+			CHECK(bulk_pool_get_burst(w.view[o_dom][p], &b, 1) == 1);
+			m.b[p * MAXB + (int)b->index].free = false;
+			g--; /* this g again: the one we got may be another */
+			continue;
+		}
+		memset(&o, 0, sizeof(o));
+		o.n = 1;
+		o.g[0] = g;
+		o.vd[0] = o_dom;
+		o.lens[0] = 8;
+		o.meta_null = false;
+		for (int k = 0; k < CH_CLOSED; k++) {
+			if (chan_src[k] == o_dom && chan_sink[k] == home) {
+				o.type = OP_MOVE;
+				o.k = k;
+				o.side = 0;
+				break;
+			}
+			if (chan_src[k] == home && chan_sink[k] == o_dom) {
+				o.type = OP_PASS;
+				o.k = k;
+				o.side = 1;
+				break;
+			}
+		}
+		CHECK(o.type == OP_MOVE || o.type == OP_PASS);
+		if (!(m.assigned[p] >> o.k & 1)) {
+			struct op a;
+
+			memset(&a, 0, sizeof(a));
+			a.type = OP_ASSIGN;
+			a.k = o.k;
+			a.side = o.side;
+			a.pool = p;
+			a.vd[0] = o_dom;
+			exec_pool_op(&a);
+		}
+		exec_xfer(&o);
+		CHECK_EQ_INT(m.b[g].owner, home);
+	}
+}
+
+static void
+teardown(void)
+{
+	for (int k = 0; k < NC; k++) {
+		if (k != CH_CLOSED) {
+			struct cont_rec cr = { 0, 0 };
+
+			CHECK_RC(bulk_channel_destroy(w.ch[k][rnd(2)],
+						      (struct bulk_cont){ cont_fn, &cr }), 0);
+			drain();
+			CHECK(cr.fired == 1 && cr.err == 0);
+		}
+		for (int s = 0; s < 2; s++) {
+			CHECK_EQ_INT(bulk_channel_state(w.ch[k][s]), BULK_STATE_CLOSED);
+			CHECK_RC(bulk_channel_free(w.ch[k][s]), 0);
+		}
+		CHECK_RC(bulk_endpoint_free(w.ep[k]), 0);
+	}
+	refresh_views();
+	for (int p = 0; p < NP; p++)
+		for (int d = 0; d < ND; d++)
+			if (d != pool_alloc_dom[p] && w.view[d][p] != NULL)
+				CHECK_RC(bulk_pool_free(w.view[d][p]), 0);
+	for (int p = 0; p < NP; p++)
+		CHECK_RC(bulk_pool_free(w.pool[p]), 0);
+	for (int d = 0; d < ND; d++)
+		CHECK_RC(bulk_domain_destroy(w.dom[d]), 0);
+}
+
+unsigned long
+model_checks(void)
+{
+	return check_count;
+}
+
+int
+model_run(const struct model_backend *be, uint64_t seed, unsigned ops)
+{
+	memset(&w, 0, sizeof(w));
+	memset(&m, 0, sizeof(m));
+	w.be = be;
+	w.seed = seed;
+	w.rng = seed;
+	check_fail_hook = hist_dump;
+	printf("model[%s]: seed %" PRIu64 ", %u operations\n", be->name, seed, ops);
+	setup();
+	while (w.nvalid + w.ninvalid < ops) {
+		struct op o;
+		bool want_valid = rnd(2) == 0;
+		unsigned r = rnd(100);
+		unsigned long ninv = w.ninvalid;
+
+		memset(&o, 0, sizeof(o));
+		o.type = r < 22 ? OP_MOVE : r < 44 ? OP_PASS : r < 56 ? OP_COPY
+			 : r < 76 ? OP_RELEASE : r < 84 ? OP_FULLCOPY : r < 88 ? OP_ASSIGN
+			 : r < 90 ? OP_REMOVE : r < 95 ? OP_PUT : OP_GET;
+		w.per_type[o.type]++;
+		switch (o.type) {
+		case OP_ASSIGN:
+		case OP_REMOVE:
+			gen_pool_op(&o, want_valid);
+			exec_pool_op(&o);
+			break;
+		case OP_PUT:
+		case OP_GET:
+			exec_put_get(&o, want_valid);
+			break;
+		default:
+			gen_xfer(&o, want_valid);
+			exec_xfer(&o);
+			break;
+		}
+		if (want_valid && w.ninvalid != ninv)
+			w.want_bad[o.type]++;
+	}
+	printf("  %lu operations: %lu succeeded, %lu refused (%lu put/get skipped: no view)\n",
+	       w.nvalid + w.ninvalid, w.nvalid, w.ninvalid, w.skipped);
+	printf("  per type:");
+	for (int t = 0; t < OP_NTYPES; t++)
+		printf(" %s %lu", op_names[t], w.per_type[t]);
+	printf("\n  refusals by code:");
+	for (int c = 0; c < BULK_E_LAST - BULK_EBASE; c++)
+		if (w.codes[c] > 0)
+			printf(" %s=%lu", bulk_strerror(-(BULK_EBASE + c)), w.codes[c]);
+	printf(" errno=%lu\n  drawn valid but no valid choice:", w.codes[BULK_E_LAST - BULK_EBASE]);
+	for (int t = 0; t < OP_NTYPES; t++)
+		printf(" %s %lu", op_names[t], w.want_bad[t]);
+	printf("\n");
+	homecoming();
+	compare_all();
+	teardown();
+	printf("  every buffer home, pools freed, domains destroyed; %lu checks passed\n",
+	       check_count);
+	check_fail_hook = NULL;
+	return 0;
+}
