@@ -83,14 +83,15 @@ struct local_chan {
 	enum bulk_role binder_role;
 	int efd;
 	bool efd_owned;         /* else the link's ring owns it */
-	uint64_t tx_base;       /* tx_msgs before the first descriptor of the link */
-	uint64_t consumed;      /* descriptors of ours the peer consumed */
-	uint32_t last_tail;
+	bool want_wake;         /* bulk_channel_fd() was called: wakeups wanted */
 	struct local_desc *backlog;
 	uint32_t nbacklog, backlog_cap;
 };
 
 static const uint8_t local_zero_meta[BULK_META_MAX];
+
+/* `pending` of a creator destroyed before anyone bound: binders are refused. */
+#define LOCAL_CLOSED ((struct local_chan *)(uintptr_t)1)
 
 static inline struct local_chan *
 lchan(struct bulk_channel *ch)
@@ -311,15 +312,19 @@ local_bind(struct bulk_channel *ch, struct bulk_endpoint *remote, const struct b
 	struct local_chan *rlc, *expected = NULL;
 	struct local_link *l;
 	static const uint64_t one = 1;
-	int rc;
+	int creator_efd, rc;
 
 	/* Pairs with the release store in bulk_channel_create(). */
 	rch = __atomic_load_n(&remote->chan, __ATOMIC_ACQUIRE);
 	if (rch == NULL)
 		return -BULK_E_EP_NO_CHANNEL;
 	rlc = lchan(rch);
-	if (__atomic_load_n(&rlc->pending, __ATOMIC_ACQUIRE) != NULL)
+	expected = __atomic_load_n(&rlc->pending, __ATOMIC_ACQUIRE);
+	if (expected == LOCAL_CLOSED)
+		return -BULK_E_EP_NO_CHANNEL;
+	if (expected != NULL)
 		return -BULK_E_ALREADY_BOUND;
+	creator_efd = rlc->efd;
 	rc = bulk_core_negotiate(rlc->c_dir, rlc->c_role, rlc->c_trust, rlc->c_meta, bp, ch);
 	if (rc < 0)
 		return rc;
@@ -349,6 +354,7 @@ local_bind(struct bulk_channel *ch, struct bulk_endpoint *remote, const struct b
 	lc->rx = &l->ring[0];
 	lc->efd = l->ring[0].efd;
 	lc->efd_owned = false;
+	expected = NULL;
 	/* Publish ourselves to the creator; the release half pairs with its
 	 * acquire load in local_poll(). Only one binder wins. */
 	if (!__atomic_compare_exchange_n(&rlc->pending, &expected, lc, false, __ATOMIC_ACQ_REL,
@@ -356,9 +362,11 @@ local_bind(struct bulk_channel *ch, struct bulk_endpoint *remote, const struct b
 		lc->link = NULL;
 		lc->tx = lc->rx = NULL;
 		link_put(l);
-		return -BULK_E_ALREADY_BOUND;
+		return expected == LOCAL_CLOSED ? -BULK_E_EP_NO_CHANNEL : -BULK_E_ALREADY_BOUND;
 	}
-	if (write(rlc->efd, &one, sizeof(one)) < 0) {
+	/* The creator's efd was read before the CAS: once we are published
+	 * the creator may answer, and its owner may free it. */
+	if (write(creator_efd, &one, sizeof(one)) < 0) {
 		/* The creator polls anyway; a lost wakeup only delays. */
 	}
 	return 0;
@@ -381,18 +389,17 @@ local_answer_binder(struct bulk_channel *ch, struct local_chan *lc, struct local
 		/* Our eventfd now serves the link; it must be in place before
 		 * the binder, which starts sending on our reply, can use it. */
 		l->ring[1].efd = lc->efd;
+		l->ring[1].wake_enabled = lc->want_wake;
 		lc->efd_owned = false;
-		lc->tx_base = ch->stats.tx_msgs;
-		lc->consumed = 0;
-		lc->last_tail = 0;
 		bulk_core_send_ctrl(ch, BULK_MSG_BIND_REPLY, 0, 0, NULL);
 		return;
 	}
 	/* Refused: answer on the binder's link, then forget it; the
-	 * endpoint can take another binder. */
+	 * endpoint can take another binder (unless it is being closed). */
 	local_tx_ctrl(ch, &(struct bulk_ctrl_msg){ .type = BULK_MSG_BIND_REPLY, .status = rc });
 	lc->tx = NULL;
-	__atomic_store_n(&lc->pending, NULL, __ATOMIC_RELEASE);
+	__atomic_compare_exchange_n(&lc->pending, &b, NULL, false, __ATOMIC_RELEASE,
+				    __ATOMIC_RELAXED);
 	link_put(l);
 }
 
@@ -404,10 +411,11 @@ local_free(struct bulk_channel *ch)
 
 	if (lc->link != NULL) {
 		link_put(lc->link);
-	} else if (ch->side == 0 &&
-		   (b = __atomic_load_n(&lc->pending, __ATOMIC_ACQUIRE)) != NULL) {
-		/* A binder is still waiting: tell it we are gone. */
-		local_answer_binder(ch, lc, b, -BULK_E_PEER_GONE);
+	} else if (ch->side == 0) {
+		/* Refuse binders from now on; one still waiting is told we are gone. */
+		b = __atomic_exchange_n(&lc->pending, LOCAL_CLOSED, __ATOMIC_ACQ_REL);
+		if (b != NULL && b != LOCAL_CLOSED)
+			local_answer_binder(ch, lc, b, -BULK_E_PEER_GONE);
 	}
 	if (lc->efd_owned && lc->efd >= 0)
 		close(lc->efd);
@@ -566,11 +574,12 @@ local_poll(struct bulk_channel *ch, unsigned budget)
 	}
 
 	if (ch->cont_head != ch->cont_tail && lc->tx != NULL) {
+		/* Consumed = sent - still in the ring - still in the backlog:
+		 * exact however many descriptors passed since the last look. */
 		uint32_t t = __atomic_load_n(&lc->tx->tail, __ATOMIC_ACQUIRE);
 
-		lc->consumed += (uint32_t)(t - lc->last_tail);
-		lc->last_tail = t;
-		bulk_core_tx_complete(ch, lc->tx_base + lc->consumed);
+		bulk_core_tx_complete(ch, ch->stats.tx_msgs - (uint32_t)(lc->tx->head - t) -
+						  lc->nbacklog);
 	}
 	return (int)n;
 }
@@ -578,7 +587,23 @@ local_poll(struct bulk_channel *ch, unsigned budget)
 static int
 local_fd(struct bulk_channel *ch)
 {
-	return lchan(ch)->efd;
+	struct local_chan *lc = lchan(ch);
+
+	/* From now on the producer checks need_wakeup (one fence per send). */
+	lc->want_wake = true;
+	if (lc->rx != NULL)
+		__atomic_store_n(&lc->rx->wake_enabled, 1, __ATOMIC_RELAXED);
+	return lc->efd;
+}
+
+static void
+local_unlisten(struct bulk_channel *ch)
+{
+	struct local_chan *lc = lchan(ch);
+	struct local_chan *b = __atomic_exchange_n(&lc->pending, LOCAL_CLOSED, __ATOMIC_ACQ_REL);
+
+	if (b != NULL && b != LOCAL_CLOSED)
+		local_answer_binder(ch, lc, b, -BULK_E_PEER_GONE);
 }
 
 static int
@@ -593,7 +618,8 @@ local_arm(struct bulk_channel *ch)
 		/* EAGAIN: nothing pending. */
 	}
 	if (r == NULL)
-		return __atomic_load_n(&lc->pending, __ATOMIC_ACQUIRE) != NULL;
+		return __atomic_load_n(&lc->pending, __ATOMIC_ACQUIRE) != NULL &&
+		       __atomic_load_n(&lc->pending, __ATOMIC_ACQUIRE) != LOCAL_CLOSED;
 	if (lc->nbacklog > 0)
 		return 1;
 	__atomic_store_n(&r->wake_enabled, 1, __ATOMIC_RELAXED);
@@ -620,6 +646,7 @@ static const struct bulk_backend_ops local_ops = {
 	.poll = local_poll,
 	.fd = local_fd,
 	.arm = local_arm,
+	.unlisten = local_unlisten,
 };
 
 int

@@ -129,6 +129,8 @@ enum bulk_buffer_state {
 #define BULK_CHANNEL_MAX_POOLS 256u
 /** Channels one pool view can be assigned to at once. */
 #define BULK_POOL_MAX_CHANNELS 16u
+/** Most buffers one pool may have. */
+#define BULK_POOL_MAX_BUFFERS (1u << 24)
 /** Default descriptors per direction of a channel. */
 #define BULK_CHANNEL_DEFAULT_QUEUE 1024u
 
@@ -298,7 +300,7 @@ int bulk_endpoint_free(struct bulk_endpoint *ep);
  * The channel is INITIALIZED; a binder arriving runs bind_received in a poll.
  * @return 0;
  *   -EINVAL (NULL argument, bad direction/role/trust enum, meta_size > BULK_META_MAX,
- *   queue_size not a power of two);
+ *   queue_size not a power of two in [2, 2^24]);
  *   -BULK_E_EP_IN_USE (the endpoint already has a channel, or is a remote one);
  *   -BULK_E_TRUST_UNSUPPORTED (the backend cannot give this trust level);
  *   -ENOMEM.
@@ -327,30 +329,41 @@ int bulk_channel_bind(struct bulk_domain *d, struct bulk_endpoint *remote,
 /**
  * Start an orderly teardown. Messages already in flight are still delivered;
  * nothing new can be sent. @p cont fires when the peer acknowledged, and the
- * channel is CLOSED. An unbound (INITIALIZED) channel closes at once.
- * Buffers keep the owner they have; nothing is lost. Copies that crossed
- * the channel and were not released are voided when it closes: the holder
- * loses read access, the sender's copy count drops.
+ * channel is CLOSED. An unbound (INITIALIZED) channel closes at once (its
+ * continuation fires at the next poll) and refuses binders from then on.
+ * Buffers keep the owner they have; nothing is lost. Copies must be
+ * released first: this side may have no copy out over the channel and hold
+ * none received over it. (Should a copy still cross during the teardown, it
+ * is voided when the channel closes, and pending pool assignments fail with
+ * -BULK_E_CLOSED.)
  * @return 0; -EINVAL; -EBUSY (a bind is still in progress: poll until it
- *   completes); -BULK_E_CLOSED (already tearing down or closed).
+ *   completes); -BULK_E_BUFFER_COPIED (copies over this channel are still
+ *   out or held); -BULK_E_CLOSED (already tearing down or closed).
  */
 int bulk_channel_destroy(struct bulk_channel *ch, struct bulk_cont cont);
 
 /**
- * Free a CLOSED (or never bound) channel and detach its pools.
- * @return 0; -EINVAL; -EBUSY (the channel is not CLOSED or INITIALIZED).
+ * Free a CLOSED (or never bound) channel and detach its pools. Allowed from
+ * inside a callback or continuation: the channel then goes when the poll
+ * that runs it ends.
+ * @return 0; -EINVAL; -EBUSY (the channel is not CLOSED or INITIALIZED, or
+ *   the continuation of a destroy has not fired yet: poll first).
  */
 int bulk_channel_free(struct bulk_channel *ch);
 
 /**
  * Handle up to @p budget received descriptors: runs callbacks and continuations.
- * @return number of descriptors handled (>= 0); -EINVAL.
+ * Callbacks may send, assign, destroy and free, but not poll again.
+ * @return number of descriptors handled (>= 0); -EINVAL; -EBUSY (called
+ *   from inside a poll of the same channel or domain).
  */
 int bulk_channel_poll(struct bulk_channel *ch, unsigned budget);
 
 /**
- * A file descriptor that becomes readable when the channel has work, for
- * epoll users. Only signalled after bulk_channel_arm() (need-wakeup).
+ * A file descriptor that becomes readable when descriptors arrive, for
+ * epoll users. Only signalled after bulk_channel_arm() (need-wakeup); get
+ * it before the peer starts sending. A continuation that waits only for
+ * the peer to consume what we sent is seen at the next poll, not signalled.
  * @return the fd (owned by the channel); -ENOTSUP; negative errno.
  */
 int bulk_channel_fd(struct bulk_channel *ch);
@@ -370,7 +383,8 @@ int bulk_channel_arm(struct bulk_channel *ch);
  *   -EINVAL (NULL);
  *   -BULK_E_WRONG_DOMAIN (pool view of another domain);
  *   -BULK_E_NOT_CONNECTED;
- *   -BULK_E_POOL_UNKNOWN (pool not in the domain's list, e.g. freed);
+ *   -BULK_E_POOL_UNKNOWN (this view is no longer in the domain's pool list;
+ *   a pointer to a freed pool is, as anywhere, undefined);
  *   -BULK_E_POOL_ASSIGNED (already assigned or pending on this channel);
  *   -BULK_E_TRUST_MISMATCH;
  *   -BULK_E_POOL_GEOMETRY (buffer size not page-multiple for HALF/NONE);

@@ -37,8 +37,9 @@ struct bulk_pool_params {
 /**
  * Allocate a pool (Algorithm 5) with a fresh unique id.
  * @return 0;
- *   -EINVAL (NULL, count 0, buffer_size 0 or not a multiple of align,
- *   align not a power of two, bad enum, size overflow);
+ *   -EINVAL (NULL, count 0 or above BULK_POOL_MAX_BUFFERS, buffer_size 0 or
+ *   not a multiple of align, align not a power of two or above the page
+ *   size, bad enum, more than 2^47 bytes);
  *   -ENOMEM (no memory, no hugepages); other negative errno from mmap/memfd.
  */
 int bulk_pool_alloc(struct bulk_domain *d, const struct bulk_pool_params *params,
@@ -48,7 +49,7 @@ int bulk_pool_alloc(struct bulk_domain *d, const struct bulk_pool_params *params
  * Free a pool view: unmap (if this domain allocated the memory) and drop
  * it from the domain's list.
  * @return 0; -EINVAL;
- *   -BULK_E_POOL_ASSIGNED (still assigned to a channel);
+ *   -BULK_E_POOL_ASSIGNED (assigned to a channel, or an assignment is pending);
  *   -BULK_E_POOL_IN_USE (this domain allocated it and does not own every
  *   buffer READ_WRITE: some are away or copied; or it is a received view
  *   that still owns buffers or has copies of them out).

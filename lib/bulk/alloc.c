@@ -99,7 +99,7 @@ bulk_pool_alloc(struct bulk_domain *d, const struct bulk_pool_params *params,
 	int rc;
 
 	if (d == NULL || params == NULL || out == NULL || params->count == 0 ||
-	    params->buffer_size == 0)
+	    params->count > BULK_POOL_MAX_BUFFERS || params->buffer_size == 0)
 		return -EINVAL;
 	align = params->align ? params->align : BULK_CACHE_LINE;
 	if ((align & (align - 1)) != 0 || params->buffer_size % align != 0 ||
@@ -143,7 +143,8 @@ bulk_pool_free(struct bulk_pool *p)
 {
 	if (p == NULL)
 		return -EINVAL;
-	if (p->nlinks > 0)
+	/* A pending assignment counts: the peer may be reading the view. */
+	if (p->nlinks > 0 || p->npending > 0)
 		return -BULK_E_POOL_ASSIGNED;
 	for (uint32_t i = 0; i < p->count; i++) {
 		if (p->owns_memory && p->bufs[i].state != BULK_BUFFER_READ_WRITE)

@@ -56,6 +56,8 @@ struct bulk_domain {
 	struct bulk_channel *chans;  /* every channel of this domain */
 	unsigned nendpoints;
 	uint32_t mark_gen;           /* burst duplicate detection */
+	unsigned in_poll;            /* a poll is running: frees are deferred */
+	bool free_pending;           /* some channel waits for a deferred free */
 };
 
 struct bulk_endpoint {
@@ -99,6 +101,7 @@ struct bulk_pool {
 	uint32_t *free_stack;
 	uint32_t nfree;
 	unsigned nlinks;
+	unsigned npending;           /* our assignments of this view awaiting an answer */
 	struct bulk_pool_link links[BULK_POOL_MAX_CHANNELS];
 };
 
@@ -146,6 +149,8 @@ struct bulk_channel {
 	uint32_t queue_size;
 	uint8_t side;                /* 0: creator, 1: binder; parity of our slot numbers */
 	bool fire_destroy;           /* destroy of an unbound channel: fire at next poll */
+	bool in_poll;                /* nested polls are refused */
+	bool free_pending;           /* freed from inside a poll: freed when it ends */
 	void *user;
 	struct bulk_channel_stats stats;
 	struct bulk_cont bind_cont;
@@ -210,6 +215,8 @@ struct bulk_backend_ops {
 	int (*fd)(struct bulk_channel *ch);
 	/** Optional: request a wakeup; 1 if work is already pending. */
 	int (*arm)(struct bulk_channel *ch);
+	/** Optional: an unbound creator is destroyed; refuse binders from now on. */
+	void (*unlisten)(struct bulk_channel *ch);
 };
 
 /* ------------------------------------------------ core entry points (SDK) */
@@ -421,7 +428,9 @@ bulk_core_rx_deliver(struct bulk_channel *ch, enum bulk_msg_type type,
 int bulk_core_send_ctrl(struct bulk_channel *ch, enum bulk_msg_type type, uint16_t slot,
 			int32_t status, struct bulk_pool *pool);
 void bulk_core_fire_conts_all(struct bulk_channel *ch, int err);
-int bulk_core_cont_push(struct bulk_channel *ch, struct bulk_cont cont);
+int bulk_core_cont_reserve(struct bulk_channel *ch);
+void bulk_core_cont_push(struct bulk_channel *ch, struct bulk_cont cont);
+void bulk_domain_sweep(struct bulk_domain *d);
 void bulk_pool_link_add(struct bulk_pool *p, struct bulk_channel *ch, uint16_t slot);
 void bulk_pool_link_del(struct bulk_pool *p, struct bulk_channel *ch);
 int bulk_pool_view_create(struct bulk_domain *d, const struct bulk_pool_desc *desc,

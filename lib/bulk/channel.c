@@ -250,7 +250,7 @@ bulk_core_rx_bind_reply(struct bulk_channel *ch, int status)
 /* ------------------------------------------------------ continuations */
 
 int
-bulk_core_cont_push(struct bulk_channel *ch, struct bulk_cont cont)
+bulk_core_cont_reserve(struct bulk_channel *ch)
 {
 	if (ch->cont_tail - ch->cont_head == ch->cont_cap) {
 		uint32_t ncap = ch->cont_cap ? ch->cont_cap * 2 : 64;
@@ -266,10 +266,16 @@ bulk_core_cont_push(struct bulk_channel *ch, struct bulk_cont cont)
 		ch->conts = n;
 		ch->cont_cap = ncap;
 	}
+	return 0;
+}
+
+void
+bulk_core_cont_push(struct bulk_channel *ch, struct bulk_cont cont)
+{
+	/* Room was made by bulk_core_cont_reserve() before anything was sent. */
 	ch->conts[ch->cont_tail % ch->cont_cap].seq = ch->stats.tx_msgs;
 	ch->conts[ch->cont_tail % ch->cont_cap].cont = cont;
 	ch->cont_tail++;
-	return 0;
 }
 
 void
@@ -312,6 +318,24 @@ bulk_core_send_ctrl(struct bulk_channel *ch, enum bulk_msg_type type, uint16_t s
 
 /* ------------------------------------------------------------ teardown */
 
+/* Our assignment in @p slot did not happen: undo it, tell the caller. */
+static void
+slot_fail(struct bulk_channel *ch, uint16_t slot, int err)
+{
+	struct bulk_chan_pool *cp = &ch->slots[slot];
+	struct bulk_pool *p = cp->pool;
+	bool set_trust = cp->set_trust;
+	struct bulk_cont c = cp->cont;
+
+	cp->cont.fn = NULL;
+	bulk_chan_slot_clear(ch, slot);
+	/* A trust fixed by this attempt alone is undone. */
+	if (set_trust && p->nlinks == 0 && p->npending == 0)
+		p->trust = BULK_TRUST_UNINITIALIZED;
+	if (c.fn != NULL)
+		c.fn(c.arg, err, ch);
+}
+
 /*
  * Nothing arrives on a closed channel any more, so copies that crossed it
  * can never be released over it: void them on both sides. The holder loses
@@ -326,7 +350,7 @@ chan_void_copies(struct bulk_channel *ch)
 
 		if (cp->state != BULK_SLOT_ASSIGNED)
 			continue;
-		for (uint32_t w = 0; w < (cp->pool->count + 63) / 64; w++) {
+		for (size_t w = 0; w < ((size_t)cp->pool->count + 63) / 64; w++) {
 			uint64_t out = cp->copy_out[w], in = cp->copy_in[w];
 
 			cp->copy_out[w] = cp->copy_in[w] = 0;
@@ -352,6 +376,10 @@ chan_closed(struct bulk_channel *ch)
 {
 	ch->state = BULK_STATE_CLOSED;
 	chan_void_copies(ch);
+	/* No answer can come any more to assignments still pending. */
+	for (unsigned s = 0; s < BULK_CHANNEL_MAX_POOLS; s++)
+		if (ch->slots[s].state == BULK_SLOT_PENDING)
+			slot_fail(ch, (uint16_t)s, -BULK_E_CLOSED);
 }
 
 void
@@ -375,6 +403,8 @@ bulk_channel_destroy(struct bulk_channel *ch, struct bulk_cont cont)
 	switch (ch->state) {
 	case BULK_STATE_INITIALIZED:
 		/* Nobody bound: close at once, report at the next poll. */
+		if (ch->ops->unlisten != NULL)
+			ch->ops->unlisten(ch);
 		chan_closed(ch);
 		ch->destroy_cont = cont;
 		ch->fire_destroy = true;
@@ -383,6 +413,17 @@ bulk_channel_destroy(struct bulk_channel *ch, struct bulk_cont cont)
 	case BULK_STATE_BIND_NEGOTIATE:
 		return -EBUSY;
 	case BULK_STATE_CONNECTED:
+		/* Copies over a closing channel could never be released: they
+		 * must come home first (the spec has no teardown rule for them). */
+		for (unsigned s = 0; s < BULK_CHANNEL_MAX_POOLS; s++) {
+			const struct bulk_chan_pool *cp = &ch->slots[s];
+
+			if (cp->state != BULK_SLOT_ASSIGNED)
+				continue;
+			for (size_t w = 0; w < ((size_t)cp->pool->count + 63) / 64; w++)
+				if (cp->copy_out[w] | cp->copy_in[w])
+					return -BULK_E_BUFFER_COPIED;
+		}
 		rc = bulk_core_send_ctrl(ch, BULK_MSG_TEARDOWN, 0, 0, NULL);
 		if (rc < 0)
 			return rc;
@@ -430,9 +471,6 @@ bulk_core_peer_gone(struct bulk_channel *ch, int reason)
 	if (was == BULK_STATE_CLOSED)
 		return;
 	chan_closed(ch);
-	for (unsigned s = 0; s < BULK_CHANNEL_MAX_POOLS; s++)
-		if (ch->slots[s].state == BULK_SLOT_PENDING)
-			cont_fire(&ch->slots[s].cont, reason, ch);
 	bulk_core_fire_conts_all(ch, reason);
 	if (was == BULK_STATE_BINDING)
 		cont_fire(&ch->bind_cont, reason, ch);
@@ -442,6 +480,8 @@ bulk_core_peer_gone(struct bulk_channel *ch, int reason)
 		ch->cb.teardown_received(ch, reason);
 }
 
+static int chan_free_now(struct bulk_channel *ch);
+
 int
 bulk_channel_free(struct bulk_channel *ch)
 {
@@ -449,6 +489,22 @@ bulk_channel_free(struct bulk_channel *ch)
 		return -EINVAL;
 	if (ch->state != BULK_STATE_CLOSED && ch->state != BULK_STATE_INITIALIZED)
 		return -EBUSY;
+	if (ch->fire_destroy)
+		return -EBUSY;
+	if (ch->free_pending)
+		return 0;
+	if (ch->in_poll || ch->dom->in_poll) {
+		/* Called from a callback: the poll still walks this channel. */
+		ch->free_pending = true;
+		ch->dom->free_pending = true;
+		return 0;
+	}
+	return chan_free_now(ch);
+}
+
+static int
+chan_free_now(struct bulk_channel *ch)
+{
 	for (unsigned s = 0; s < BULK_CHANNEL_MAX_POOLS; s++)
 		if (ch->slots[s].state != BULK_SLOT_FREE) {
 			struct bulk_pool *p = ch->slots[s].pool;
@@ -470,15 +526,42 @@ bulk_channel_free(struct bulk_channel *ch)
 int
 bulk_channel_poll(struct bulk_channel *ch, unsigned budget)
 {
+	int rc;
+
 	if (ch == NULL)
 		return -EINVAL;
+	if (bulk_unlikely(ch->in_poll))
+		return -EBUSY;
+	if (bulk_unlikely(ch->free_pending))
+		return 0;
 	if (budget == 0)
 		budget = BULK_RX_BURST_DEFAULT;
+	ch->in_poll = true;
 	if (bulk_unlikely(ch->fire_destroy)) {
 		ch->fire_destroy = false;
 		cont_fire(&ch->destroy_cont, 0, ch);
 	}
-	return ch->ops->poll(ch, budget);
+	rc = ch->ops->poll(ch, budget);
+	ch->in_poll = false;
+	if (bulk_unlikely(ch->free_pending) && ch->dom->in_poll == 0)
+		bulk_domain_sweep(ch->dom);
+	return rc;
+}
+
+/* Free the channels whose free was asked for inside a poll. */
+void
+bulk_domain_sweep(struct bulk_domain *d)
+{
+	struct bulk_channel *ch, *next;
+
+	if (!d->free_pending)
+		return;
+	d->free_pending = false;
+	for (ch = d->chans; ch != NULL; ch = next) {
+		next = ch->next;
+		if (ch->free_pending && !ch->in_poll)
+			chan_free_now(ch);
+	}
 }
 
 int
@@ -507,7 +590,7 @@ int
 bulk_chan_slot_fill(struct bulk_channel *ch, uint16_t slot, struct bulk_pool *p, bool mine)
 {
 	struct bulk_chan_pool *cp = &ch->slots[slot];
-	size_t words = (p->count + 63) / 64;
+	size_t words = ((size_t)p->count + 63) / 64;
 
 	cp->copy_out = bulk_zalloc(sizeof(uint64_t) * words);
 	cp->copy_in = bulk_zalloc(sizeof(uint64_t) * words);
@@ -520,6 +603,9 @@ bulk_chan_slot_fill(struct bulk_channel *ch, uint16_t slot, struct bulk_pool *p,
 	cp->pool = p;
 	cp->mine = mine;
 	cp->state = mine ? BULK_SLOT_PENDING : BULK_SLOT_ASSIGNED;
+	/* A pending assignment pins the view: the peer may read it. */
+	if (mine)
+		p->npending++;
 	return 0;
 }
 
@@ -530,6 +616,8 @@ bulk_chan_slot_clear(struct bulk_channel *ch, uint16_t slot)
 
 	if (cp->state == BULK_SLOT_ASSIGNED && cp->pool != NULL)
 		bulk_pool_link_del(cp->pool, ch);
+	if (cp->state == BULK_SLOT_PENDING && cp->pool != NULL)
+		cp->pool->npending--;
 	bulk_free(cp->copy_out);
 	bulk_free(cp->copy_in);
 	memset(cp, 0, sizeof(*cp));
@@ -611,9 +699,15 @@ bulk_core_rx_pool_assign(struct bulk_channel *ch, uint16_t slot, const struct bu
 	int status = 0;
 
 	if (slot >= BULK_CHANNEL_MAX_POOLS || (slot & 1) == ch->side ||
-	    ch->slots[slot].state != BULK_SLOT_FREE) {
+	    ch->slots[slot].state != BULK_SLOT_FREE || d->count == 0 ||
+	    d->count > BULK_POOL_MAX_BUFFERS || d->buffer_size == 0) {
 		ch->stats.bad_desc++;
 		status = -BULK_E_BAD_DESC;
+		goto reply;
+	}
+	if (ch->state != BULK_STATE_CONNECTED) {
+		/* Tearing down: a pool now could never be used. */
+		status = -BULK_E_CLOSED;
 		goto reply;
 	}
 	view = bulk_domain_pool_lookup(ch->dom, &d->id);
@@ -672,19 +766,17 @@ bulk_core_rx_pool_assign_reply(struct bulk_channel *ch, uint16_t slot, int statu
 		return;
 	}
 	cp = &ch->slots[slot];
+	if (status != 0) {
+		slot_fail(ch, slot, status);
+		return;
+	}
 	c = cp->cont;
 	cp->cont.fn = NULL;
-	if (status == 0) {
-		cp->state = BULK_SLOT_ASSIGNED;
-		bulk_pool_link_add(cp->pool, ch, slot);
-	} else {
-		/* Not assigned after all: a trust fixed by this attempt is undone. */
-		if (cp->set_trust && cp->pool->nlinks == 0)
-			cp->pool->trust = BULK_TRUST_UNINITIALIZED;
-		bulk_chan_slot_clear(ch, slot);
-	}
+	cp->state = BULK_SLOT_ASSIGNED;
+	cp->pool->npending--;
+	bulk_pool_link_add(cp->pool, ch, slot);
 	if (c.fn != NULL)
-		c.fn(c.arg, status, ch);
+		c.fn(c.arg, 0, ch);
 }
 
 int
@@ -705,12 +797,14 @@ bulk_channel_remove_pool(struct bulk_channel *ch, struct bulk_pool *pool, struct
 	for (uint32_t i = 0; i < pool->count; i++)
 		if (pool->bufs[i].state != BULK_BUFFER_READ_WRITE)
 			return -BULK_E_POOL_IN_USE;
+	if (cont.fn != NULL && bulk_core_cont_reserve(ch) < 0)
+		return -ENOMEM;
 	rc = bulk_core_send_ctrl(ch, BULK_MSG_POOL_REMOVE, (uint16_t)slot, 0, pool);
 	if (rc < 0)
 		return rc;
 	bulk_chan_slot_clear(ch, (uint16_t)slot);
-	if (cont.fn != NULL && bulk_core_cont_push(ch, cont) < 0)
-		return -ENOMEM; /* removed, but no notification possible */
+	if (cont.fn != NULL)
+		bulk_core_cont_push(ch, cont);
 	return 0;
 }
 

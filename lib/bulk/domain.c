@@ -64,6 +64,10 @@ bulk_domain_poll(struct bulk_domain *d, unsigned budget)
 
 	if (d == NULL)
 		return -EINVAL;
+	if (d->in_poll)
+		return -EBUSY;
+	/* Frees asked for by callbacks wait until the walk is over. */
+	d->in_poll++;
 	for (ch = d->chans; ch != NULL; ch = next) {
 		int rc;
 
@@ -72,6 +76,8 @@ bulk_domain_poll(struct bulk_domain *d, unsigned budget)
 		if (rc > 0)
 			total += rc;
 	}
+	d->in_poll--;
+	bulk_domain_sweep(d);
 	return total;
 }
 

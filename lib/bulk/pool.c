@@ -192,6 +192,7 @@ bulk_pool_view_holds_nothing(const struct bulk_pool *p)
 void
 bulk_pool_view_maybe_drop(struct bulk_pool *p)
 {
-	if (!p->owns_memory && p->nlinks == 0 && bulk_pool_view_holds_nothing(p))
+	if (!p->owns_memory && p->nlinks == 0 && p->npending == 0 &&
+	    bulk_pool_view_holds_nothing(p))
 		bulk_pool_view_destroy(p);
 }

@@ -91,8 +91,14 @@ static BULK_ALWAYS_INLINE int
 xfer_send(struct bulk_channel *ch, enum bulk_msg_type type, struct bulk_buffer *const *bufs,
 	  const uint32_t *lens, const void *meta, unsigned n, struct bulk_cont cont)
 {
-	unsigned k = ch->ops->tx_burst(ch, type, bufs, lens, meta, n);
+	unsigned k;
 	uint64_t bytes = 0;
+
+	/* Room for the continuation first: after the send nothing may fail. */
+	if (cont.fn != NULL && bulk_unlikely(ch->cont_tail - ch->cont_head == ch->cont_cap) &&
+	    bulk_core_cont_reserve(ch) < 0)
+		return -ENOMEM;
+	k = ch->ops->tx_burst(ch, type, bufs, lens, meta, n);
 
 	if (bulk_unlikely(k < n)) {
 		ch->stats.queue_full++;
@@ -123,8 +129,8 @@ xfer_send(struct bulk_channel *ch, enum bulk_msg_type type, struct bulk_buffer *
 	ch->stats.tx_bufs += k;
 	ch->stats.tx_bytes += bytes;
 	*stats_tx_counter(ch, type) += k;
-	if (cont.fn != NULL && bulk_core_cont_push(ch, cont) < 0)
-		return -ENOMEM; /* sent, but the notification is lost */
+	if (cont.fn != NULL)
+		bulk_core_cont_push(ch, cont);
 	return (int)k;
 }
 
@@ -269,7 +275,8 @@ bulk_channel_full_copy_burst(struct bulk_channel *ch, struct bulk_buffer *const 
 		if (s->state == BULK_BUFFER_INVALID)
 			return -BULK_E_NO_ACCESS;
 		rc = buf_check_common(ch, b, lens ? lens[i] : 0, &slot);
-		if (rc == 0 && lens == NULL && b->pool->buffer_size < s->pool->buffer_size)
+		/* Without lens the receiver is told dst's size: it must be src's. */
+		if (rc == 0 && lens == NULL && b->pool->buffer_size != s->pool->buffer_size)
 			rc = -BULK_E_BAD_LENGTH;
 		if (rc == 0 && lens != NULL && lens[i] > s->pool->buffer_size)
 			rc = -BULK_E_BAD_LENGTH;

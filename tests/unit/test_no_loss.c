@@ -13,11 +13,11 @@
  *    READ_WRITE only when nobody holds a copy), and it must stay possible
  *    to release every copy so that C gets b back READ_WRITE.
  *
- * 2. An orderly teardown while a copy is out. Nothing may be lost
- *    (bulk_channel_destroy(): "Buffers keep the owner they have; nothing is
- *    lost"; DESIGN.md 7: no lost or leaked buffer): once both sides are
- *    CLOSED and freed, the owner has its buffer READ_WRITE again, its pool
- *    can be freed and its domain destroyed.
+ * 2. An orderly teardown while a copy is out. A copy over a closed channel
+ *    could never be released, so bulk_channel_destroy() refuses on either
+ *    side with -BULK_E_BUFFER_COPIED and changes nothing; once the copy is
+ *    released the teardown goes through, the owner has its buffer
+ *    READ_WRITE again and its pool can be freed.
  *
  * 3. viewfree: a received view that owns buffers is not freed under them
  *    (bulk_pool_free() of it returns -BULK_E_POOL_IN_USE), or they would be
@@ -201,6 +201,16 @@ test_teardown_with_copy(void)
 	CHECK_RC(bulk_channel_copy(ab_a, b, 0, NULL, BULK_CONT_NONE), 0);
 	drain();
 	CHECK_EQ_INT(b->state, BULK_BUFFER_RO_OWNED);
+	/* Neither side may tear down while the copy is out: it could never
+	 * be released over a closed channel. Nothing changes. */
+	CHECK_RC(bulk_channel_destroy(ab_a, BULK_CONT_NONE), -BULK_E_BUFFER_COPIED);
+	CHECK_RC(bulk_channel_destroy(ab_b, BULK_CONT_NONE), -BULK_E_BUFFER_COPIED);
+	CHECK_EQ_INT(bulk_channel_state(ab_a), BULK_STATE_CONNECTED);
+	CHECK_EQ_INT(bulk_channel_state(ab_b), BULK_STATE_CONNECTED);
+	CHECK_EQ_INT(b->state, BULK_BUFFER_RO_OWNED);
+	CHECK(vb(1, P) != NULL && vb(1, P)->state == BULK_BUFFER_READ_ONLY);
+	CHECK_RC(bulk_channel_release(ab_b, vb(1, P), BULK_CONT_NONE), 0);
+	drain();
 	t_disconnect(D[0], D[1], ep, ab_a, ab_b);
 	show("after the teardown:", P);
 	check_invariants(P);
@@ -209,8 +219,9 @@ test_teardown_with_copy(void)
 	CHECK(vb(1, P) == NULL || vb(1, P)->state == BULK_BUFFER_INVALID);
 	if (vb(1, P) != NULL)
 		CHECK_RC(bulk_pool_free(vb(1, P)->pool), 0);
+	CHECK_RC(bulk_pool_put(b), 0);
 	CHECK_RC(bulk_pool_free(P), 0);
-	printf("  teardown with a copy out: the owner has it back, pool freed\n");
+	printf("  teardown refused while a copy is out; after the release it closes, pool freed\n");
 }
 
 /* B owns a buffer of A's pool after the channel is gone. */
