@@ -343,32 +343,34 @@ slot_fail(struct bulk_channel *ch, uint16_t slot, int err)
  * once its other copies are back).
  */
 static void
-chan_void_copies(struct bulk_channel *ch)
+slot_void_copies(struct bulk_chan_pool *cp)
 {
-	for (unsigned s = 0; s < BULK_CHANNEL_MAX_POOLS; s++) {
-		struct bulk_chan_pool *cp = &ch->slots[s];
+	for (size_t w = 0; w < ((size_t)cp->pool->count + 63) / 64; w++) {
+		uint64_t out = cp->copy_out[w], in = cp->copy_in[w];
 
-		if (cp->state != BULK_SLOT_ASSIGNED)
-			continue;
-		for (size_t w = 0; w < ((size_t)cp->pool->count + 63) / 64; w++) {
-			uint64_t out = cp->copy_out[w], in = cp->copy_in[w];
+		cp->copy_out[w] = cp->copy_in[w] = 0;
+		while (out | in) {
+			uint64_t bits = out | in;
+			uint32_t i = (uint32_t)__builtin_ctzll(bits);
+			struct bulk_buffer *b = &cp->pool->bufs[w * 64 + i];
 
-			cp->copy_out[w] = cp->copy_in[w] = 0;
-			while (out | in) {
-				uint64_t bits = out | in;
-				uint32_t i = (uint32_t)__builtin_ctzll(bits);
-				struct bulk_buffer *b = &cp->pool->bufs[w * 64 + i];
-
-				if (out & (1ull << i))
-					b->copies_out--;
-				if (in & (1ull << i))
-					b->copies_in--;
-				out &= ~(1ull << i);
-				in &= ~(1ull << i);
-				bulk_buffer_restate(b, bulk_buffer_is_owner(b));
-			}
+			if (out & (1ull << i))
+				b->copies_out--;
+			if (in & (1ull << i))
+				b->copies_in--;
+			out &= ~(1ull << i);
+			in &= ~(1ull << i);
+			bulk_buffer_restate(b, bulk_buffer_is_owner(b));
 		}
 	}
+}
+
+static void
+chan_void_copies(struct bulk_channel *ch)
+{
+	for (unsigned s = 0; s < BULK_CHANNEL_MAX_POOLS; s++)
+		if (ch->slots[s].state == BULK_SLOT_ASSIGNED)
+			slot_void_copies(&ch->slots[s]);
 }
 
 static void
@@ -818,6 +820,14 @@ bulk_core_rx_pool_remove(struct bulk_channel *ch, uint16_t slot)
 		return;
 	}
 	p = ch->slots[slot].pool;
+	/* A correct peer removes only a pool it holds entirely, so no copy of
+	 * it crossed this channel either way. A faulty one is ignored: voiding
+	 * our copies could strand onward copies we made of them. */
+	for (size_t w = 0; w < ((size_t)p->count + 63) / 64; w++)
+		if (ch->slots[slot].copy_in[w] | ch->slots[slot].copy_out[w]) {
+			ch->stats.bad_desc++;
+			return;
+		}
 	bulk_chan_slot_clear(ch, slot);
 	if (ch->cb.pool_removed != NULL)
 		ch->cb.pool_removed(ch, p);

@@ -1,0 +1,337 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Command line of bulkperf. Like dpdk-testpmd, everything before a "--" is
+ * for the EAL (ignored by the local backend) and the application's own
+ * options follow it; without a "--" every argument is the application's.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bulkperf.h"
+
+static const char *const perf_mode_names[] = {
+	[PERF_MODE_TXONLY] = "txonly",
+	[PERF_MODE_RXONLY] = "rxonly",
+	[PERF_MODE_ECHO] = "echo",
+	[PERF_MODE_RTT] = "rtt",
+	[PERF_MODE_PASSTHROUGH] = "passthrough",
+};
+
+const char *
+perf_mode_name(enum perf_mode m)
+{
+	if ((unsigned)m < sizeof(perf_mode_names) / sizeof(perf_mode_names[0]))
+		return perf_mode_names[m];
+	return "?";
+}
+
+const char *
+perf_trust_name(enum bulk_trust t)
+{
+	switch (t) {
+	case BULK_TRUST_FULL:
+		return "full";
+	case BULK_TRUST_HALF:
+		return "half";
+	case BULK_TRUST_NONE:
+		return "none";
+	default:
+		return "?";
+	}
+}
+
+static void
+perf_usage(FILE *f, const char *prog)
+{
+	fprintf(f,
+		"Usage: %s [EAL args --] --backend local --mode MODE [options]\n"
+		"\n"
+		"Moves buffers from a source domain through --hops passthrough domains to a\n"
+		"sink domain over libbulk channels and back, and reports throughput and\n"
+		"latency in the style of dpdk-testpmd.\n"
+		"\n"
+		"  --backend NAME         local (shm and dpdk when built)\n"
+		"  --mode MODE            txonly: source moves, sink passes back, count at source\n"
+		"                         rxonly: the same, counted at the sink\n"
+		"                         echo: round trips in bursts, latency per burst\n"
+		"                         rtt: one buffer at a time, latency per buffer\n"
+		"                         passthrough: echo through --hops hops (default 1)\n"
+		"  --buffers N            pool size (default 1024)\n"
+		"  --buffer-size BYTES    payload bytes per buffer (default 2048)\n"
+		"  --burst N              buffers per call (default 32, at most %u)\n"
+		"  --count N              stop after N buffers (default 1000000)\n"
+		"  --duration SECONDS     stop after this time instead of a count\n"
+		"  --trust full|half|none channel trust level (default full)\n"
+		"  --hops N               passthrough domains between source and sink (max %u)\n"
+		"  --verify               write a pattern and sequence number, check at the sink\n"
+		"  --stats-period SECONDS periodic statistics (default 1, 0: off)\n"
+		"  --csv FILE             write one row per period and a final row to FILE\n"
+		"  --threads              run each domain on its own thread (default: one thread\n"
+		"                         polling every domain round-robin)\n"
+		"  --inflight N           most buffers away from the source at once\n"
+		"                         (default: all of them; rtt: 1)\n"
+		"  --queue-size N         channel descriptors per direction, power of two\n"
+		"  --help                 this text\n"
+		"\n"
+		"The last line printed is:\n"
+		"result: backend=B mode=M buffers=N bytes=N buffers_per_s=X gbit_s=X "
+		"rtt_p50_ns=X rtt_p99_ns=X verify_failures=N errors=N\n"
+		"Exit status: 0 success, 1 run failure (errors, verify failures), 2 usage error.\n",
+		prog, PERF_MAX_BURST, PERF_MAX_HOPS);
+}
+
+enum {
+	OPT_BACKEND = 256,
+	OPT_MODE,
+	OPT_BUFFERS,
+	OPT_BUFFER_SIZE,
+	OPT_BURST,
+	OPT_COUNT,
+	OPT_DURATION,
+	OPT_TRUST,
+	OPT_HOPS,
+	OPT_VERIFY,
+	OPT_STATS_PERIOD,
+	OPT_CSV,
+	OPT_THREADS,
+	OPT_INFLIGHT,
+	OPT_QUEUE_SIZE,
+	OPT_HELP,
+};
+
+static const struct option perf_long_opts[] = {
+	{ "backend", required_argument, NULL, OPT_BACKEND },
+	{ "mode", required_argument, NULL, OPT_MODE },
+	{ "buffers", required_argument, NULL, OPT_BUFFERS },
+	{ "buffer-size", required_argument, NULL, OPT_BUFFER_SIZE },
+	{ "burst", required_argument, NULL, OPT_BURST },
+	{ "count", required_argument, NULL, OPT_COUNT },
+	{ "duration", required_argument, NULL, OPT_DURATION },
+	{ "trust", required_argument, NULL, OPT_TRUST },
+	{ "hops", required_argument, NULL, OPT_HOPS },
+	{ "verify", no_argument, NULL, OPT_VERIFY },
+	{ "stats-period", required_argument, NULL, OPT_STATS_PERIOD },
+	{ "csv", required_argument, NULL, OPT_CSV },
+	{ "threads", no_argument, NULL, OPT_THREADS },
+	{ "inflight", required_argument, NULL, OPT_INFLIGHT },
+	{ "queue-size", required_argument, NULL, OPT_QUEUE_SIZE },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Strict unsigned parse: the whole string, in range, no sign. */
+static int
+perf_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	if (s[0] == '-' || s[0] == '+' || s[0] == '\0')
+		goto bad;
+	v = strtoull(s, &end, 0);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		goto bad;
+	*out = v;
+	return 0;
+bad:
+	fprintf(stderr, "bulkperf: --%s: '%s' is not a number in %llu..%llu\n", opt, s,
+		(unsigned long long)min, (unsigned long long)max);
+	return -1;
+}
+
+static int
+perf_parse_secs(const char *opt, const char *s, bool zero_ok, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (s[0] == '\0' || *end != '\0' || errno != 0 || !isfinite(v) || v < 0 ||
+	    (!zero_ok && v == 0) || v > 86400.0 * 365) {
+		fprintf(stderr, "bulkperf: --%s: '%s' is not a valid number of seconds%s\n", opt, s,
+			zero_ok ? "" : " (> 0)");
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int
+perf_opts_parse(int argc, char **argv, struct perf_opts *o)
+{
+	const char *prog = argc > 0 ? argv[0] : "bulkperf";
+	bool have_count = false, have_hops = false, have_inflight = false, have_mode = false;
+	char **av;
+	int ac, first = 1, c;
+	uint64_t v;
+
+	memset(o, 0, sizeof(*o));
+	o->buffers = 1024;
+	o->buffer_size = 2048;
+	o->burst = 32;
+	o->count = 1000000;
+	o->trust = BULK_TRUST_FULL;
+	o->stats_period = 1.0;
+
+	/* EAL arguments end at the first "--"; they are the dpdk backend's business. */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0) {
+			first = i + 1;
+			break;
+		}
+	/* getopt wants argv[0] in front: reuse the slot just before the app's options. */
+	av = &argv[first - 1];
+	ac = argc - first + 1;
+	optind = 1;
+	opterr = 1;
+	while ((c = getopt_long(ac, av, "h", perf_long_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_BACKEND:
+			o->backend = optarg;
+			break;
+		case OPT_MODE: {
+			bool found = false;
+
+			for (unsigned m = 0; m <= PERF_MODE_PASSTHROUGH; m++)
+				if (strcmp(optarg, perf_mode_names[m]) == 0) {
+					o->mode = (enum perf_mode)m;
+					found = true;
+				}
+			if (!found) {
+				fprintf(stderr,
+					"bulkperf: --mode: unknown mode '%s' "
+					"(txonly, rxonly, echo, rtt, passthrough)\n",
+					optarg);
+				return PERF_PARSE_USAGE;
+			}
+			have_mode = true;
+			break;
+		}
+		case OPT_BUFFERS:
+			if (perf_parse_u64("buffers", optarg, 1, 1u << 24, &v) < 0)
+				return PERF_PARSE_USAGE;
+			o->buffers = (uint32_t)v;
+			break;
+		case OPT_BUFFER_SIZE:
+			if (perf_parse_u64("buffer-size", optarg, 1, 1u << 30, &v) < 0)
+				return PERF_PARSE_USAGE;
+			o->buffer_size = (uint32_t)v;
+			break;
+		case OPT_BURST:
+			if (perf_parse_u64("burst", optarg, 1, PERF_MAX_BURST, &v) < 0)
+				return PERF_PARSE_USAGE;
+			o->burst = (uint32_t)v;
+			break;
+		case OPT_COUNT:
+			if (perf_parse_u64("count", optarg, 1, UINT64_MAX / 2, &v) < 0)
+				return PERF_PARSE_USAGE;
+			o->count = v;
+			have_count = true;
+			break;
+		case OPT_DURATION:
+			if (perf_parse_secs("duration", optarg, false, &o->duration) < 0)
+				return PERF_PARSE_USAGE;
+			break;
+		case OPT_TRUST:
+			if (strcmp(optarg, "full") == 0) {
+				o->trust = BULK_TRUST_FULL;
+			} else if (strcmp(optarg, "half") == 0) {
+				o->trust = BULK_TRUST_HALF;
+			} else if (strcmp(optarg, "none") == 0) {
+				o->trust = BULK_TRUST_NONE;
+			} else {
+				fprintf(stderr, "bulkperf: --trust: '%s' is not %s\n", optarg,
+					"full, half or none");
+				return PERF_PARSE_USAGE;
+			}
+			break;
+		case OPT_HOPS:
+			if (perf_parse_u64("hops", optarg, 0, PERF_MAX_HOPS, &v) < 0)
+				return PERF_PARSE_USAGE;
+			o->hops = (unsigned)v;
+			have_hops = true;
+			break;
+		case OPT_VERIFY:
+			o->verify = true;
+			break;
+		case OPT_STATS_PERIOD:
+			if (perf_parse_secs("stats-period", optarg, true, &o->stats_period) < 0)
+				return PERF_PARSE_USAGE;
+			break;
+		case OPT_CSV:
+			o->csv = optarg;
+			break;
+		case OPT_THREADS:
+			o->threads = true;
+			break;
+		case OPT_INFLIGHT:
+			if (perf_parse_u64("inflight", optarg, 1, 1u << 24, &v) < 0)
+				return PERF_PARSE_USAGE;
+			o->inflight = (uint32_t)v;
+			have_inflight = true;
+			break;
+		case OPT_QUEUE_SIZE:
+			if (perf_parse_u64("queue-size", optarg, 1, 1u << 20, &v) < 0)
+				return PERF_PARSE_USAGE;
+			if (v & (v - 1)) {
+				fprintf(stderr,
+					"bulkperf: --queue-size: %llu is not a power of two\n",
+					(unsigned long long)v);
+				return PERF_PARSE_USAGE;
+			}
+			o->queue_size = (uint32_t)v;
+			break;
+		case OPT_HELP:
+		case 'h':
+			perf_usage(stdout, prog);
+			return PERF_PARSE_HELP;
+		default:
+			/* getopt already named the bad option. */
+			fprintf(stderr, "Try '%s --help'.\n", prog);
+			return PERF_PARSE_USAGE;
+		}
+	}
+	if (optind < ac) {
+		fprintf(stderr, "bulkperf: unexpected argument '%s'\nTry '%s --help'.\n",
+			av[optind], prog);
+		return PERF_PARSE_USAGE;
+	}
+	if (o->backend == NULL) {
+		fprintf(stderr, "bulkperf: --backend is required\nTry '%s --help'.\n", prog);
+		return PERF_PARSE_USAGE;
+	}
+	if (!have_mode) {
+		fprintf(stderr, "bulkperf: --mode is required\nTry '%s --help'.\n", prog);
+		return PERF_PARSE_USAGE;
+	}
+	if (have_count && o->duration > 0) {
+		fprintf(stderr, "bulkperf: --count and --duration exclude each other\n");
+		return PERF_PARSE_USAGE;
+	}
+	if (o->duration > 0)
+		o->count = 0;
+	if (o->mode == PERF_MODE_PASSTHROUGH && !have_hops)
+		o->hops = 1;
+	if (o->burst > o->buffers) {
+		fprintf(stderr, "bulkperf: --burst %u is larger than --buffers %u\n", o->burst,
+			o->buffers);
+		return PERF_PARSE_USAGE;
+	}
+	if (o->mode == PERF_MODE_RTT) {
+		if (have_inflight && o->inflight != 1) {
+			fprintf(stderr, "bulkperf: rtt mode keeps one buffer in flight; "
+					"use echo for more\n");
+			return PERF_PARSE_USAGE;
+		}
+		o->inflight = 1;
+	} else if (!have_inflight || o->inflight > o->buffers) {
+		o->inflight = o->buffers;
+	}
+	return PERF_PARSE_OK;
+}
