@@ -346,6 +346,9 @@ int bulk_channel_destroy(struct bulk_channel *ch, struct bulk_cont cont);
  * Free a CLOSED (or never bound) channel and detach its pools. Allowed from
  * inside a callback or continuation: the channel then goes when the poll
  * that runs it ends.
+ * A creator's channel must not be freed while another thread may still
+ * call bulk_channel_bind() on its endpoint (destroy it first: a destroyed
+ * creator refuses binders).
  * @return 0; -EINVAL; -EBUSY (the channel is not CLOSED or INITIALIZED, or
  *   the continuation of a destroy has not fired yet: poll first).
  */
