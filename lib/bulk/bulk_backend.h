@@ -345,8 +345,10 @@ bulk_core_rx_one(struct bulk_channel *ch, enum bulk_msg_type type, uint32_t slot
 		/* Moves arrive at the sink, passes at the source. */
 		if (bulk_unlikely((type == BULK_MSG_MOVE) != (ch->direction == BULK_DIRECTION_RX)))
 			goto bad;
-		/* The sender owned it with no copies out, so we hold nothing of it. */
-		if (bulk_unlikely(b->state != BULK_BUFFER_INVALID || (b->flags & BULK_BUF_F_FREE)))
+		/* The sender owned it with no copies out, so we hold nothing of it
+		 * (not even copies of our own made from a copy since voided). */
+		if (bulk_unlikely(b->state != BULK_BUFFER_INVALID || b->copies_out ||
+				  (b->flags & BULK_BUF_F_FREE)))
 			goto bad;
 		b->state = BULK_BUFFER_READ_WRITE;
 		return b;
