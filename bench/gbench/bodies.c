@@ -295,6 +295,24 @@ bb_pool_burst_teardown(struct bb_ctx *ctx)
 		fprintf(stderr, "bb teardown: destroy domain: %s\n", bulk_strerror(ret));
 }
 
+/* Sink then source, as one round; a failure is recorded in ctx. */
+static inline int
+bb_poll_pair(struct bb_ctx *ctx)
+{
+	int ret = bulk_channel_poll(ctx->snk_ch, BB_POLL_BUDGET);
+
+	if (bb_unlikely(ret < 0)) {
+		bb_run_fail(ctx, ret, "bulk_channel_poll (sink)");
+		return ret;
+	}
+	ret = bulk_channel_poll(ctx->src_ch, BB_POLL_BUDGET);
+	if (bb_unlikely(ret < 0)) {
+		bb_run_fail(ctx, ret, "bulk_channel_poll (source)");
+		return ret;
+	}
+	return 0;
+}
+
 /* --------------------------------- 2./3. move + pass round trip / burst */
 
 void
@@ -321,12 +339,8 @@ bb_move_pass_run(struct bb_ctx *ctx, uint64_t iters)
 					      BULK_CONT_NONE);
 		if (bb_unlikely(ret != (int)n))
 			return bb_run_fail(ctx, ret, "bulk_channel_move_burst");
-		ret = bulk_channel_poll(ctx->snk_ch, BB_POLL_BUDGET);
-		if (bb_unlikely(ret < 0))
-			return bb_run_fail(ctx, ret, "bulk_channel_poll (sink)");
-		ret = bulk_channel_poll(ctx->src_ch, BB_POLL_BUDGET);
-		if (bb_unlikely(ret < 0))
-			return bb_run_fail(ctx, ret, "bulk_channel_poll (source)");
+		if (bb_unlikely(bb_poll_pair(ctx) < 0))
+			return 0;
 	}
 	if (ctx->err != 0)
 		return 0;
@@ -351,12 +365,8 @@ bb_move_rtt_run(struct bb_ctx *ctx, uint64_t iters)
 		ret = bulk_channel_move(ctx->src_ch, buf, BB_BUFFER_SIZE, NULL, BULK_CONT_NONE);
 		if (bb_unlikely(ret != 0))
 			return bb_run_fail(ctx, ret, "bulk_channel_move");
-		ret = bulk_channel_poll(ctx->snk_ch, BB_POLL_BUDGET);
-		if (bb_unlikely(ret < 0))
-			return bb_run_fail(ctx, ret, "bulk_channel_poll (sink)");
-		ret = bulk_channel_poll(ctx->src_ch, BB_POLL_BUDGET);
-		if (bb_unlikely(ret < 0))
-			return bb_run_fail(ctx, ret, "bulk_channel_poll (source)");
+		if (bb_unlikely(bb_poll_pair(ctx) < 0))
+			return 0;
 	}
 	if (ctx->err != 0)
 		return 0;
@@ -396,12 +406,8 @@ bb_copy_release_run(struct bb_ctx *ctx, uint64_t iters)
 					      BULK_CONT_NONE);
 		if (bb_unlikely(ret != (int)n))
 			return bb_run_fail(ctx, ret, "bulk_channel_copy_burst");
-		ret = bulk_channel_poll(ctx->snk_ch, BB_POLL_BUDGET);
-		if (bb_unlikely(ret < 0))
-			return bb_run_fail(ctx, ret, "bulk_channel_poll (sink)");
-		ret = bulk_channel_poll(ctx->src_ch, BB_POLL_BUDGET);
-		if (bb_unlikely(ret < 0))
-			return bb_run_fail(ctx, ret, "bulk_channel_poll (source)");
+		if (bb_unlikely(bb_poll_pair(ctx) < 0))
+			return 0;
 	}
 	if (ctx->err != 0)
 		return 0;

@@ -25,6 +25,10 @@ namespace {
 // call into it is noise next to the work, small enough for short runs.
 constexpr benchmark::IterationCount kBatch = 64;
 
+// A body that failed its own checks makes the binary exit 1 (the smoke
+// test in CI relies on it; timings are never asserted).
+bool g_body_failed = false;
+
 void
 run_body(benchmark::State &state, const struct bb_body *b)
 {
@@ -34,6 +38,7 @@ run_body(benchmark::State &state, const struct bb_body *b)
 	std::memset(&ctx, 0, sizeof(ctx));
 	b->setup(&ctx, &b->args);
 	if (ctx.err != 0) {
+		g_body_failed = true;
 		state.SkipWithError(ctx.errmsg);
 		b->teardown(&ctx);
 		return;
@@ -42,6 +47,7 @@ run_body(benchmark::State &state, const struct bb_body *b)
 		uint64_t got = b->run(&ctx, static_cast<uint64_t>(kBatch));
 
 		if (got == 0) {
+			g_body_failed = true;
 			state.SkipWithError(ctx.errmsg[0] != '\0' ? ctx.errmsg : "body failed");
 			break;
 		}
@@ -214,5 +220,5 @@ main(int argc, char **argv)
 		benchmark::RunSpecifiedBenchmarks();
 	}
 	benchmark::Shutdown();
-	return 0;
+	return g_body_failed ? 1 : 0;
 }
