@@ -427,6 +427,9 @@ bulk_core_rx_deliver(struct bulk_channel *ch, enum bulk_msg_type type,
 }
 
 /* Internal to the core (not for backends). */
+void bulk_cont_fire(struct bulk_cont *c, int err, struct bulk_channel *ch);
+void bulk_chan_slot_fail(struct bulk_channel *ch, uint16_t slot, int err);
+void bulk_chan_slot_void_copies(struct bulk_chan_pool *cp);
 int bulk_core_send_ctrl(struct bulk_channel *ch, enum bulk_msg_type type, uint16_t slot,
 			int32_t status, struct bulk_pool *pool);
 void bulk_core_fire_conts_all(struct bulk_channel *ch, int err);

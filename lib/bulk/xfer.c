@@ -345,3 +345,14 @@ bulk_channel_full_copy(struct bulk_channel *ch, struct bulk_buffer *src, struct 
 {
 	return one(bulk_channel_full_copy_burst(ch, &src, &dst, &len, meta, 1, cont));
 }
+
+void
+bulk_core_copy_bounce(struct bulk_channel *ch, uint16_t slot, uint32_t index)
+{
+	struct bulk_ctrl_msg m = { .type = BULK_MSG_RELEASE, .slot = slot, .index = index };
+
+	if (ch->ops->tx_ctrl(ch, &m) == 0) {
+		ch->stats.tx_msgs++;
+		ch->stats.copies_bounced++;
+	}
+}
