@@ -183,12 +183,12 @@ for c in $CONFIGS; do
 	case $c in
 	gcc)
 		run_config gcc build gcc gcc g++ \
-			"--buildtype=debugoptimized -Dtests=true" \
+			"--buildtype=debugoptimized -Dwerror=true -Dtests=true" \
 			""
 		;;
 	asan)
 		run_config asan build-asan clang clang clang++ \
-			"--buildtype=debugoptimized -Dtests=true -Db_sanitize=address,undefined -Db_lundef=false -Dgbench=disabled" \
+			"--buildtype=debugoptimized -Dwerror=true -Dtests=true -Db_sanitize=address,undefined -Db_lundef=false -Dgbench=disabled" \
 			"--timeout-multiplier 3" \
 			ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 			UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -196,7 +196,7 @@ for c in $CONFIGS; do
 		;;
 	tsan)
 		run_config tsan build-tsan clang clang clang++ \
-			"--buildtype=debugoptimized -Dtests=true -Db_sanitize=thread -Db_lundef=false -Dgbench=disabled" \
+			"--buildtype=debugoptimized -Dwerror=true -Dtests=true -Db_sanitize=thread -Db_lundef=false -Dgbench=disabled" \
 			"--suite threads --timeout-multiplier 5" \
 			TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 			BULKPERF_SHORT=1 \
