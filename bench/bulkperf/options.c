@@ -130,10 +130,14 @@ perf_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint6
 	unsigned long long v;
 	char *end;
 
+	/*
+	 * Decimal digits only: no sign, no leading blank (strtoull would take
+	 * " -1" as a huge number), and no octal surprise ("010" is ten).
+	 */
 	errno = 0;
-	if (s[0] == '-' || s[0] == '+' || s[0] == '\0')
+	if (s[0] < '0' || s[0] > '9')
 		goto bad;
-	v = strtoull(s, &end, 0);
+	v = strtoull(s, &end, 10);
 	if (errno != 0 || *end != '\0' || v < min || v > max)
 		goto bad;
 	*out = v;
@@ -185,9 +189,14 @@ perf_opts_parse(int argc, char **argv, struct perf_opts *o)
 			first = i + 1;
 			break;
 		}
-	/* getopt wants argv[0] in front: reuse the slot just before the app's options. */
+	/*
+	 * getopt wants argv[0] in front: reuse the slot just before the app's
+	 * options (the "--"), with the program's name in it so that getopt's
+	 * own messages do not start with "--:".
+	 */
 	av = &argv[first - 1];
 	ac = argc - first + 1;
+	av[0] = argv[0];
 	optind = 1;
 	opterr = 1;
 	while ((c = getopt_long(ac, av, "h", perf_long_opts, NULL)) != -1) {

@@ -934,6 +934,43 @@ perf_all_closed(struct perf_run *r)
 	return true;
 }
 
+/*
+ * After a run that was not aborted every queue is empty and every buffer is
+ * home, so each buffer the source sent crossed every link both ways, and
+ * with --verify the sink saw every sequence number up to the last one (its
+ * in-order check alone misses buffers lost at the very end).
+ */
+static void
+perf_check_accounting(struct perf_run *r)
+{
+	struct perf_node *sink;
+
+	if (r->ends == NULL || perf_aborted(r))
+		return;
+	for (unsigned i = 0; i < r->nlinks; i++) {
+		struct perf_ctrs_snap tx, rx;
+
+		perf_ctrs_read(&r->ends[2 * i].ctr, &tx);
+		perf_ctrs_read(&r->ends[2 * i + 1].ctr, &rx);
+		if (tx.tx_bufs != r->sent || rx.rx_bufs != r->sent || rx.tx_bufs != r->sent ||
+		    tx.rx_bufs != r->sent) {
+			fprintf(stderr,
+				"bulkperf: link %u: source sent %" PRIu64 ", moved %" PRIu64
+				"/%" PRIu64 ", passed back %" PRIu64 "/%" PRIu64 " (TX/RX)\n",
+				i, r->sent, tx.tx_bufs, rx.rx_bufs, rx.tx_bufs, tx.rx_bufs);
+			r->errors++;
+		}
+	}
+	sink = &r->nodes[r->nnodes - 1];
+	if (r->o->verify && sink->expect_seq != r->prepared) {
+		fprintf(stderr,
+			"bulkperf: sink expects sequence number %" PRIu64 " next, but the source "
+			"sent %" PRIu64 "\n",
+			sink->expect_seq, r->prepared);
+		perf_ctr_add(&sink->verify_failures, 1);
+	}
+}
+
 void
 perf_teardown(struct perf_run *r)
 {
@@ -951,12 +988,17 @@ perf_teardown(struct perf_run *r)
 	if (r->pool != NULL) {
 		uint32_t home = bulk_pool_free_count(r->pool);
 
-		if (home != r->o->buffers) {
+		if (home < r->o->buffers) {
 			fprintf(stderr, "bulkperf: %u of %u buffers did not come home\n",
 				r->o->buffers - home, r->o->buffers);
 			r->errors += r->o->buffers - home;
+		} else if (home > r->o->buffers) {
+			fprintf(stderr, "bulkperf: %u buffers in a pool of %u\n", home,
+				r->o->buffers);
+			r->errors++;
 		}
 	}
+	perf_check_accounting(r);
 
 	/* The creator (TX end) tears each connected link down. */
 	for (unsigned i = 0; r->ends != NULL && i < r->nlinks; i++) {

@@ -6,9 +6,10 @@
 #   check_result.sh [--expect-exit N] [--expect-stderr REGEX] -- BULKPERF ARGS...
 #
 # Without --expect-exit (or with 0): the run must exit 0, its last stdout
-# line must start with "result:" and carry verify_failures=0 errors=0, and
+# line must start with "result:" and carry verify_failures=0 errors=0 and
+# bytes=buffers x --buffer-size (default 2048), and
 # when ARGS has --count N, buffers=N. With --csv FILE in ARGS the file must
-# hold a header and a final row.
+# hold a header and a final row, 11 fields on every line.
 # With --expect-exit N (N != 0): the run must exit N and, with
 # --expect-stderr, say something matching REGEX (extended, case-insensitive).
 #
@@ -42,7 +43,13 @@ cmd=("$1")
 shift
 count=
 csv=
+size=2048
 while [ $# -gt 0 ]; do
+	# An option without its value (a refusal test) goes through untouched.
+	if [ $# -lt 2 ]; then
+		cmd+=("$1")
+		break
+	fi
 	case "$1" in
 	--count)
 		v=$2
@@ -60,6 +67,11 @@ while [ $# -gt 0 ]; do
 			v=$short_duration
 		fi
 		cmd+=(--duration "$v")
+		shift 2
+		;;
+	--buffer-size)
+		size=$2
+		cmd+=("$1" "$2")
 		shift 2
 		;;
 	--csv)
@@ -122,12 +134,18 @@ done
 if [ -n "$count" ]; then
 	echo "$last" | grep -q " buffers=$count " || fail "expected buffers=$count"
 fi
+# Every buffer carries --buffer-size payload bytes, whatever the mode counts.
+bufs=$(echo "$last" | sed -n 's/.* buffers=\([0-9]*\) .*/\1/p')
+bytes=$(echo "$last" | sed -n 's/.* bytes=\([0-9]*\) .*/\1/p')
+[ -n "$bufs" ] && [ -n "$bytes" ] || fail "result line has no numeric buffers= or bytes="
+[ "$bytes" = "$((bufs * size))" ] || fail "bytes=$bytes is not buffers=$bufs x $size"
 if [ -n "$csv" ]; then
 	[ -s "$csv" ] || fail "CSV file $csv missing or empty"
 	head -n 1 "$csv" | grep -q '^time_s,row,buffers,' || fail "CSV header wrong"
 	tail -n 1 "$csv" | grep -q '^[0-9.]*,final,' || fail "CSV lacks a final row"
 	rows=$(wc -l <"$csv")
 	[ "$rows" -ge 2 ] || fail "CSV has $rows lines"
+	awk -F, 'NF != 11 { exit 1 }' "$csv" || fail "CSV row without 11 fields"
 fi
 echo "PASS: $last"
 exit 0
