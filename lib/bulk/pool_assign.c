@@ -105,18 +105,28 @@ domain_has_pool(const struct bulk_domain *d, const struct bulk_pool *p)
 	return false;
 }
 
-int
-bulk_channel_assign_pool(struct bulk_channel *ch, struct bulk_pool *pool, struct bulk_cont cont)
+/* The checks assign and remove share, in the documented order. */
+static int
+pool_op_check(const struct bulk_channel *ch, const struct bulk_pool *pool)
 {
-	int slot = -1;
-	int rc;
-
 	if (ch == NULL || pool == NULL)
 		return -EINVAL;
 	if (pool->dom != ch->dom)
 		return -BULK_E_WRONG_DOMAIN;
 	if (ch->state != BULK_STATE_CONNECTED)
 		return -BULK_E_NOT_CONNECTED;
+	return 0;
+}
+
+int
+bulk_channel_assign_pool(struct bulk_channel *ch, struct bulk_pool *pool, struct bulk_cont cont)
+{
+	int slot = -1;
+	int rc;
+
+	rc = pool_op_check(ch, pool);
+	if (rc < 0)
+		return rc;
 	if (!domain_has_pool(ch->dom, pool))
 		return -BULK_E_POOL_UNKNOWN;
 	if (chan_find_pool_slot(ch, pool) >= 0)
@@ -248,12 +258,9 @@ bulk_channel_remove_pool(struct bulk_channel *ch, struct bulk_pool *pool, struct
 {
 	int slot, rc;
 
-	if (ch == NULL || pool == NULL)
-		return -EINVAL;
-	if (pool->dom != ch->dom)
-		return -BULK_E_WRONG_DOMAIN;
-	if (ch->state != BULK_STATE_CONNECTED)
-		return -BULK_E_NOT_CONNECTED;
+	rc = pool_op_check(ch, pool);
+	if (rc < 0)
+		return rc;
 	slot = bulk_pool_slot(pool, ch);
 	if (slot < 0)
 		return -BULK_E_POOL_NOT_ASSIGNED;
