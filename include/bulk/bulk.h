@@ -249,6 +249,9 @@ struct bulk_channel_stats {
 	uint64_t wakeups;        /**< wakeup syscalls made for the peer */
 	uint64_t retransmits;    /**< network backends */
 	uint64_t copies_bounced; /**< copies of buffers we could read already, released at once */
+	uint64_t trust_copies;   /**< buffers copied because the trust level demands it (shm NONE) */
+	uint64_t trust_copy_bytes;
+	uint64_t reclaimed;      /**< buffers the peer held that came back when it went away */
 };
 
 /* ---------------------------------------------------------------- domains */

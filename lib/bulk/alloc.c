@@ -5,6 +5,7 @@
  * mapped directly (page aligned, never from the control-structure heap).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -63,7 +64,10 @@ alloc_map(void *arg, struct bulk_pool *p)
 		fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 		if (fd < 0)
 			return -errno;
-		if (ftruncate(fd, (off_t)req->len) < 0) {
+		/* Sealed at its size: a process we share it with could
+		 * otherwise shrink it and make our accesses fault (SIGBUS). */
+		if (ftruncate(fd, (off_t)req->len) < 0 ||
+		    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 			int e = -errno;
 			close(fd);
 			return e;

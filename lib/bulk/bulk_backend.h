@@ -63,6 +63,9 @@ struct bulk_domain {
 struct bulk_endpoint {
 	const struct bulk_backend_ops *ops;
 	struct bulk_domain *dom;
+	/* Names a place other processes can reach (shm socket): any domain,
+	 * its own included, may bind through it; the creator then checks. */
+	bool by_name;
 	/* Channel created on this endpoint; published with a release store
 	 * because a binder in another thread reads it (acquire). */
 	struct bulk_channel *chan;
@@ -96,6 +99,10 @@ struct bulk_pool {
 	int fd;
 	bool owns_memory;            /* allocated here, by bulk_pool_alloc() */
 	void (*unmap)(struct bulk_pool *view);
+	/* Set by a backend that enforces access with page protections (shm
+	 * HALF): called after the core changed buffer @p index's state off the
+	 * fast path (voided copies, buffers back from a dead peer). */
+	void (*protect)(struct bulk_pool *view, uint32_t index);
 	void *backend_data;          /* backend's per-view data (local: origin view) */
 	struct bulk_buffer *bufs;
 	uint32_t *free_stack;
@@ -124,6 +131,7 @@ struct bulk_chan_pool {
 	struct bulk_pool *pool;
 	uint64_t *copy_out;  /* bit per buffer: we copied it over this channel */
 	uint64_t *copy_in;   /* bit per buffer: we received it as a copy here */
+	uint64_t *away;      /* bit per buffer: we moved/passed it to the peer here */
 	uint8_t state;       /* enum bulk_slot_state */
 	bool mine;           /* assigned by this side */
 	bool set_trust;      /* this assignment fixed the pool's trust */
@@ -320,6 +328,22 @@ bulk_bit_clear(uint64_t *bm, uint32_t i)
 }
 
 /**
+ * A buffer came back to this domain: it is no longer away on any channel
+ * (it may have left over one and returned over another).
+ */
+static inline __attribute__((always_inline)) void
+bulk_buffer_home(struct bulk_buffer *b)
+{
+	const struct bulk_pool *p = b->pool;
+
+	for (unsigned i = 0; i < p->nlinks; i++) {
+		uint64_t *away = p->links[i].ch->slots[p->links[i].slot].away;
+
+		away[b->index >> 6] &= ~(1ull << (b->index & 63));
+	}
+}
+
+/**
  * Validate one received data descriptor against this domain's view and, if
  * it is valid, apply the receiver's transition. Inline because it runs once
  * per received buffer.
@@ -351,6 +375,7 @@ bulk_core_rx_one(struct bulk_channel *ch, enum bulk_msg_type type, uint32_t slot
 				  (b->flags & BULK_BUF_F_FREE)))
 			goto bad;
 		b->state = BULK_BUFFER_READ_WRITE;
+		bulk_buffer_home(b);
 		return b;
 	case BULK_MSG_COPY:
 		if (bulk_unlikely(ch->direction != BULK_DIRECTION_RX ||
@@ -430,6 +455,7 @@ bulk_core_rx_deliver(struct bulk_channel *ch, enum bulk_msg_type type,
 void bulk_cont_fire(struct bulk_cont *c, int err, struct bulk_channel *ch);
 void bulk_chan_slot_fail(struct bulk_channel *ch, uint16_t slot, int err);
 void bulk_chan_slot_void_copies(struct bulk_chan_pool *cp);
+uint64_t bulk_chan_slot_reclaim(struct bulk_chan_pool *cp);
 int bulk_core_send_ctrl(struct bulk_channel *ch, enum bulk_msg_type type, uint16_t slot,
 			int32_t status, struct bulk_pool *pool);
 void bulk_core_fire_conts_all(struct bulk_channel *ch, int err);

@@ -182,7 +182,7 @@ bulk_channel_bind(struct bulk_domain *d, struct bulk_endpoint *remote,
 		if (params->trust != BULK_TRUST_UNINITIALIZED && !valid_trust(params->trust))
 			return -EINVAL;
 	}
-	if (remote->dom == d)
+	if (remote->dom == d && !remote->by_name)
 		return -BULK_E_WRONG_DOMAIN;
 	if (remote->ops->bind == NULL)
 		return -BULK_E_NO_BACKEND;
@@ -342,6 +342,12 @@ bulk_core_peer_gone(struct bulk_channel *ch, int reason)
 	if (was == BULK_STATE_CLOSED)
 		return;
 	chan_closed(ch);
+	/* Whatever we moved or passed to the peer died with it: the data is
+	 * still in our mapping and nobody else can hold it through this
+	 * channel, so it is ours again. */
+	for (unsigned s = 0; s < BULK_CHANNEL_MAX_POOLS; s++)
+		if (ch->slots[s].state == BULK_SLOT_ASSIGNED)
+			ch->stats.reclaimed += bulk_chan_slot_reclaim(&ch->slots[s]);
 	bulk_core_fire_conts_all(ch, reason);
 	if (was == BULK_STATE_BINDING)
 		bulk_cont_fire(&ch->bind_cont, reason, ch);

@@ -46,8 +46,37 @@ bulk_chan_slot_void_copies(struct bulk_chan_pool *cp)
 			out &= ~(1ull << i);
 			in &= ~(1ull << i);
 			bulk_buffer_restate(b, bulk_buffer_is_owner(b));
+			if (cp->pool->protect != NULL)
+				cp->pool->protect(cp->pool, (uint32_t)(w * 64 + i));
 		}
 	}
+}
+
+uint64_t
+bulk_chan_slot_reclaim(struct bulk_chan_pool *cp)
+{
+	uint64_t n = 0;
+
+	for (size_t w = 0; w < ((size_t)cp->pool->count + 63) / 64; w++) {
+		uint64_t away = cp->away[w];
+
+		cp->away[w] = 0;
+		while (away) {
+			uint32_t i = (uint32_t)__builtin_ctzll(away);
+			struct bulk_buffer *b = &cp->pool->bufs[w * 64 + i];
+
+			away &= away - 1;
+			/* Away means we gave up ownership over this channel and
+			 * nothing came back since, so we hold no copy either. */
+			if (b->state != BULK_BUFFER_INVALID || b->copies_in || b->copies_out)
+				continue;
+			b->state = BULK_BUFFER_READ_WRITE;
+			n++;
+			if (cp->pool->protect != NULL)
+				cp->pool->protect(cp->pool, (uint32_t)(w * 64 + i));
+		}
+	}
+	return n;
 }
 
 int
@@ -58,10 +87,12 @@ bulk_chan_slot_fill(struct bulk_channel *ch, uint16_t slot, struct bulk_pool *p,
 
 	cp->copy_out = bulk_zalloc(sizeof(uint64_t) * words);
 	cp->copy_in = bulk_zalloc(sizeof(uint64_t) * words);
-	if (cp->copy_out == NULL || cp->copy_in == NULL) {
+	cp->away = bulk_zalloc(sizeof(uint64_t) * words);
+	if (cp->copy_out == NULL || cp->copy_in == NULL || cp->away == NULL) {
 		bulk_free(cp->copy_out);
 		bulk_free(cp->copy_in);
-		cp->copy_out = cp->copy_in = NULL;
+		bulk_free(cp->away);
+		cp->copy_out = cp->copy_in = cp->away = NULL;
 		return -ENOMEM;
 	}
 	cp->pool = p;
@@ -84,6 +115,7 @@ bulk_chan_slot_clear(struct bulk_channel *ch, uint16_t slot)
 		cp->pool->npending--;
 	bulk_free(cp->copy_out);
 	bulk_free(cp->copy_in);
+	bulk_free(cp->away);
 	memset(cp, 0, sizeof(*cp));
 }
 

@@ -115,6 +115,8 @@ xfer_send(struct bulk_channel *ch, enum bulk_msg_type type, struct bulk_buffer *
 			bytes += b->pool->buffer_size;
 		if (type == BULK_MSG_MOVE || type == BULK_MSG_PASS) {
 			b->state = BULK_BUFFER_INVALID;
+			/* Who has it now, should the peer go away with it. */
+			bulk_bit_set(ch->slots[b->slot].away, b->index);
 		} else if (type == BULK_MSG_COPY) {
 			bulk_bit_set(ch->slots[b->slot].copy_out, b->index);
 			b->copies_out++;
