@@ -141,6 +141,9 @@ shm_prot_apply(struct bulk_buffer *const *bufs, const int *prot, unsigned n)
 void
 shm_prot_one(struct bulk_pool *view, uint32_t index)
 {
+	/* An assignment that set HALF may have failed and the pool gone FULL. */
+	if (view->trust != BULK_TRUST_HALF)
+		return;
 	prot_run(view, index, 1, shm_prot_of(view->bufs[index].state));
 }
 
