@@ -2,11 +2,18 @@
 /*
  * bulkperf: a testpmd-style benchmark of libbulk channels.
  *
- * One process runs the whole pipeline: a source domain that owns the pool,
- * --hops passthrough domains, and a sink domain, linked by one channel each
- * (the upstream side creates it as TX, the downstream side binds as RX).
- * Buffers go down the chain by move and come back hop by hop by pass, so
- * every buffer ends up home in the source's pool and nothing leaks.
+ * The chain: a source domain that owns the pool, --hops passthrough
+ * domains, and a sink domain, linked by one channel each. Buffers go down
+ * the chain by move and come back hop by hop by pass, so every buffer ends
+ * up home in the source's pool and nothing leaks.
+ *
+ * local backend: one process holds the whole chain (local.c); the upstream
+ * side of a link creates its channel as TX, the downstream side binds as RX.
+ * shm backend: one process per domain (shm.c), started by hand (--role) or
+ * forked by one command (spawn.c); the downstream side of a link creates
+ * its channel as RX and listens, the upstream side binds as TX, so a
+ * reflector can wait for clients. What a domain does with the buffers is
+ * the same either way (engine.c).
  */
 #ifndef BULKPERF_H
 #define BULKPERF_H
@@ -27,6 +34,18 @@
 
 /* Per-buffer meta: sequence number and send timestamp (ns), both u64. */
 #define PERF_META_SIZE 16u
+/*
+ * Set in the meta's sequence number when the source wrote the pattern: a
+ * sink in another process then checks the payload without having to be
+ * told --verify, and leaves it untouched otherwise.
+ */
+#define PERF_SEQ_VERIFY (1ull << 63)
+/*
+ * Set in what a process that gave up (its downstream died, or it was
+ * interrupted) passes back: the source stops sending and drains, so that
+ * every buffer comes home before the chain closes. No pattern, no sample.
+ */
+#define PERF_SEQ_STOP (1ull << 62)
 #define PERF_MAX_HOPS  64u
 #define PERF_MAX_BURST 1024u
 /* Pool buffers are 64-byte aligned; the payload length may be smaller. */
@@ -39,6 +58,16 @@ enum perf_mode {
 	PERF_MODE_RTT,
 	PERF_MODE_PASSTHROUGH,
 };
+
+/* shm: which side of the one link this process is; ALL: one command forks the chain. */
+enum perf_shm_role {
+	PERF_SHM_ALL,
+	PERF_SHM_CREATE,
+	PERF_SHM_BIND,
+};
+
+/* Longest shm endpoint name bulkperf accepts (BULK_SHM_NAME_MAX). */
+#define PERF_ENDPOINT_MAX 107u
 
 struct perf_opts {
 	const char *backend;
@@ -56,6 +85,10 @@ struct perf_opts {
 	bool threads;
 	uint32_t inflight;   /* most buffers away from the source at once */
 	uint32_t queue_size; /* channel descriptors per direction, 0: default */
+	/* shm only. */
+	enum perf_shm_role role;
+	const char *endpoint; /* the create side's name (base name of the forked chain) */
+	char endpoint_default[32];
 };
 
 /* perf_opts_parse() results. */
@@ -191,6 +224,11 @@ struct perf_end {
 	bool started;
 	int cont_fired;
 	int cont_err;
+	/* Queued buffers wait: the pool is not assigned downstream yet (shm hop). */
+	bool hold;
+	/* teardown_received ran: the peer closed (reason 0) or went away. */
+	bool closed;
+	int close_reason;
 };
 
 enum perf_role {
@@ -208,22 +246,37 @@ struct perf_node {
 	struct perf_end *up;   /* RX end of the link from upstream */
 	struct perf_end *down; /* TX end of the link downstream */
 	bool view_assigned;    /* hop: the pool view arrived on up */
+	struct bulk_pool *view; /* the view that arrived on up (not the source) */
+	bool bounce;            /* gave up: pass back what arrives, marked PERF_SEQ_STOP */
 	pthread_t thread;
 	bool thread_started;
-	/* Sink: verification state. */
+	/* Sink, and source for what comes back: verification state. */
 	uint64_t expect_seq;
+	perf_ctr_t checked; /* buffers whose payload was checked */
 	perf_ctr_t verify_failures;
 	unsigned reported; /* verify failures printed so far */
 };
 
+/*
+ * What one process drives. local: every node and both ends of every link
+ * (ends[2 * link] TX end, ends[2 * link + 1] RX end). shm: one node and its
+ * one or two ends (split), the rest of the chain being other processes.
+ */
 struct perf_run {
 	const struct perf_opts *o;
 	unsigned nnodes;
-	unsigned nlinks;
+	unsigned nlinks; /* links of the whole chain */
+	unsigned nends;	 /* ends held here */
+	unsigned neps;
 	struct perf_node *nodes;
-	struct perf_end *ends; /* ends[2 * link] TX end, ends[2 * link + 1] RX end */
+	struct perf_end *ends;
 	struct bulk_endpoint **eps;
-	struct bulk_pool *pool; /* the source's pool */
+	struct perf_node *source; /* NULL: the source is another process */
+	struct perf_node *sink;	  /* NULL: the sink is another process */
+	bool split;		  /* one process per domain */
+	bool quiet;		  /* a forked member of the chain: final block only */
+	bool crowded;		  /* more spinning processes than CPUs: yield when idle */
+	struct bulk_pool *pool;	  /* the source's pool */
 	uint32_t payload_len;
 	uint32_t budget; /* descriptors per channel per poll */
 	uint32_t inflight_max;
@@ -236,6 +289,7 @@ struct perf_run {
 	uint64_t returned;
 	uint64_t deadline; /* duration mode: stop preparing at this time */
 	bool stop_sending;
+	bool peer_stopped; /* a process downstream gave up (PERF_SEQ_STOP came back) */
 	struct perf_hist hist;
 
 	/* Set by the source thread, read by everyone. */
@@ -256,11 +310,64 @@ struct perf_run {
 
 extern atomic_bool perf_interrupted;
 
-int perf_setup(struct perf_run *r, const struct perf_opts *o);
-int perf_run_single(struct perf_run *r);
-int perf_run_threads(struct perf_run *r);
-void perf_teardown(struct perf_run *r);
+static inline void
+perf_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield" ::: "memory");
+#endif
+}
+
+/* engine.c: what a domain does, whichever backend links it to the next. */
+#define PERF_SEC_NS	      1000000000ull
+#define PERF_SETUP_TIMEOUT_NS (5 * PERF_SEC_NS)
+
+void perf_run_init(struct perf_run *r, const struct perf_opts *o);
+int perf_ends_alloc(struct perf_run *r, unsigned nnodes, unsigned nends);
+void perf_node_name(unsigned idx, unsigned hops, char *buf, size_t len);
+void perf_abort(struct perf_run *r);
+bool perf_aborted(struct perf_run *r);
+void perf_end_error(struct perf_end *e, const char *what, int rc);
+struct bulk_cont perf_end_cont(struct perf_end *e);
+unsigned perf_step(struct perf_run *r, struct perf_node *n);
+bool perf_source_done(const struct perf_run *r);
+void perf_start_clock(struct perf_run *r);
+bool perf_watchdog(struct perf_run *r, uint64_t now, uint64_t *last, uint64_t *last_t);
+int perf_pool_alloc(struct perf_run *r, struct bulk_domain *d, int mem);
+void perf_pool_home(struct perf_run *r);
 void perf_run_free(struct perf_run *r);
+
+/* Callbacks, by the role of the domain and the end of the link. */
+void perf_source_on_return(struct bulk_channel *ch, struct bulk_buffer *const *bufs,
+			   const uint32_t *lens, const void *meta, unsigned n);
+void perf_sink_on_move(struct bulk_channel *ch, struct bulk_buffer *const *bufs,
+		       const uint32_t *lens, const void *meta, unsigned n);
+void perf_hop_on_move(struct bulk_channel *ch, struct bulk_buffer *const *bufs,
+		      const uint32_t *lens, const void *meta, unsigned n);
+void perf_hop_on_return(struct bulk_channel *ch, struct bulk_buffer *const *bufs,
+			const uint32_t *lens, const void *meta, unsigned n);
+int perf_on_pool_assigned(struct bulk_channel *ch, struct bulk_pool *pool);
+void perf_on_unexpected(struct bulk_channel *ch, struct bulk_buffer *const *bufs,
+			const uint32_t *lens, const void *meta, unsigned n);
+
+/* local.c: the whole chain in this process. */
+int perf_local_main(const struct perf_opts *o);
+
+/* shm.c and spawn.c: one process per domain. */
+struct perf_place {
+	unsigned idx; /* 0: source, 1..hops: hop, hops + 1: sink */
+	char up[PERF_ENDPOINT_MAX + 1];	  /* the endpoint this process creates (not the source) */
+	char down[PERF_ENDPOINT_MAX + 1]; /* the endpoint it binds to (not the sink) */
+	bool forked;			  /* one command forked the chain (this is any of it) */
+};
+
+int perf_shm_main(const struct perf_opts *o);
+int perf_shm_node(struct perf_run *r, const struct perf_opts *o, const struct perf_place *p);
+int perf_spawn_main(const struct perf_opts *o);
+/* A forked member of the chain exited (set by the SIGCHLD handler). */
+extern atomic_bool perf_child_exited;
 
 /* Totals for the report. */
 struct perf_totals {
@@ -271,9 +378,13 @@ struct perf_totals {
 	double gbit_s;
 	uint64_t p50, p99;
 	uint64_t verify_failures;
+	uint64_t checked;
 	uint64_t errors;
 	uint64_t queue_full;
 	uint64_t bad_desc;
+	uint64_t wakeups;
+	uint64_t trust_copies;
+	uint64_t reclaimed;
 };
 
 void perf_ctrs_read(const struct perf_ctrs *c, struct perf_ctrs_snap *s);
@@ -284,5 +395,6 @@ void perf_stats_final(struct perf_run *r, const struct perf_totals *t);
 int perf_csv_open(struct perf_run *r);
 void perf_csv_close(struct perf_run *r);
 void perf_result_line(struct perf_run *r, const struct perf_totals *t);
+int perf_report(struct perf_run *r, bool result_line);
 
 #endif /* BULKPERF_H */

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * bulkperf main: parse, pick the backend, set the pipeline up, run it,
- * tear it down, report. The result line is always the last line on stdout
- * of a run that got as far as moving buffers.
+ * bulkperf main: parse, say what runs, hand over to the backend's driver.
+ * The result line is always the last line on stdout of a run that got as
+ * far as moving buffers.
  */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "bulk_config.h"
 #include "bulkperf.h"
 
 static void
@@ -18,21 +19,29 @@ perf_on_signal(int sig)
 	atomic_store_explicit(&perf_interrupted, true, memory_order_relaxed);
 }
 
-/* Backends this binary can drive; the others are named so the error is useful. */
-static int
-perf_check_backend(const char *name)
+static void
+perf_banner(const struct perf_opts *o)
 {
-	static const char *const known[] = { "local", "shm", "dpdk" };
+	static const char *const roles[] = {
+		[PERF_SHM_ALL] = "one process per domain",
+		[PERF_SHM_CREATE] = "create side (reflector)",
+		[PERF_SHM_BIND] = "bind side (source)",
+	};
+	bool shm = strcmp(o->backend, "shm") == 0;
 
-	if (strcmp(name, "local") == 0)
-		return 0;
-	for (unsigned i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (strcmp(name, known[i]) == 0) {
-			fprintf(stderr, "bulkperf: backend %s not built (built: local)\n", name);
-			return -1;
-		}
-	fprintf(stderr, "bulkperf: unknown backend '%s' (local, shm, dpdk; built: local)\n", name);
-	return -1;
+	printf("bulkperf: backend %s, mode %s, %u buffers of %u bytes, burst %u, ", o->backend,
+	       perf_mode_name(o->mode), o->buffers, o->buffer_size, o->burst);
+	if (o->count != 0)
+		printf("count %llu", (unsigned long long)o->count);
+	else
+		printf("duration %.3f s", o->duration);
+	printf(", %u hop%s, trust %s, inflight %u%s, %s", o->hops, o->hops == 1 ? "" : "s",
+	       perf_trust_name(o->trust), o->inflight, o->verify ? ", verify" : "",
+	       shm ? roles[o->role] : (o->threads ? "thread per domain" : "one thread"));
+	if (shm)
+		printf(", endpoint %s", o->endpoint);
+	printf("\n");
+	fflush(stdout);
 }
 
 int
@@ -40,16 +49,12 @@ main(int argc, char **argv)
 {
 	struct sigaction sa;
 	struct perf_opts o;
-	struct perf_run r;
-	struct perf_totals t;
 	int rc;
 
 	rc = perf_opts_parse(argc, argv, &o);
 	if (rc == PERF_PARSE_HELP)
 		return PERF_EXIT_OK;
 	if (rc != PERF_PARSE_OK)
-		return PERF_EXIT_USAGE;
-	if (perf_check_backend(o.backend) < 0)
 		return PERF_EXIT_USAGE;
 
 	memset(&sa, 0, sizeof(sa));
@@ -58,38 +63,15 @@ main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	printf("bulkperf: backend %s, mode %s, %u buffers of %u bytes, burst %u, ", o.backend,
-	       perf_mode_name(o.mode), o.buffers, o.buffer_size, o.burst);
-	if (o.count != 0)
-		printf("count %llu", (unsigned long long)o.count);
-	else
-		printf("duration %.3f s", o.duration);
-	printf(", %u hop%s, trust %s, inflight %u%s%s\n", o.hops, o.hops == 1 ? "" : "s",
-	       perf_trust_name(o.trust), o.inflight, o.verify ? ", verify" : "",
-	       o.threads ? ", thread per domain" : ", one thread");
-	fflush(stdout);
-
-	rc = perf_setup(&r, &o);
-	if (rc < 0) {
-		perf_teardown(&r);
-		perf_run_free(&r);
-		return PERF_EXIT_FAIL;
-	}
-	if (perf_csv_open(&r) < 0) {
-		perf_teardown(&r);
-		perf_run_free(&r);
-		return PERF_EXIT_FAIL;
-	}
-	if (o.threads)
-		perf_run_threads(&r);
-	else
-		perf_run_single(&r);
-	perf_teardown(&r);
-	perf_totals_get(&r, &t);
-	perf_stats_final(&r, &t);
-	perf_csv_close(&r);
-	perf_totals_get(&r, &t);
-	perf_result_line(&r, &t);
-	perf_run_free(&r);
-	return (t.errors != 0 || t.verify_failures != 0) ? PERF_EXIT_FAIL : PERF_EXIT_OK;
+	perf_banner(&o);
+	/* perf_opts_parse() let through only backends that are built. */
+#if BULK_HAVE_SHM
+	if (strcmp(o.backend, "shm") == 0)
+		return perf_shm_main(&o);
+#endif
+#if BULK_HAVE_LOCAL
+	if (strcmp(o.backend, "local") == 0)
+		return perf_local_main(&o);
+#endif
+	return PERF_EXIT_USAGE;
 }

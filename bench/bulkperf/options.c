@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Command line of bulkperf. Like dpdk-testpmd, everything before a "--" is
- * for the EAL (ignored by the local backend) and the application's own
- * options follow it; without a "--" every argument is the application's.
+ * for the EAL (ignored by the local and shm backends) and the application's
+ * own options follow it; without a "--" every argument is the application's.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -10,8 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "bulk_config.h"
 #include "bulkperf.h"
+
+/* The forked chain names link k's endpoint NAME.k (k < PERF_MAX_HOPS + 1). */
+#define PERF_LINK_SUFFIX_MAX 3u
 
 static const char *const perf_mode_names[] = {
 	[PERF_MODE_TXONLY] = "txonly",
@@ -48,13 +53,14 @@ static void
 perf_usage(FILE *f, const char *prog)
 {
 	fprintf(f,
-		"Usage: %s [EAL args --] --backend local --mode MODE [options]\n"
+		"Usage: %s [EAL args --] --backend local|shm --mode MODE [options]\n"
 		"\n"
 		"Moves buffers from a source domain through --hops passthrough domains to a\n"
 		"sink domain over libbulk channels and back, and reports throughput and\n"
 		"latency in the style of dpdk-testpmd.\n"
 		"\n"
-		"  --backend NAME         local (shm and dpdk when built)\n"
+		"  --backend NAME         local: every domain in this process; shm: one process\n"
+		"                         per domain (dpdk when built)\n"
 		"  --mode MODE            txonly: source moves, sink passes back, count at source\n"
 		"                         rxonly: the same, counted at the sink\n"
 		"                         echo: round trips in bursts, latency per burst\n"
@@ -68,6 +74,8 @@ perf_usage(FILE *f, const char *prog)
 		"  --trust full|half|none channel trust level (default full)\n"
 		"  --hops N               passthrough domains between source and sink (max %u)\n"
 		"  --verify               write a pattern and sequence number, check at the sink\n"
+		"                         and when the buffer is back (without it nobody\n"
+		"                         touches the payload)\n"
 		"  --stats-period SECONDS periodic statistics (default 1, 0: off)\n"
 		"  --csv FILE             write one row per period and a final row to FILE\n"
 		"  --threads              run each domain on its own thread (default: one thread\n"
@@ -77,10 +85,25 @@ perf_usage(FILE *f, const char *prog)
 		"  --queue-size N         channel descriptors per direction, power of two\n"
 		"  --help                 this text\n"
 		"\n"
+		"shm backend. Without --role one command forks the sink and the --hops hops\n"
+		"and runs the source itself; each link's downstream side creates the channel\n"
+		"on NAME.LINK and the upstream side binds to it. By hand, two processes:\n"
+		"  --role create          the reflector: the sink of one link; passes every\n"
+		"                         buffer straight back until the peer tears the\n"
+		"                         channel down or goes away; checks the payload when\n"
+		"                         the source asked for --verify\n"
+		"  --role bind            the source: binds (retrying while nobody listens),\n"
+		"                         assigns its pool and runs --mode (not rxonly)\n"
+		"  --endpoint NAME        @abstract or a socket path (default @bulkperf-<pid>;\n"
+		"                         bind needs it)\n"
+		"Both sides need the same --trust; half and none need --buffer-size a\n"
+		"multiple of 4096.\n"
+		"\n"
 		"The last line printed is:\n"
 		"result: backend=B mode=M buffers=N bytes=N buffers_per_s=X gbit_s=X "
 		"rtt_p50_ns=X rtt_p99_ns=X verify_failures=N errors=N\n"
-		"Exit status: 0 success, 1 run failure (errors, verify failures), 2 usage error.\n",
+		"Exit status: 0 success, 1 run failure (errors, verify failures, a forked\n"
+		"process that failed), 2 usage error.\n",
 		prog, PERF_MAX_BURST, PERF_MAX_HOPS);
 }
 
@@ -100,6 +123,8 @@ enum {
 	OPT_THREADS,
 	OPT_INFLIGHT,
 	OPT_QUEUE_SIZE,
+	OPT_ROLE,
+	OPT_ENDPOINT,
 	OPT_HELP,
 };
 
@@ -119,6 +144,8 @@ static const struct option perf_long_opts[] = {
 	{ "threads", no_argument, NULL, OPT_THREADS },
 	{ "inflight", required_argument, NULL, OPT_INFLIGHT },
 	{ "queue-size", required_argument, NULL, OPT_QUEUE_SIZE },
+	{ "role", required_argument, NULL, OPT_ROLE },
+	{ "endpoint", required_argument, NULL, OPT_ENDPOINT },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -166,11 +193,99 @@ perf_parse_secs(const char *opt, const char *s, bool zero_ok, double *out)
 	return 0;
 }
 
+/* Backends this binary can drive; the others are named so the error is useful. */
+static int
+perf_check_backend(const char *name)
+{
+	static const struct {
+		const char *name;
+		bool built;
+	} known[] = {
+		{ "local", BULK_HAVE_LOCAL },
+		{ "shm", BULK_HAVE_SHM },
+		{ "dpdk", false }, /* no bulkperf driver yet */
+	};
+	char built[32] = "";
+
+	for (unsigned i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (known[i].built)
+			snprintf(built + strlen(built), sizeof(built) - strlen(built), "%s%s",
+				 built[0] != '\0' ? ", " : "", known[i].name);
+	for (unsigned i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(name, known[i].name) == 0) {
+			if (known[i].built)
+				return 0;
+			fprintf(stderr, "bulkperf: backend %s not built (built: %s)\n", name, built);
+			return -1;
+		}
+	fprintf(stderr, "bulkperf: unknown backend '%s' (local, shm, dpdk; built: %s)\n", name,
+		built);
+	return -1;
+}
+
+/*
+ * What the shm backend needs beyond the common checks: one process per
+ * domain rules out --threads, and a by-hand pair is one link.
+ */
+static int
+perf_check_shm(struct perf_opts *o, bool have_queue_size)
+{
+	size_t room = PERF_ENDPOINT_MAX - (o->role == PERF_SHM_ALL ? PERF_LINK_SUFFIX_MAX : 0);
+
+	if (o->threads) {
+		fprintf(stderr, "bulkperf: --threads is for the local backend; over shm every "
+				"domain is a process of its own\n");
+		return PERF_PARSE_USAGE;
+	}
+	if (o->role != PERF_SHM_ALL && (o->hops > 0 || o->mode == PERF_MODE_PASSTHROUGH)) {
+		fprintf(stderr, "bulkperf: --role runs one link by hand; --hops and passthrough "
+				"need the one-command form (no --role)\n");
+		return PERF_PARSE_USAGE;
+	}
+	if (o->mode == PERF_MODE_RXONLY && o->role != PERF_SHM_CREATE) {
+		fprintf(stderr, "bulkperf: rxonly counts at the sink, which is another process "
+				"over shm; use txonly (counted at the source) or echo\n");
+		return PERF_PARSE_USAGE;
+	}
+	if (o->role == PERF_SHM_BIND && o->endpoint == NULL) {
+		fprintf(stderr, "bulkperf: --role bind needs --endpoint, the name the create "
+				"side listens on\n");
+		return PERF_PARSE_USAGE;
+	}
+	if (o->role == PERF_SHM_BIND && have_queue_size) {
+		fprintf(stderr, "bulkperf: --queue-size: over shm the create side sets the "
+				"queue size\n");
+		return PERF_PARSE_USAGE;
+	}
+	/* Protections and the staging copy work on whole pages of the pool. */
+	if (o->role != PERF_SHM_CREATE && o->trust != BULK_TRUST_FULL &&
+	    o->buffer_size % 4096 != 0) {
+		fprintf(stderr,
+			"bulkperf: --trust %s over shm needs --buffer-size a multiple of 4096 "
+			"(got %u)\n",
+			perf_trust_name(o->trust), o->buffer_size);
+		return PERF_PARSE_USAGE;
+	}
+	if (o->endpoint == NULL) {
+		snprintf(o->endpoint_default, sizeof(o->endpoint_default), "@bulkperf-%ld",
+			 (long)getpid());
+		o->endpoint = o->endpoint_default;
+	}
+	if (o->endpoint[0] == '\0' || (o->endpoint[0] == '@' && o->endpoint[1] == '\0') ||
+	    strlen(o->endpoint) > room) {
+		fprintf(stderr, "bulkperf: --endpoint: '%s' is not a name of 1..%zu bytes\n",
+			o->endpoint, room);
+		return PERF_PARSE_USAGE;
+	}
+	return PERF_PARSE_OK;
+}
+
 int
 perf_opts_parse(int argc, char **argv, struct perf_opts *o)
 {
 	const char *prog = argc > 0 ? argv[0] : "bulkperf";
 	bool have_count = false, have_hops = false, have_inflight = false, have_mode = false;
+	bool have_role = false, have_queue_size = false;
 	char **av;
 	int ac, first = 1, c;
 	uint64_t v;
@@ -295,6 +410,22 @@ perf_opts_parse(int argc, char **argv, struct perf_opts *o)
 				return PERF_PARSE_USAGE;
 			}
 			o->queue_size = (uint32_t)v;
+			have_queue_size = true;
+			break;
+		case OPT_ROLE:
+			if (strcmp(optarg, "create") == 0) {
+				o->role = PERF_SHM_CREATE;
+			} else if (strcmp(optarg, "bind") == 0) {
+				o->role = PERF_SHM_BIND;
+			} else {
+				fprintf(stderr, "bulkperf: --role: '%s' is not create or bind\n",
+					optarg);
+				return PERF_PARSE_USAGE;
+			}
+			have_role = true;
+			break;
+		case OPT_ENDPOINT:
+			o->endpoint = optarg;
 			break;
 		case OPT_HELP:
 		case 'h':
@@ -342,5 +473,14 @@ perf_opts_parse(int argc, char **argv, struct perf_opts *o)
 	} else if (!have_inflight || o->inflight > o->buffers) {
 		o->inflight = o->buffers;
 	}
-	return PERF_PARSE_OK;
+	if (perf_check_backend(o->backend) < 0)
+		return PERF_PARSE_USAGE;
+	if (strcmp(o->backend, "shm") != 0) {
+		if (have_role || o->endpoint != NULL) {
+			fprintf(stderr, "bulkperf: --role and --endpoint are for --backend shm\n");
+			return PERF_PARSE_USAGE;
+		}
+		return PERF_PARSE_OK;
+	}
+	return perf_check_shm(o, have_queue_size);
 }

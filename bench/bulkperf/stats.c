@@ -9,7 +9,6 @@
 
 #include "bulkperf.h"
 
-#define PERF_SEC_NS 1e9
 
 void
 perf_hist_init(struct perf_hist *h)
@@ -71,35 +70,38 @@ perf_ctrs_read(const struct perf_ctrs *c, struct perf_ctrs_snap *s)
 /*
  * The count a mode reports, in buffers and bytes (tx_bufs/tx_bytes of @p s):
  * txonly counts what the source sent, rxonly what the sink received, the
- * round-trip modes what came back to the source.
+ * round-trip modes what came back to the source. A process without the
+ * source (an shm sink or hop) counts what came in from upstream.
  */
 void
 perf_main_counter(struct perf_run *r, struct perf_ctrs_snap *s)
 {
-	const struct perf_ctrs *src = &r->ends[0].ctr;
-	const struct perf_ctrs *snk = &r->ends[2 * r->nlinks - 1].ctr;
+	const struct perf_ctrs *c;
 
 	memset(s, 0, sizeof(*s));
-	switch (r->o->mode) {
-	case PERF_MODE_TXONLY:
-		s->tx_bufs = perf_ctr_get(&src->tx_bufs);
-		s->tx_bytes = perf_ctr_get(&src->tx_bytes);
-		break;
-	case PERF_MODE_RXONLY:
-		s->tx_bufs = perf_ctr_get(&snk->rx_bufs);
-		s->tx_bytes = perf_ctr_get(&snk->rx_bytes);
-		break;
-	default:
-		s->tx_bufs = perf_ctr_get(&src->rx_bufs);
-		s->tx_bytes = perf_ctr_get(&src->rx_bytes);
-		break;
+	if (r->source == NULL || r->o->mode == PERF_MODE_RXONLY) {
+		c = &(r->sink != NULL ? r->sink : &r->nodes[0])->up->ctr;
+		s->tx_bufs = perf_ctr_get(&c->rx_bufs);
+		s->tx_bytes = perf_ctr_get(&c->rx_bytes);
+	} else if (r->o->mode == PERF_MODE_TXONLY) {
+		c = &r->source->down->ctr;
+		s->tx_bufs = perf_ctr_get(&c->tx_bufs);
+		s->tx_bytes = perf_ctr_get(&c->tx_bytes);
+	} else {
+		c = &r->source->down->ctr;
+		s->tx_bufs = perf_ctr_get(&c->rx_bufs);
+		s->tx_bytes = perf_ctr_get(&c->rx_bytes);
 	}
 }
 
 static uint64_t
 perf_verify_failures(struct perf_run *r)
 {
-	return perf_ctr_get(&r->nodes[r->nnodes - 1].verify_failures);
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < r->nnodes; i++)
+		n += perf_ctr_get(&r->nodes[i].verify_failures);
+	return n;
 }
 
 static uint64_t
@@ -107,7 +109,7 @@ perf_app_errors(struct perf_run *r)
 {
 	uint64_t n = 0;
 
-	for (unsigned i = 0; i < 2 * r->nlinks; i++)
+	for (unsigned i = 0; i < r->nends; i++)
 		n += perf_ctr_get(&r->ends[i].ctr.errors);
 	return n;
 }
@@ -117,7 +119,7 @@ perf_app_qfull(struct perf_run *r)
 {
 	uint64_t n = 0;
 
-	for (unsigned i = 0; i < 2 * r->nlinks; i++)
+	for (unsigned i = 0; i < r->nends; i++)
 		n += perf_ctr_get(&r->ends[i].ctr.qfull);
 	return n;
 }
@@ -180,6 +182,52 @@ perf_print_link(struct perf_run *r, unsigned link, const struct perf_ctrs_snap *
 	       "##########\n");
 }
 
+/*
+ * One end of a link whose other end is another process (shm): what this
+ * side sent and received, and the library's statistics of this side.
+ */
+static void
+perf_print_end(struct perf_run *r, const struct perf_end *e, const struct perf_ctrs_snap *c,
+	       const struct perf_ctrs_snap *base, const struct bulk_channel_stats *lib,
+	       double secs, const char *rates)
+{
+	static const struct perf_ctrs_snap zero;
+	char up[16], down[16];
+	/* Forward is what crossed the link by move, return what came back by pass. */
+	uint64_t fwd_bufs = e->tx_side ? c->tx_bufs : c->rx_bufs;
+	uint64_t fwd_bytes = e->tx_side ? c->tx_bytes : c->rx_bytes;
+	uint64_t ret_bufs = e->tx_side ? c->rx_bufs : c->tx_bufs;
+	uint64_t ret_bytes = e->tx_side ? c->rx_bytes : c->tx_bytes;
+
+	if (base == NULL)
+		base = &zero;
+	perf_node_name(e->link, r->o->hops, up, sizeof(up));
+	perf_node_name(e->link + 1, r->o->hops, down, sizeof(down));
+	printf("\n  ######################## Link %u statistics: %s -> %s, %s end (%s) "
+	       "########################\n",
+	       e->link, up, down, e->tx_side ? "TX" : "RX", e->node->name);
+	printf("  Forward (move)  %s-buffers: %-14" PRIu64 " %s-bytes: %" PRIu64 "\n",
+	       e->tx_side ? "TX" : "RX", fwd_bufs, e->tx_side ? "TX" : "RX", fwd_bytes);
+	printf("  Return  (pass)  %s-buffers: %-14" PRIu64 " %s-bytes: %" PRIu64 "\n",
+	       e->tx_side ? "RX" : "TX", ret_bufs, e->tx_side ? "RX" : "TX", ret_bytes);
+	printf("  Errors: %-8" PRIu64 " Queue-full: %-8" PRIu64, c->errors,
+	       lib != NULL ? lib->queue_full : c->qfull);
+	if (lib != NULL)
+		printf(" Bad-desc: %-6" PRIu64 " Wakeups: %-8" PRIu64 " Trust-copies: %" PRIu64
+		       " (%" PRIu64 " bytes) Reclaimed: %" PRIu64,
+		       lib->bad_desc, lib->wakeups, lib->trust_copies, lib->trust_copy_bytes,
+		       lib->reclaimed);
+	printf("\n\n  Throughput (%s)\n", rates);
+	printf("  Fwd-buffers/s: %14.0f          Fwd-Gbit/s: %10.3f\n",
+	       perf_rate(fwd_bufs - (e->tx_side ? base->tx_bufs : base->rx_bufs), secs),
+	       perf_gbit(fwd_bytes - (e->tx_side ? base->tx_bytes : base->rx_bytes), secs));
+	printf("  Ret-buffers/s: %14.0f          Ret-Gbit/s: %10.3f\n",
+	       perf_rate(ret_bufs - (e->tx_side ? base->rx_bufs : base->tx_bufs), secs),
+	       perf_gbit(ret_bytes - (e->tx_side ? base->rx_bytes : base->tx_bytes), secs));
+	printf("  ##########################################################################"
+	       "##########\n");
+}
+
 static void
 perf_csv_row(struct perf_run *r, double t, const char *kind, uint64_t bufs, uint64_t bytes,
 	     double secs, bool lat, uint64_t p50, uint64_t p99, uint64_t vf, uint64_t errs,
@@ -210,7 +258,20 @@ perf_stats_periodic(struct perf_run *r, uint64_t now, bool lib_safe)
 	uint64_t p50 = 0, p99 = 0, vf, errs;
 	bool lat = lib_safe && r->stamp;
 
-	for (unsigned i = 0; i < r->nlinks; i++) {
+	for (unsigned i = 0; r->split && i < r->nends; i++) {
+		struct perf_end *e = &r->ends[i];
+		struct bulk_channel_stats lib;
+		struct perf_ctrs_snap sc;
+
+		perf_ctrs_read(&e->ctr, &sc);
+		/* A split process is single-threaded: the library's view is ours to read. */
+		memset(&lib, 0, sizeof(lib));
+		if (e->ch != NULL)
+			bulk_channel_stats_get(e->ch, &lib);
+		perf_print_end(r, e, &sc, &e->prev, &lib, secs, "since last show");
+		e->prev = sc;
+	}
+	for (unsigned i = 0; !r->split && i < r->nlinks; i++) {
 		struct perf_end *tx = &r->ends[2 * i], *rx = &r->ends[2 * i + 1];
 		struct perf_ctrs_snap stx, srx;
 		struct bulk_channel_stats lib[2];
@@ -266,9 +327,14 @@ perf_totals_get(struct perf_run *r, struct perf_totals *t)
 		t->p99 = perf_hist_percentile(&r->hist, 99);
 	}
 	t->verify_failures = perf_verify_failures(r);
-	for (unsigned i = 0; i < 2 * r->nlinks; i++) {
+	for (unsigned i = 0; i < r->nnodes; i++)
+		t->checked += perf_ctr_get(&r->nodes[i].checked);
+	for (unsigned i = 0; i < r->nends; i++) {
 		t->queue_full += r->ends[i].lib.queue_full;
 		t->bad_desc += r->ends[i].lib.bad_desc;
+		t->wakeups += r->ends[i].lib.wakeups;
+		t->trust_copies += r->ends[i].lib.trust_copies;
+		t->reclaimed += r->ends[i].lib.reclaimed;
 	}
 	/* A rejected descriptor is a protocol error; a full queue is back-pressure. */
 	t->errors = r->errors + perf_app_errors(r) + t->bad_desc;
@@ -279,8 +345,15 @@ perf_stats_final(struct perf_run *r, const struct perf_totals *t)
 {
 	const struct perf_opts *o = r->o;
 	const struct perf_hist *h = &r->hist;
+	char how[32];
 
-	for (unsigned i = 0; i < r->nlinks; i++) {
+	for (unsigned i = 0; r->split && i < r->nends; i++) {
+		struct perf_ctrs_snap sc;
+
+		perf_ctrs_read(&r->ends[i].ctr, &sc);
+		perf_print_end(r, &r->ends[i], &sc, NULL, &r->ends[i].lib, t->secs, "average");
+	}
+	for (unsigned i = 0; !r->split && i < r->nlinks; i++) {
 		struct perf_end *tx = &r->ends[2 * i], *rx = &r->ends[2 * i + 1];
 		struct bulk_channel_stats lib[2] = { tx->lib, rx->lib };
 		struct perf_ctrs_snap stx, srx;
@@ -289,10 +362,13 @@ perf_stats_final(struct perf_run *r, const struct perf_totals *t)
 		perf_ctrs_read(&rx->ctr, &srx);
 		perf_print_link(r, i, &stx, &srx, NULL, NULL, lib, t->secs, "average");
 	}
+	if (r->split)
+		snprintf(how, sizeof(how), "process %s", r->nodes[0].name);
+	else
+		snprintf(how, sizeof(how), "%s", o->threads ? "thread per domain" : "one thread");
 	printf("\n  +++++++++++++++ Accumulated statistics: backend %s, mode %s, %u hop%s, %s"
 	       " +++++++++++++++\n",
-	       o->backend, perf_mode_name(o->mode), o->hops, o->hops == 1 ? "" : "s",
-	       o->threads ? "thread per domain" : "one thread");
+	       o->backend, perf_mode_name(o->mode), o->hops, o->hops == 1 ? "" : "s", how);
 	printf("  Buffers: %-14" PRIu64 " Bytes: %-18" PRIu64 " Time: %.3f s\n", t->buffers,
 	       t->bytes, t->secs);
 	printf("  Buffers/s: %-14.0f Gbit/s: %.3f\n", t->buffers_per_s, t->gbit_s);
@@ -304,9 +380,15 @@ perf_stats_final(struct perf_run *r, const struct perf_totals *t)
 		       perf_hist_percentile(h, 90), t->p99, perf_hist_percentile(h, 99.9), h->max,
 		       (double)h->sum / (double)h->n);
 	printf("  Verify failures: %-8" PRIu64 " Errors: %-8" PRIu64 " Queue-full: %-8" PRIu64
-	       " Bad-desc: %" PRIu64 "%s\n",
-	       t->verify_failures, t->errors, t->queue_full, t->bad_desc,
-	       o->verify ? "" : " (not verifying)");
+	       " Bad-desc: %-6" PRIu64,
+	       t->verify_failures, t->errors, t->queue_full, t->bad_desc);
+	if (t->checked != 0)
+		printf(" Checked: %" PRIu64 "\n", t->checked);
+	else
+		printf(" (not verifying)\n");
+	if (r->split)
+		printf("  Wakeups: %-8" PRIu64 " Trust-copies: %-8" PRIu64 " Reclaimed: %" PRIu64 "\n",
+		       t->wakeups, t->trust_copies, t->reclaimed);
 	printf("  ++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++"
 	       "++++++++++\n\n");
 	perf_csv_row(r, t->secs, "final", t->buffers, t->bytes, t->secs, r->stamp, t->p50, t->p99,
@@ -349,4 +431,24 @@ perf_result_line(struct perf_run *r, const struct perf_totals *t)
 	       r->o->backend, perf_mode_name(r->o->mode), t->buffers, t->bytes, t->buffers_per_s,
 	       t->gbit_s, t->p50, t->p99, t->verify_failures, t->errors);
 	fflush(stdout);
+}
+
+/*
+ * The end of a run, after teardown: final block, CSV, result line.
+ * @return the exit status (failure on errors or verify failures).
+ */
+int
+perf_report(struct perf_run *r, bool result_line)
+{
+	struct perf_totals t;
+
+	perf_totals_get(r, &t);
+	perf_stats_final(r, &t);
+	perf_csv_close(r);
+	/* Closing the CSV file can fail too. */
+	perf_totals_get(r, &t);
+	if (result_line)
+		perf_result_line(r, &t);
+	fflush(stdout);
+	return (t.errors != 0 || t.verify_failures != 0) ? PERF_EXIT_FAIL : PERF_EXIT_OK;
 }
