@@ -242,20 +242,22 @@ tx_trust(struct shm_chan *sc, enum bulk_msg_type type, struct bulk_buffer *const
 			shm_prot_apply(bufs + i, prot, m);
 		}
 	} else if (ch->trust == BULK_TRUST_NONE && type != BULK_MSG_RELEASE) {
-		uint64_t bytes = 0;
+		uint64_t bytes = 0, copies = 0;
 
 		for (unsigned i = 0; i < k; i++) {
 			const struct bulk_buffer *b = bufs[i];
 			uint32_t len = lens ? lens[i] : b->pool->buffer_size;
 			const struct shm_stage *st = &sc->stage[b->slot];
 
-			/* Only a failed staging mmap at assignment leaves it out. */
+			/* Staging is mapped before an assignment is accepted, so
+			 * it is there; the check keeps a bug from being a crash. */
 			if (bulk_unlikely(st->base == NULL))
 				continue;
 			memcpy(st->base + (size_t)b->index * b->pool->buffer_size, b->addr, len);
 			bytes += len;
+			copies++;
 		}
-		ch->stats.trust_copies += k;
+		ch->stats.trust_copies += copies;
 		ch->stats.trust_copy_bytes += bytes;
 	}
 }
@@ -281,6 +283,8 @@ shm_tx_burst(struct bulk_channel *ch, enum bulk_msg_type type, struct bulk_buffe
 		return 0;
 	}
 	k = (uint32_t)free < n ? (uint32_t)free : n;
+	if (bulk_unlikely(k < n))
+		sc->tx_short = true;
 	if (bulk_unlikely(k == 0))
 		return 0;
 	if (bulk_unlikely(ch->trust != BULK_TRUST_FULL))
@@ -304,6 +308,15 @@ shm_tx_burst(struct bulk_channel *ch, enum bulk_msg_type type, struct bulk_buffe
 	ring_publish(r);
 	ring_wake(sc, r);
 	return k;
+}
+
+/* A send on the socket failed: a peer that is gone says so in our terms. */
+static int
+sock_err(int rc)
+{
+	if (rc == -EPIPE || rc == -ECONNRESET || rc == -ENOTCONN)
+		return -BULK_E_PEER_GONE;
+	return rc;
 }
 
 static int
@@ -341,7 +354,7 @@ shm_tx_pool_assign(struct shm_chan *sc, struct shm_pending *p, struct bulk_pool 
 		close(fd);
 		if (rc < 0)
 			shm_stage_drop(sc, p->d.slot);
-		return rc;
+		return sock_err(rc);
 	}
 	/* FULL and HALF share the pool's own memory: it must be a memfd, and
 	 * HALF protects 4 KiB pages (hugepages cannot be split). */
@@ -351,7 +364,7 @@ shm_tx_pool_assign(struct shm_chan *sc, struct shm_pending *p, struct bulk_pool 
 		return -BULK_E_POOL_GEOMETRY;
 	rc = shm_sock_send(sc->sock, &pm, sizeof(pm), &pool->fd, 1);
 	if (rc < 0)
-		return rc;
+		return sock_err(rc);
 	if (ch->trust == BULK_TRUST_HALF)
 		pool->protect = shm_prot_one;
 	return 0;
@@ -384,6 +397,22 @@ shm_tx_ctrl(struct bulk_channel *ch, const struct bulk_ctrl_msg *m)
 }
 
 /* ---------------------------------------------------------- receive */
+
+/* We freed slots: wake a producer that sleeps on a full ring. */
+static inline void
+space_wake(struct shm_chan *sc, struct shm_ring *r)
+{
+	static const uint64_t one = 1;
+
+	if (__atomic_load_n(&r->ctl->space_enabled, __ATOMIC_RELAXED) == 0)
+		return;
+	/* Pairs with the fence in shm_arm(): we see space_wanted or the
+	 * producer sees our tail. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_exchange_n(&r->ctl->space_wanted, 0, __ATOMIC_RELAXED) &&
+	    write(sc->efd_peer, &one, sizeof(one)) == (ssize_t)sizeof(one))
+		sc->ch.stats.wakeups++;
+}
 
 /* NONE data needs the staging memory of its slot; anything else is refused. */
 static inline bool
@@ -484,6 +513,19 @@ rx_pool_assign(struct shm_chan *sc, const struct shm_desc *d, const uint8_t *slo
 	}
 	req.length = pm.length;
 	req.trust = ch->trust;
+	if (ch->trust == BULK_TRUST_NONE) {
+		/* The staging memory is the data path: map it (sealed, long
+		 * enough) before accepting, or refuse the pool. A slot in use
+		 * is left to the core to refuse. */
+		if (d->slot >= BULK_CHANNEL_MAX_POOLS)
+			goto core;
+		if (ch->slots[d->slot].state != BULK_SLOT_FREE)
+			goto core;
+		status = shm_stage_map(sc, d->slot, req.fd, pm.length);
+		if (status < 0)
+			goto reply;
+	}
+core:
 	pd = (struct bulk_pool_desc){
 		.id = { .host = info.id_host, .pid = info.id_pid, .seq = info.id_seq },
 		.count = info.count,
@@ -491,13 +533,10 @@ rx_pool_assign(struct shm_chan *sc, const struct shm_desc *d, const uint8_t *slo
 		.trust = ch->trust,
 	};
 	bulk_core_rx_pool_assign(ch, d->slot, &pd, &mapper);
+	/* Refused or vetoed: nothing of it stays mapped. */
 	if (ch->trust == BULK_TRUST_NONE && d->slot < BULK_CHANNEL_MAX_POOLS &&
-	    ch->slots[d->slot].state == BULK_SLOT_ASSIGNED &&
-	    shm_stage_map(sc, d->slot, req.fd, pm.length) < 0) {
-		/* Accepted but the data path is missing: the peer's sends on
-		 * this slot are refused by the staging check. */
-		ch->stats.bad_desc++;
-	}
+	    ch->slots[d->slot].state == BULK_SLOT_FREE)
+		shm_stage_drop(sc, d->slot);
 	if (!req.used && req.fd >= 0)
 		close(req.fd);
 	return;
@@ -588,6 +627,7 @@ rx_ring(struct shm_chan *sc, unsigned budget)
 		ch->stats.rx_msgs += n;
 		/* (B) pairs with the producer's load-acquire of tail. */
 		__atomic_store_n(&r->ctl->tail, r->idx, __ATOMIC_RELEASE);
+		space_wake(sc, r);
 	}
 	return (int)n;
 }
@@ -833,11 +873,15 @@ binder_poll(struct shm_chan *sc)
 	int fds[3];
 	ssize_t n;
 	void *base;
+	bool hup;
 	int rc = -EPROTO;
 
+	/* Hang-up first: an answer sent before the creator closed is then
+	 * surely seen by the recv below. */
+	hup = shm_sock_hup(sc->sock);
 	n = shm_sock_recv(sc->sock, &w, sizeof(w), fds, 3, &nfds);
 	if (n == -EAGAIN) {
-		if (shm_sock_hup(sc->sock))
+		if (hup)
 			bulk_core_peer_gone(ch, -BULK_E_PEER_GONE);
 		return 0;
 	}
@@ -1066,6 +1110,21 @@ shm_arm(struct bulk_channel *ch)
 		return 0; /* the sockets in the epoll set wake us */
 	if (sc->nbacklog > 0)
 		return 1;
+	if (sc->tx_short && sc->tx.ctl != NULL) {
+		/* A send came back short: sleep only if the consumer will
+		 * wake us when it frees slots. */
+		struct shm_ring *t = &sc->tx;
+
+		sc->tx_short = false;
+		__atomic_store_n(&t->ctl->space_enabled, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&t->ctl->space_wanted, 1, __ATOMIC_RELAXED);
+		/* Pairs with the fence in space_wake(). */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&t->ctl->tail, __ATOMIC_ACQUIRE) != t->cache) {
+			__atomic_store_n(&t->ctl->space_wanted, 0, __ATOMIC_RELAXED);
+			return 1;
+		}
+	}
 	/* Hang-up must not wait for the next idle-poll check. */
 	sc->next_hup_ns = 0;
 	__atomic_store_n(&r->ctl->wake_enabled, 1, __ATOMIC_RELAXED);

@@ -55,6 +55,7 @@ struct shm_chan {
 	int efd_peer;           /* we signal the peer here */
 	bool unlink_path;       /* we created a filesystem socket: remove it */
 	bool want_wake;
+	bool tx_short;          /* a send found the ring full since the last arm */
 	uint8_t *region;
 	size_t region_len;
 	struct shm_ring tx, rx;

@@ -24,7 +24,10 @@
  * Need-wakeup: the consumer stores need_wakeup = 1, full fence, re-reads
  * head; the producer publishes head, full fence, exchanges need_wakeup
  * with 0 and signals the consumer's eventfd if it was set. One of the two
- * fences sees the other's store, so no wakeup is lost.
+ * fences sees the other's store, so no wakeup is lost. Space-wanted is the
+ * mirror image for a producer that found the ring full: it sets
+ * space_wanted, fences, re-reads tail; the consumer stores tail, fences,
+ * exchanges space_wanted with 0 and signals the producer's eventfd.
  */
 #ifndef BULK_SHM_WIRE_H
 #define BULK_SHM_WIRE_H
@@ -122,7 +125,9 @@ struct shm_ring_ctl {
 	uint8_t pad1[SHM_CACHE_LINE - 4];
 	uint32_t need_wakeup;   /* consumer sets before sleeping, producer clears */
 	uint32_t wake_enabled;  /* consumer sets once it may sleep at all */
-	uint8_t pad2[SHM_CACHE_LINE - 8];
+	uint32_t space_wanted;  /* producer sets before sleeping on a full ring, consumer clears */
+	uint32_t space_enabled; /* producer sets once it may sleep on a full ring */
+	uint8_t pad2[SHM_CACHE_LINE - 16];
 };
 _Static_assert(sizeof(struct shm_ring_ctl) == 3 * SHM_CACHE_LINE, "shm_ring_ctl layout");
 _Static_assert(offsetof(struct shm_ring_ctl, tail) == SHM_CACHE_LINE,

@@ -268,7 +268,8 @@ int bulk_domain_create(const char *name, struct bulk_domain **out);
  * Destroy a domain; frees its CLOSED channels and its pools.
  * @return 0, -EBUSY (a channel is not CLOSED, or an endpoint still exists),
  *         -BULK_E_POOL_IN_USE (a pool it allocated has buffers away, or it
- *         owns buffers of a pool it received: pass them home first).
+ *         owns buffers of a pool it received: pass them home first; a
+ *         received pool whose only channel's peer died may be dropped).
  */
 int bulk_domain_destroy(struct bulk_domain *d);
 
@@ -375,8 +376,10 @@ int bulk_channel_poll(struct bulk_channel *ch, unsigned budget);
 int bulk_channel_fd(struct bulk_channel *ch);
 
 /**
- * Ask the peer for a wakeup on the fd before sleeping on it. Read the fd
- * (eventfd) after waking.
+ * Ask the peer for a wakeup on the fd before sleeping on it: when
+ * descriptors arrive, and (shm) when a send that came back short since the
+ * last arm can go on. The local backend's fd is an eventfd: read it after
+ * waking; other backends' fds are drained by arm itself.
  * @return 1 if work is already pending (do not sleep), 0 if armed; negative code.
  */
 int bulk_channel_arm(struct bulk_channel *ch);
@@ -394,7 +397,10 @@ int bulk_channel_arm(struct bulk_channel *ch);
  *   -BULK_E_POOL_ASSIGNED (already assigned or pending on this channel);
  *   -BULK_E_TRUST_MISMATCH;
  *   -BULK_E_POOL_GEOMETRY (buffer size not page-multiple for HALF/NONE);
- *   -ENOSPC (BULK_CHANNEL_MAX_POOLS or BULK_POOL_MAX_CHANNELS reached); -ENOMEM.
+ *   -ENOSPC (BULK_CHANNEL_MAX_POOLS or BULK_POOL_MAX_CHANNELS reached); -ENOMEM;
+ *   shm: -BULK_E_POOL_GEOMETRY also for memory that cannot be shared (not
+ *   BULK_MEM_MEMFD at FULL/HALF), -BULK_E_PEER_GONE (the peer died and no
+ *   poll has seen it yet), -EAGAIN (the socket is full: poll, then retry).
  */
 int bulk_channel_assign_pool(struct bulk_channel *ch, struct bulk_pool *pool,
 			     struct bulk_cont cont);

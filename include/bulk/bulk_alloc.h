@@ -52,7 +52,10 @@ int bulk_pool_alloc(struct bulk_domain *d, const struct bulk_pool_params *params
  *   -BULK_E_POOL_ASSIGNED (assigned to a channel, or an assignment is pending);
  *   -BULK_E_POOL_IN_USE (this domain allocated it and does not own every
  *   buffer READ_WRITE: some are away or copied; or it is a received view
- *   that still owns buffers or has copies of them out).
+ *   that still owns buffers or has copies of them out). Exception: a
+ *   received view whose only channel closed because its peer died may be
+ *   freed with buffers it owns: they have no way home any more, and the
+ *   process upstream of the dead peer took back what went through it.
  */
 int bulk_pool_free(struct bulk_pool *pool);
 

@@ -23,10 +23,18 @@
  *    per-channel staging memfd: one copy on send, one on receive, counted in
  *    bulk_channel_stats.trust_copies. NONE is not zero copy.
  *
- * A peer that dies or closes its socket is seen by the next poll that finds
- * nothing in the ring: the channel goes CLOSED, pending continuations fail
- * with -BULK_E_PEER_GONE, copies across it are voided and every buffer this
- * side had moved or passed to the peer comes back, READ_WRITE.
+ * A peer that dies or closes its socket is seen by a poll that finds
+ * nothing in the ring (the socket is asked at most once a millisecond, at
+ * once after bulk_channel_arm()): the channel goes CLOSED, pending
+ * continuations and pool assignments fail with -BULK_E_PEER_GONE, copies
+ * across it are voided and every buffer this side had moved or passed to
+ * the peer comes back, READ_WRITE (bulk_channel_stats.reclaimed). A pool
+ * received only through the dead peer may then be freed with the buffers
+ * it still owns (bulk_pool_free()).
+ *
+ * Sockets and eventfds are close-on-exec but a fork()ed child inherits
+ * them: a child that lives on keeps the peer from seeing this process die.
+ * Fork before creating channels.
  *
  * bulk_channel_fd() of an shm channel is an epoll fd (the wakeup eventfd and
  * the socket, so that a hang-up wakes a sleeper too); bulk_channel_arm()

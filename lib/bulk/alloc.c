@@ -155,7 +155,7 @@ bulk_pool_free(struct bulk_pool *p)
 			return -BULK_E_POOL_IN_USE;
 		/* A received view that owns buffers, or has copies of them out,
 		 * would lose them. */
-		if (!p->owns_memory && (bulk_buffer_is_owner(&p->bufs[i]) ||
+		if (!p->owns_memory && !p->orphan && (bulk_buffer_is_owner(&p->bufs[i]) ||
 					p->bufs[i].copies_out > 0))
 			return -BULK_E_POOL_IN_USE;
 	}

@@ -98,6 +98,7 @@ struct bulk_pool {
 	enum bulk_mem_kind mem;
 	int fd;
 	bool owns_memory;            /* allocated here, by bulk_pool_alloc() */
+	bool orphan;                 /* received, and its only channel's peer died */
 	void (*unmap)(struct bulk_pool *view);
 	/* Set by a backend that enforces access with page protections (shm
 	 * HALF): called after the core changed buffer @p index's state off the

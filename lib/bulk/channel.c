@@ -254,14 +254,14 @@ chan_void_copies(struct bulk_channel *ch)
 }
 
 static void
-chan_closed(struct bulk_channel *ch)
+chan_closed(struct bulk_channel *ch, int reason)
 {
 	ch->state = BULK_STATE_CLOSED;
 	chan_void_copies(ch);
 	/* No answer can come any more to assignments still pending. */
 	for (unsigned s = 0; s < BULK_CHANNEL_MAX_POOLS; s++)
 		if (ch->slots[s].state == BULK_SLOT_PENDING)
-			bulk_chan_slot_fail(ch, (uint16_t)s, -BULK_E_CLOSED);
+			bulk_chan_slot_fail(ch, (uint16_t)s, reason);
 }
 
 int
@@ -276,7 +276,7 @@ bulk_channel_destroy(struct bulk_channel *ch, struct bulk_cont cont)
 		/* Nobody bound: close at once, report at the next poll. */
 		if (ch->ops->unlisten != NULL)
 			ch->ops->unlisten(ch);
-		chan_closed(ch);
+		chan_closed(ch, -BULK_E_CLOSED);
 		ch->destroy_cont = cont;
 		ch->fire_destroy = true;
 		return 0;
@@ -312,7 +312,7 @@ bulk_core_rx_teardown(struct bulk_channel *ch)
 	/* FIFO: all the peer sent before its teardown was delivered already. */
 	bulk_core_send_ctrl(ch, BULK_MSG_TEARDOWN_ACK, 0, 0, NULL);
 	if (ch->state == BULK_STATE_CONNECTED) {
-		chan_closed(ch);
+		chan_closed(ch, -BULK_E_CLOSED);
 		/* Our own descriptors sent before the ack reach the peer before
 		 * the ack does, and it still receives in TEARDOWN: they complete. */
 		bulk_core_fire_conts_all(ch, 0);
@@ -329,7 +329,7 @@ bulk_core_rx_teardown_ack(struct bulk_channel *ch)
 		ch->stats.bad_desc++;
 		return;
 	}
-	chan_closed(ch);
+	chan_closed(ch, -BULK_E_CLOSED);
 	bulk_core_fire_conts_all(ch, 0);
 	bulk_cont_fire(&ch->destroy_cont, 0, ch);
 }
@@ -341,13 +341,22 @@ bulk_core_peer_gone(struct bulk_channel *ch, int reason)
 
 	if (was == BULK_STATE_CLOSED)
 		return;
-	chan_closed(ch);
+	chan_closed(ch, reason);
 	/* Whatever we moved or passed to the peer died with it: the data is
 	 * still in our mapping and nobody else can hold it through this
 	 * channel, so it is ours again. */
-	for (unsigned s = 0; s < BULK_CHANNEL_MAX_POOLS; s++)
-		if (ch->slots[s].state == BULK_SLOT_ASSIGNED)
-			ch->stats.reclaimed += bulk_chan_slot_reclaim(&ch->slots[s]);
+	for (unsigned s = 0; s < BULK_CHANNEL_MAX_POOLS; s++) {
+		struct bulk_pool *p = ch->slots[s].pool;
+
+		if (ch->slots[s].state != BULK_SLOT_ASSIGNED)
+			continue;
+		ch->stats.reclaimed += bulk_chan_slot_reclaim(&ch->slots[s]);
+		/* A received pool that reached us only through the dead peer
+		 * has no way home any more: its upstream got back what went
+		 * through the peer, so what we still own of it may be dropped. */
+		if (!p->owns_memory && p->nlinks == 1)
+			p->orphan = true;
+	}
 	bulk_core_fire_conts_all(ch, reason);
 	if (was == BULK_STATE_BINDING)
 		bulk_cont_fire(&ch->bind_cont, reason, ch);

@@ -41,7 +41,7 @@ bulk_domain_destroy(struct bulk_domain *d)
 			uint8_t st = p->bufs[i].state;
 
 			if (p->owns_memory ? st != BULK_BUFFER_READ_WRITE
-					   : (st == BULK_BUFFER_READ_WRITE ||
+					   : !p->orphan && (st == BULK_BUFFER_READ_WRITE ||
 					      st == BULK_BUFFER_RO_OWNED || p->bufs[i].copies_out))
 				return -BULK_E_POOL_IN_USE;
 		}

@@ -71,6 +71,7 @@ bulk_pool_link_add(struct bulk_pool *p, struct bulk_channel *ch, uint16_t slot)
 	p->links[p->nlinks].ch = ch;
 	p->links[p->nlinks].slot = slot;
 	p->nlinks++;
+	p->orphan = false;
 }
 
 void
