@@ -14,8 +14,9 @@
  *           or between polls.
  * The parent must then see, within bounded polling: the channel CLOSED,
  * teardown_received with -BULK_E_PEER_GONE, every continuation it was
- * given fired exactly once (0 or -BULK_E_PEER_GONE; a pending assignment
- * may fail with -BULK_E_CLOSED), no copy out, every buffer back READ_WRITE
+ * given fired exactly once (0 or -BULK_E_PEER_GONE; so does a pending pool
+ * assignment, and an assignment made right after a kill returns 0 or
+ * -BULK_E_PEER_GONE), no copy out, every buffer back READ_WRITE
  * (and writable: HALF restores the pages) and accounted for (free list +
  * held by the test = pool size), and stats.reclaimed equal to the number
  * of buffers that were away. The next run connects a new peer on a new
@@ -25,9 +26,12 @@
  * must free (nothing leaked) and the domain destroy.
  *
  * In a third of the runs the parent sleeps on bulk_channel_fd() whenever a
- * poll finds nothing (after bulk_channel_arm()), so that a pass coming back
- * and the peer's hang-up must also wake a sleeper. It never sleeps right
- * after a send the full queue cut short: room in the ring is not signalled.
+ * poll finds nothing (after bulk_channel_arm()), so that a pass coming back,
+ * the peer's hang-up and, after a send the full queue cut short, room in the
+ * ring (space_wanted) must also wake a sleeper. The sleep is poll() with a
+ * 1 s timeout and nothing else in between: the echo peer always has
+ * something on the way for us, so no wakeup in 5 s is a lost wakeup and
+ * fails (not a timing assertion: a wakeup that is late but comes passes).
  *
  * The seed fixes the plan of every run (who dies how, when, which trust,
  * who creates); what happens meanwhile also depends on timing.
@@ -37,7 +41,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 
 #include "shm_test.h"
 
@@ -48,6 +51,9 @@
 #define MAXCONT 65536
 #define MAXBURST 8
 #define CLEAN_ECHOES 300
+/* A sleeper polls its fd this long at a time, and fails after LOST_WAKEUP_S. */
+#define WAIT_MS 1000
+#define LOST_WAKEUP_S 5.0
 
 enum death { D_KILL, D_RAISE, D_EXIT, D_NONE };
 static const char *const death_names[] = { "kill", "raise", "exit", "clean" };
@@ -137,6 +143,21 @@ peer_maybe_die(void)
 		t_child_exit(0);
 }
 
+/*
+ * In the runs where the parent sleeps, now and then a pause at the end of a
+ * burst: the echoes are out, but the ring's tail is published only after
+ * the callbacks. The parent then gets everything back and finds the ring
+ * still full; when it sleeps, only room in the ring can wake it.
+ */
+static void
+peer_stall(void)
+{
+	struct timespec ts = { 0, 200000 };
+
+	if (pe.r->sleep && rnd(2) == 0)
+		nanosleep(&ts, NULL);
+}
+
 static void
 peer_flush(void)
 {
@@ -193,6 +214,7 @@ peer_on_move(struct bulk_channel *ch, struct bulk_buffer *const *bufs, const uin
 		pe.received++;
 		peer_maybe_die();
 	}
+	peer_stall();
 }
 
 static void
@@ -214,6 +236,7 @@ peer_on_copy(struct bulk_channel *ch, struct bulk_buffer *const *bufs, const uin
 		pe.received++;
 		peer_maybe_die();
 	}
+	peer_stall();
 }
 
 static int
@@ -336,6 +359,7 @@ static struct {
 	unsigned long total_echoes, total_reclaimed, total_conts_failed;
 	unsigned long deaths[4];
 	unsigned long sleeps, sleepy_runs, assign_failed[BULK_E_LAST - BULK_EBASE + 1];
+	unsigned long short_sleeps, wait_timeouts;
 } ow;
 
 static struct bulk_cont
@@ -508,7 +532,7 @@ ow_check_home(const struct run *r)
 
 /* Why a run stalled: everything the parent knows. */
 static void
-ow_dump(const struct run *r, int assigned, const struct t_cont *assignc)
+ow_dump(const struct run *r, double secs, int assigned, const struct t_cont *assignc)
 {
 	struct bulk_channel_stats st;
 
@@ -518,7 +542,7 @@ ow_dump(const struct run *r, int assigned, const struct t_cont *assignc)
 		"tx %llu rx %llu msgs, moves %llu copies %llu passes %llu releases %llu, "
 		"queue full %llu, bad %llu\n", r->no, death_names[r->death],
 		r->parent_creates ? "creator" : "binder", r->sleep, r->copies,
-		bulk_channel_state_name(bulk_channel_state(ow.ch)), T_WAIT_S, assigned,
+		bulk_channel_state_name(bulk_channel_state(ow.ch)), secs, assigned,
 		assignc->fired, assignc->err, ow.away, ow.held, bulk_pool_free_count(ow.cur),
 		ow.echoes, (unsigned long long)st.tx_msgs, (unsigned long long)st.rx_msgs,
 		(unsigned long long)st.moves_tx, (unsigned long long)st.copies_tx,
@@ -530,6 +554,43 @@ ow_dump(const struct run *r, int assigned, const struct t_cont *assignc)
 		fprintf(stderr, "  buffer %2u: where %d state %s out %u in %u\n", i, ow.where[i],
 			bulk_buffer_state_name(b->state), b->copies_out, b->copies_in);
 	}
+}
+
+/*
+ * Sleep on the channel's epoll fd until it wakes us; bulk_channel_arm()
+ * returned 0. Nothing is polled meanwhile, so that a wakeup the peer never
+ * sent cannot be made up for by the next poll: with none in LOST_WAKEUP_S
+ * the test fails. The echo peer always has something on the way for us
+ * (our buffers, our copies, our descriptors to consume) or dies, which
+ * hangs up the socket in the epoll set.
+ */
+static void
+ow_sleep(const struct run *r, int epfd, int assigned, const struct t_cont *assignc)
+{
+	uint64_t since = t_now_ns();
+
+	for (;;) {
+		struct pollfd p = { .fd = epfd, .events = POLLIN };
+		int e = poll(&p, 1, WAIT_MS);
+
+		if (e > 0)
+			break;
+		if (e < 0) {
+			CHECK(errno == EINTR);
+			continue;
+		}
+		ow.wait_timeouts++;
+		if (t_now_ns() - since > (uint64_t)(LOST_WAKEUP_S * 1e9)) {
+			fprintf(stderr, "run %d: no wakeup in %.0f s on the channel fd (slept "
+				"after a short send: %d), channel %s: a lost wakeup\n", r->no,
+				LOST_WAKEUP_S, ow.queue_was_full,
+				bulk_channel_state_name(bulk_channel_state(ow.ch)));
+			ow_dump(r, LOST_WAKEUP_S, assigned, assignc);
+			CHECK(!"lost wakeup");
+		}
+	}
+	ow.sleeps++;
+	ow.short_sleeps += ow.queue_was_full != 0;
 }
 
 static void
@@ -609,6 +670,7 @@ ow_run(const struct run *r, const char *name)
 			printf("  run %2d: assign to a just-killed peer: %s\n", r->no,
 			       bulk_strerror(rc));
 			CHECK(killed);
+			CHECK_RC(rc, -BULK_E_PEER_GONE);
 			assign_refused = rc;
 			assignc.fired = 1;
 			assignc.err = rc;
@@ -638,31 +700,21 @@ ow_run(const struct run *r, const char *name)
 				break;
 		}
 		if (t_now_ns() > end) {
-			ow_dump(r, assigned, &assignc);
+			ow_dump(r, T_WAIT_S, assigned, &assignc);
 			CHECK(!"peer death not seen");
 		}
-		if (rc == 0 && epfd >= 0 && !ow.queue_was_full &&
-		    bulk_channel_state(ow.ch) != BULK_STATE_CLOSED) {
-			/* Sleep on the channel's fd: a pass coming back or the
-			 * peer's hang-up must wake us. Not after a send the queue
-			 * cut short: room in the ring is never signalled (the peer
-			 * publishes its tail after its callbacks, which may have
-			 * echoed everything already). */
-			struct epoll_event ev;
-			int a = bulk_channel_arm(ow.ch), e;
+		if (rc == 0 && epfd >= 0 && bulk_channel_state(ow.ch) != BULK_STATE_CLOSED) {
+			/* Sleep on the channel's fd: a pass coming back, the
+			 * peer's hang-up or, after a short send, room in the ring
+			 * must wake us (the peer may have echoed everything in its
+			 * callbacks before it published its tail: then only the
+			 * space wakeup is left). */
+			int a = bulk_channel_arm(ow.ch);
 
 			CHECK(a >= 0);
 			if (a == 1)
 				continue;
-			e = epoll_wait(epfd, &ev, 1, (int)(T_WAIT_S * 1000));
-			CHECK(e >= 0 || errno == EINTR);
-			if (e == 0) {
-				fprintf(stderr, "run %d: slept %.0f s on the channel fd, channel %s\n",
-					r->no, T_WAIT_S,
-					bulk_channel_state_name(bulk_channel_state(ow.ch)));
-				CHECK(!"no wakeup");
-			}
-			ow.sleeps++;
+			ow_sleep(r, epfd, assigned, &assignc);
 		} else if (rc == 0) {
 			t_idle(idle++);
 		} else {
@@ -696,8 +748,7 @@ ow_run(const struct run *r, const char *name)
 		if (assign_refused == 0 && (assignc.fired == 0 || assignc.err != 0)) {
 			/* The peer died before it answered the assignment. */
 			CHECK_EQ_INT(assignc.fired, 1);
-			if (assignc.err != -BULK_E_PEER_GONE)
-				CHECK_RC(assignc.err, -BULK_E_CLOSED);
+			CHECK_RC(assignc.err, -BULK_E_PEER_GONE);
 			printf("  run %2d: the pending assignment failed with %s\n", r->no,
 			       bulk_strerror(assignc.err));
 			ow.assign_failed[-assignc.err - BULK_EBASE]++;
@@ -792,7 +843,9 @@ main(int argc, char **argv)
 	       "%lu buffers reclaimed, %lu continuations failed\n", ow.deaths[D_KILL],
 	       ow.deaths[D_RAISE], ow.deaths[D_EXIT], ow.deaths[D_NONE], ow.total_echoes,
 	       ow.total_reclaimed, ow.total_conts_failed);
-	printf("  %lu runs slept on the channel fd, woken %lu times\n", ow.sleepy_runs, ow.sleeps);
+	printf("  %lu runs slept on the channel fd, woken %lu times (%lu after a short send); "
+	       "%lu waits of %d ms timed out\n", ow.sleepy_runs, ow.sleeps, ow.short_sleeps,
+	       ow.wait_timeouts, WAIT_MS);
 	CHECK(ow.total_reclaimed > 0);
 	for (int t = 0; t < 3; t++) {
 		struct bulk_pool *p = ow.pool[trusts[t]];
