@@ -328,6 +328,8 @@ local_bind(struct bulk_channel *ch, struct bulk_endpoint *remote, const struct b
 	rc = bulk_core_negotiate(rlc->c_dir, rlc->c_role, rlc->c_trust, rlc->c_meta, bp, ch);
 	if (rc < 0)
 		return rc;
+	if (bp != NULL && bp->queue_size != 0 && bp->queue_size != rlc->c_queue)
+		return -BULK_E_BIND_MISMATCH;
 	ch->queue_size = rlc->c_queue;
 	lc->binder_role = ch->role;
 

@@ -973,6 +973,7 @@ shm_bind(struct bulk_channel *ch, struct bulk_endpoint *remote, const struct bul
 		.role = bp ? (uint32_t)bp->role : 0,
 		.trust = bp ? (uint32_t)bp->trust : 0,
 		.meta_size = bp ? bp->meta_size : 0,
+		.queue_size = bp ? bp->queue_size : 0,
 		.pid = (uint32_t)getpid(),
 		.dom = (uint64_t)(uintptr_t)ch->dom,
 	};

@@ -230,6 +230,7 @@ struct bulk_bind_params {
 	enum bulk_trust trust;   /**< 0: adopt; else must equal the creator's */
 	uint32_t meta_size;      /**< 0: adopt; else must equal the creator's */
 	void *user;
+	uint32_t queue_size;     /**< 0: adopt; else must equal the creator's */
 };
 
 /** Per-channel statistics (this side). */
@@ -322,7 +323,9 @@ int bulk_channel_create(struct bulk_endpoint *ep, const struct bulk_channel_call
  *   -EINVAL (NULL argument, bad enum, meta_size too large);
  *   -BULK_E_EP_NO_CHANNEL (no channel was created on @p remote);
  *   -BULK_E_ALREADY_BOUND (the remote channel is bound or a bind is pending);
- *   -BULK_E_BIND_MISMATCH (role, trust or meta size differ from the creator's);
+ *   -BULK_E_BIND_MISMATCH (role, trust, meta size or queue size differ from the
+ *   creator's; a backend whose creator answers asynchronously, as shm, gives
+ *   this and the creator's other refusals to @p cont instead);
  *   -BULK_E_WRONG_DOMAIN (the remote endpoint is in @p d itself);
  *   -ENOMEM; backends may return -BULK_E_PEER_GONE or a negative errno.
  */

@@ -293,6 +293,9 @@ test_bind(void)
 	bad = bp;
 	bad.trust = BULK_TRUST_HALF;
 	CHECK_RC(bulk_channel_bind(B, ep, &cbs, &bad, t_cont(&bc2), &x), -BULK_E_BIND_MISMATCH);
+	bad = bp;
+	bad.queue_size = BULK_CHANNEL_DEFAULT_QUEUE / 2; /* the creator took the default */
+	CHECK_RC(bulk_channel_bind(B, ep, &cbs, &bad, t_cont(&bc2), &x), -BULK_E_BIND_MISMATCH);
 	/* Same domain as the creator. */
 	CHECK_RC(bulk_channel_bind(A, ep, &cbs, &bp, t_cont(&bc2), &x), -BULK_E_WRONG_DOMAIN);
 	drain();
@@ -305,6 +308,7 @@ test_bind(void)
 	bad.role = BULK_ROLE_SLAVE;
 	bad.meta_size = 8;
 	bad.trust = BULK_TRUST_FULL;
+	bad.queue_size = BULK_CHANNEL_DEFAULT_QUEUE; /* asking for what it has is fine */
 	CHECK_RC(bulk_channel_bind(B, ep, &cbs, &bad, t_cont(&bc), &bch), 0);
 	CHECK_EQ_INT(bulk_channel_state(bch), BULK_STATE_BINDING);
 	/* Pending bind, then bound: ALREADY_BOUND both times. */
