@@ -15,10 +15,21 @@
  *
  * Seed: argv[1], else $BULK_SEED, else the time. Operations: argv[2], else
  * $BULK_MODEL_OPS, else 20,000.
+ *
+ * With --split first (test_shm_model --split [seed [ops]]): the same body
+ * across two processes, forked before anything is created: the parent holds
+ * domains A and B, the child C, so channels 1 (B->C) and 5 (A->C) go from
+ * parent to child and 3 (C->A) back. Both run the same seed; each executes
+ * the operations of its own domains and replays the others' in its model
+ * (see model_body.c). The test fails if either process fails.
  */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,18 +72,76 @@ shm_endpoint(void *ctx, struct bulk_domain *d, struct bulk_endpoint **out)
 	return bulk_shm_endpoint_create(d, name, NULL, out);
 }
 
+static int
+shm_endpoint_named(void *ctx, struct bulk_domain *d, const char *name, struct bulk_endpoint **out)
+{
+	(void)ctx;
+	return bulk_shm_endpoint_create(d, name, NULL, out);
+}
+
 static const struct model_backend shm_backend = {
 	.name = "shm",
 	.endpoint_create = shm_endpoint,
 };
+
+/* Parent: A and B; child: C. @return the exit status. */
+static int
+run_split(uint64_t seed, unsigned ops)
+{
+	static char prefix[96];
+	struct model_backend be = shm_backend;
+	int sv[2], status;
+	pid_t pid;
+
+	snprintf(prefix, sizeof(prefix), "@bulk-test-%ld-model-split", (long)getpid());
+	be.name_prefix = prefix;
+	be.endpoint_named = shm_endpoint_named;
+	CHECK_RC(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	fflush(NULL);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		close(sv[0]);
+		be.name = "shm-split-child";
+		be.local_mask = 1u << 2;
+		be.peer_fd = sv[1];
+		model_run(&be, seed, ops);
+		printf("  child: %lu pools allocated as BULK_MEM_MEMFD\n", pools_forced);
+		CHECK(pools_forced > 0);
+		check_count += model_checks();
+		exit(CHECK_DONE("test_shm_model --split (child)"));
+	}
+	close(sv[1]);
+	be.name = "shm-split-parent";
+	be.local_mask = 1u << 0 | 1u << 1;
+	be.peer_fd = sv[0];
+	model_run(&be, seed, ops);
+	printf("  parent: %lu pools allocated as BULK_MEM_MEMFD\n", pools_forced);
+	CHECK(pools_forced > 0);
+	CHECK(waitpid(pid, &status, 0) == pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "test_shm_model --split: child failed (status 0x%x)\n", status);
+		CHECK(0);
+	}
+	close(sv[0]);
+	check_count += model_checks();
+	return CHECK_DONE("test_shm_model --split");
+}
 
 int
 main(int argc, char **argv)
 {
 	uint64_t seed;
 	unsigned long ops = 20000;
-	const char *s = argc > 1 ? argv[1] : getenv("BULK_SEED");
+	bool split = argc > 1 && strcmp(argv[1], "--split") == 0;
+	const char *s;
 	struct timespec ts;
+
+	if (split) {
+		argc--;
+		argv++;
+	}
+	s = argc > 1 ? argv[1] : getenv("BULK_SEED");
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (s != NULL && s[0] != '\0') {
@@ -85,7 +154,9 @@ main(int argc, char **argv)
 		ops = strtoul(argv[2], NULL, 0);
 	else if (getenv("BULK_MODEL_OPS") != NULL)
 		ops = strtoul(getenv("BULK_MODEL_OPS"), NULL, 0);
-	printf("test_shm_model: seed %" PRIu64 "\n", seed);
+	printf("test_shm_model%s: seed %" PRIu64 "\n", split ? " --split" : "", seed);
+	if (split)
+		return run_split(seed, (unsigned)ops);
 	model_run(&shm_backend, seed, (unsigned)ops);
 	printf("  %lu pools allocated as BULK_MEM_MEMFD instead of BULK_MEM_ANON\n", pools_forced);
 	CHECK(pools_forced > 0);

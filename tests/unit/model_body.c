@@ -27,6 +27,19 @@
  * another channel) is released back at once by the receiving library and
  * not delivered, so every copy hangs off a path from the owner. The model
  * predicts those bounces.
+ *
+ * Split mode (model_backend.local_mask): two processes run this body with
+ * the same seed; the model, the random stream and every expected code
+ * evolve identically in both, and each process calls the library only for
+ * the domains it holds (an operation is executed and checked by the
+ * process of its acting domain; a delivery by the receiver's). What only
+ * the library of one process knows and the generator needs (which pool
+ * views exist, which buffers a get returned, a new pool's id, free list
+ * and first bytes) crosses the socketpair to the peer at the same point
+ * in both. A reference to a view held by the other process ("wrong
+ * domain's view" mutations) is replaced by a buffer or pool of a stand-in
+ * domain of this process that has no channels: the same -BULK_E_WRONG_DOMAIN
+ * (or -EINVAL for a put). The drain is a barrier over the socketpair.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -34,6 +47,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <bulk/bulk.h>
 #include <bulk/bulk_alloc.h>
@@ -126,6 +141,14 @@ static struct {
 	struct bulk_pool *pool[NP];     /* the allocators' views */
 	struct bulk_pool_id id[NP];
 	struct bulk_pool *view[ND][NP];
+	bool hv[ND][NP];                /* view[d][p] exists, in whichever process */
+	unsigned mask;                  /* the domains of this process */
+	bool split;
+	struct bulk_domain *standin;    /* split mode: a domain without channels */
+	struct bulk_pool *standin_pool;
+	bool (*pending)(void);          /* split drain: keep going while true */
+	int pending_k;
+	unsigned long nexec, ncross;    /* split: ops executed here; deliveries from the peer */
 	char hist[HIST][256];
 	unsigned long nvalid, ninvalid, per_type[OP_NTYPES], skipped, want_bad[OP_NTYPES];
 	unsigned long codes[BULK_E_LAST - BULK_EBASE + 2];
@@ -172,6 +195,64 @@ static int
 chan_dom(int k, int side)
 {
 	return side == 0 ? chan_src[k] : chan_sink[k];
+}
+
+static bool
+here(int d)
+{
+	return w.mask >> d & 1;
+}
+
+/* ------------------------------------------------------------ split mode */
+
+static void
+peer_write(const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(w.be->peer_fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			fprintf(stderr, "model: write to the peer process failed\n");
+			CHECK(0);
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+static void
+peer_read(void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = read(w.be->peer_fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			fprintf(stderr, "model: the peer process is gone\n");
+			CHECK(0);
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Split mode: what domain d's process knows, to both. */
+static void
+sync_from(int d, void *buf, size_t len)
+{
+	if (!w.split)
+		return;
+	if (here(d))
+		peer_write(buf, len);
+	else
+		peer_read(buf, len);
 }
 
 static int
@@ -233,20 +314,41 @@ globally_reachable(int g, uint32_t copies)
 	return true;
 }
 
-static void
-refresh_views(void)
-{
-	for (int d = 0; d < ND; d++)
-		for (int p = 0; p < NP; p++)
-			w.view[d][p] = bulk_domain_pool_lookup(w.dom[d], &w.id[p]);
-}
-
 static struct bulk_buffer *
 lbuf(int d, int g)
 {
 	struct bulk_pool *v = w.view[d][pool_of(g)];
 
 	return v ? bulk_pool_buffer(v, (uint32_t)idx_of(g)) : NULL;
+}
+
+static void
+refresh_views(void)
+{
+	uint32_t mine = 0, theirs = 0;
+
+	for (int d = 0; d < ND; d++)
+		for (int p = 0; p < NP; p++) {
+			w.view[d][p] = here(d) ? bulk_domain_pool_lookup(w.dom[d], &w.id[p]) : NULL;
+			if (w.view[d][p] != NULL)
+				mine |= 1u << (d * NP + p);
+		}
+	if (w.split) {
+		peer_write(&mine, sizeof(mine));
+		peer_read(&theirs, sizeof(theirs));
+	}
+	for (int d = 0; d < ND; d++)
+		for (int p = 0; p < NP; p++)
+			w.hv[d][p] = here(d) ? w.view[d][p] != NULL : (theirs >> (d * NP + p) & 1);
+}
+
+/* The buffer to hand to this process's library for (d's view of) g. */
+static struct bulk_buffer *
+xbuf(int d, int g)
+{
+	if (!here(d)) /* another process's view: any foreign buffer refuses alike */
+		return bulk_pool_buffer(w.standin_pool, 0);
+	return lbuf(d, g);
 }
 
 static void
@@ -297,9 +399,106 @@ hist_add(const struct op *o, int expect, int got)
 			 got < 0 ? bulk_strerror(got) : "ok");
 }
 
+/* Poll this process's domains until quiet. @return events handled. */
+static int
+poll_here(void)
+{
+	int total = 0;
+
+	for (int round = 0; round < 1000; round++) {
+		int handled = 0;
+
+		for (int d = 0; d < ND; d++) {
+			int rc;
+
+			if (!here(d))
+				continue;
+			rc = bulk_domain_poll(w.dom[d], 0);
+			CHECK_RC(rc >= 0 ? 0 : rc, 0);
+			handled += rc;
+		}
+		if (handled == 0)
+			return total;
+		total += handled;
+	}
+	CHECK(!"domains never went quiet");
+	return total;
+}
+
+/*
+ * Split mode: each round, poll until quiet here, then trade the counts with
+ * the peer; done after two rounds in a row in which neither side handled
+ * anything (a message sent before a count was written is seen by the
+ * peer's next round). w.pending, if set, keeps the rounds going while
+ * something this process waits for (a close) has not happened yet.
+ */
+static void
+split_drain(void)
+{
+	int quiet = 0;
+
+	for (long round = 0; round < 200000; round++) {
+		int32_t mine = poll_here(), theirs;
+
+		if (w.pending != NULL && w.pending()) {
+			struct timespec ts = { 0, 50000 };
+
+			mine++;
+			nanosleep(&ts, NULL);
+		}
+		peer_write(&mine, sizeof(mine));
+		peer_read(&theirs, sizeof(theirs));
+		if (mine == 0 && theirs == 0) {
+			if (++quiet == 2)
+				return;
+		} else {
+			quiet = 0;
+		}
+	}
+	CHECK(!"the two processes never went quiet");
+}
+
+static void drain(void);
+
+/* Split mode: a local side of channel w.pending_k is not CONNECTED yet. */
+static bool
+local_unconnected(void)
+{
+	for (int s = 0; s < 2; s++)
+		if (here(chan_dom(w.pending_k, s)) && w.ch[w.pending_k][s] != NULL &&
+		    bulk_channel_state(w.ch[w.pending_k][s]) != BULK_STATE_CONNECTED)
+			return true;
+	return false;
+}
+
+/* Split mode: a local side of channel w.pending_k is not CLOSED yet. */
+static bool
+local_open(void)
+{
+	for (int s = 0; s < 2; s++)
+		if (here(chan_dom(w.pending_k, s)) &&
+		    bulk_channel_state(w.ch[w.pending_k][s]) != BULK_STATE_CLOSED)
+			return true;
+	return false;
+}
+
+/* Drain until both sides of channel k (in whichever process) are CLOSED. */
+static void
+close_drain(int k)
+{
+	w.pending = local_open;
+	w.pending_k = k;
+	drain();
+	w.pending = NULL;
+}
+
 static void
 drain(void)
 {
+	if (w.split) {
+		split_drain();
+		return;
+	}
 	for (int round = 0; round < 1000; round++) {
 		int handled = 0;
 
@@ -420,8 +619,13 @@ compare_all(void)
 		if (!g_exists(g))
 			continue;
 		for (int d = 0; d < ND; d++) {
-			struct bulk_buffer *b = lbuf(d, g);
-			int st = b ? b->state : BULK_BUFFER_INVALID;
+			struct bulk_buffer *b;
+			int st;
+
+			if (!here(d))
+				continue;
+			b = lbuf(d, g);
+			st = b ? b->state : BULK_BUFFER_INVALID;
 			int li = b ? b->copies_in : 0, lo = b ? (int)b->copies_out : 0;
 
 			if (st != maccess(g, d) || li != cin(g, d) || lo != cout(g, d)) {
@@ -446,9 +650,11 @@ compare_all(void)
 			sum_in += li;
 			sum_out += lo;
 		}
-		CHECK_EQ_INT(owners, 1);                         /* ownership is a function */
-		CHECK_EQ_INT(sum_in, sum_out);                   /* every copy has two ends */
-		CHECK_EQ_INT(owner_state == BULK_BUFFER_READ_WRITE, sum_in == 0); /* inv. 2, 3 */
+		if (!w.split) { /* sums over every domain: split mode compares each to the model */
+			CHECK_EQ_INT(owners, 1);                 /* ownership is a function */
+			CHECK_EQ_INT(sum_in, sum_out);           /* every copy has two ends */
+			CHECK_EQ_INT(owner_state == BULK_BUFFER_READ_WRITE, sum_in == 0); /* 2, 3 */
+		}
 
 		/* Invariants on the model: 5 (local, as in the spec) and global reachability. */
 		for (int k = 0; k < NC; k++)
@@ -461,6 +667,8 @@ compare_all(void)
 				CHECK(m.assigned[pool_of(g)] >> k & 1);
 
 		/* Payload data, read through the owner's view. */
+		if (!here(m.b[g].owner))
+			continue;
 		ob = lbuf(m.b[g].owner, g);
 		CHECK(ob != NULL);
 		if (memcmp(ob->addr, m.b[g].data, sizeof(m.b[g].data)) != 0) {
@@ -473,6 +681,8 @@ compare_all(void)
 		for (int d = 0; d < ND; d++) {
 			uint32_t nfree = 0;
 
+			if (!here(d))
+				continue;
 			for (uint32_t i = 0; i < pool_count[p]; i++) {
 				int g = p * MAXB + (int)i;
 
@@ -487,7 +697,11 @@ compare_all(void)
 		for (int k = 0; k < NC; k++)
 			for (int s = 0; s < 2; s++) {
 				struct bulk_pool *v = w.view[chan_dom(k, s)][p];
-				int lib = v ? bulk_channel_has_pool(w.ch[k][s], v) : 0;
+				int lib;
+
+				if (!here(chan_dom(k, s)))
+					continue;
+				lib = v ? bulk_channel_has_pool(w.ch[k][s], v) : 0;
 
 				if (lib != (int)(m.assigned[p] >> k & 1)) {
 					fprintf(stderr, "pool %d on channel %d side %d: library %d "
@@ -649,10 +863,10 @@ valid_for(int t, int g, int d, int k)
 static int
 some_view(int g, int prefer)
 {
-	if (w.view[prefer][pool_of(g)] != NULL)
+	if (w.hv[prefer][pool_of(g)])
 		return prefer;
 	for (int d = 0; d < ND; d++)
-		if (w.view[d][pool_of(g)] != NULL)
+		if (w.hv[d][pool_of(g)])
 			return d;
 	CHECK(!"no view of a pool at all");
 	return 0;
@@ -740,7 +954,7 @@ gen_xfer(struct op *o, bool want_valid)
 			for (int tries = 0; tries < 4; tries++) {
 				int vd = (int)rnd(ND);
 
-				if (w.view[vd][pool_of(o->g[i])] != NULL) {
+				if (w.hv[vd][pool_of(o->g[i])]) {
 					o->vd[i] = vd;
 					break;
 				}
@@ -792,7 +1006,7 @@ gen_xfer(struct op *o, bool want_valid)
 			if (o->type == OP_FULLCOPY) {
 				o->src_g[i] = POOL_HALF * MAXB + (int)rnd(pool_count[POOL_HALF]);
 				o->src_vd[i] = (int)rnd(ND);
-				if (w.view[o->src_vd[i]][POOL_HALF] == NULL)
+				if (!w.hv[o->src_vd[i]][POOL_HALF])
 					o->src_vd[i] = 0;
 			}
 			break;
@@ -830,7 +1044,7 @@ gen_pool_op(struct op *o, bool want_valid)
 					t.side = s;
 					t.pool = p;
 					t.vd[0] = chan_dom(k, s);
-					if (w.view[t.vd[0]][p] != NULL &&
+					if (w.hv[t.vd[0]][p] &&
 					    predict_pool_op(&t) == 0) {
 						ck[nc][0] = k;
 						ck[nc][1] = s;
@@ -854,8 +1068,8 @@ gen_pool_op(struct op *o, bool want_valid)
 	o->side = (int)rnd(2);
 	o->pool = (int)rnd(NP);
 	d = chan_dom(o->k, o->side);
-	o->vd[0] = w.view[d][o->pool] != NULL && rnd(6) != 0 ? d : some_view(o->pool * MAXB, d);
-	if (w.view[o->vd[0]][o->pool] == NULL)
+	o->vd[0] = w.hv[d][o->pool] && rnd(6) != 0 ? d : some_view(o->pool * MAXB, d);
+	if (!w.hv[o->vd[0]][o->pool])
 		o->vd[0] = pool_alloc_dom[o->pool];
 }
 
@@ -864,11 +1078,10 @@ gen_pool_op(struct op *o, bool want_valid)
 static void
 stamp(int d, int g)
 {
-	struct bulk_buffer *b = lbuf(d, g);
-
 	for (int i = 0; i < 8; i++)
 		m.b[g].data[i] = (uint8_t)rnd(256);
-	memcpy(b->addr, m.b[g].data, sizeof(m.b[g].data));
+	if (here(d))
+		memcpy(lbuf(d, g)->addr, m.b[g].data, sizeof(m.b[g].data));
 }
 
 static void
@@ -882,6 +1095,7 @@ exec_xfer(struct op *o)
 	struct bulk_channel *ch = w.ch[o->k][o->side];
 	struct side_ctx *peer = &w.ctx[o->k][o->side ^ 1];
 	int d = chan_dom(o->k, o->side);
+	bool act = here(d), rx_here = here(chan_dom(o->k, o->side ^ 1));
 	int expect, rc;
 
 	expect = predict_xfer(o);
@@ -893,19 +1107,24 @@ exec_xfer(struct op *o)
 	}
 	w.opno++;
 	for (int i = 0; i < o->n; i++) {
-		bufs[i] = o->null[i] ? NULL : lbuf(o->vd[i], o->g[i]);
+		bufs[i] = o->null[i] || !act ? NULL : xbuf(o->vd[i], o->g[i]);
 		if (o->type == OP_FULLCOPY)
-			src[i] = o->src_null[i] ? NULL : lbuf(o->src_vd[i], o->src_g[i]);
-		/* The application writes what it owns read-write before sending it. */
-		if (bufs[i] != NULL && o->vd[i] == d &&
+			src[i] = o->src_null[i] || !act ? NULL : xbuf(o->src_vd[i], o->src_g[i]);
+		/* The application writes what it owns read-write before sending it
+		 * (the view o->vd[i] exists: the generator picks views that do). */
+		if (!o->null[i] && o->vd[i] == d &&
 		    maccess(o->g[i], d) == BULK_BUFFER_READ_WRITE)
 			stamp(d, o->g[i]);
 		memset(&meta[i * META], (int)(w.opno + (unsigned)i) & 0xff, META);
 	}
 	for (int s = 0; s < 2; s++)
-		CHECK_RC(bulk_channel_stats_get(w.ch[o->k][s], &st0[s]), 0);
+		if (here(chan_dom(o->k, s)))
+			CHECK_RC(bulk_channel_stats_get(w.ch[o->k][s], &st0[s]), 0);
 	memset(&peer->dl, 0, sizeof(peer->dl));
-	switch (o->type) {
+	w.nexec += act;
+	if (!act) /* the other process executes and checks it */
+		rc = expect == 0 ? o->n : expect;
+	else switch (o->type) {
 	case OP_MOVE:
 		rc = bulk_channel_move_burst(ch, bufs, o->lens_null ? NULL : o->lens,
 					     o->meta_null ? NULL : meta, (unsigned)o->n, k);
@@ -936,9 +1155,13 @@ exec_xfer(struct op *o)
 	if (expect < 0) {
 		w.ninvalid++;
 		w.codes[-expect >= BULK_EBASE ? -expect - BULK_EBASE : BULK_E_LAST - BULK_EBASE]++;
-		CHECK_EQ_INT(cr.fired, 0);
-		CHECK_EQ_INT(peer->dl.calls, 0);
+		if (act)
+			CHECK_EQ_INT(cr.fired, 0);
+		if (rx_here)
+			CHECK_EQ_INT(peer->dl.calls, 0);
 		for (int s = 0; s < 2; s++) {
+			if (!here(chan_dom(o->k, s)))
+				continue;
 			CHECK_RC(bulk_channel_stats_get(w.ch[o->k][s], &st1[s]), 0);
 			CHECK(memcmp(&st0[s], &st1[s], sizeof(st0[s])) == 0);
 		}
@@ -947,8 +1170,10 @@ exec_xfer(struct op *o)
 	}
 	w.nvalid++;
 	w.codes[BULK_E_LAST - BULK_EBASE + 1]++;
-	CHECK_EQ_INT(cr.fired, 1);
-	CHECK_RC(cr.err, 0);
+	if (act) {
+		CHECK_EQ_INT(cr.fired, 1);
+		CHECK_RC(cr.err, 0);
+	}
 	/*
 	 * A copy into a domain that can read the buffer already is released
 	 * back at once by the receiving library and not delivered: copies stay
@@ -990,7 +1215,11 @@ exec_xfer(struct op *o)
 		}
 	}
 	/* The receiver's callback ran once with the (delivered part of the) burst. */
-	if (o->n - nb > 0) {
+	if (!rx_here) {
+		/* checked by the receiver's process */
+	} else if (o->n - nb > 0) {
+		if (!act)
+			w.ncross++;
 		int j = 0;
 
 		CHECK_EQ_INT(peer->dl.calls, 1);
@@ -1007,14 +1236,25 @@ exec_xfer(struct op *o)
 	} else {
 		CHECK_EQ_INT(peer->dl.calls, 0);
 	}
-	for (int s = 0; s < 2; s++)
+	uint64_t bad_desc = 0;
+
+	for (int s = 0; s < 2; s++) {
+		if (!here(chan_dom(o->k, s)))
+			continue;
 		CHECK_RC(bulk_channel_stats_get(w.ch[o->k][s], &st1[s]), 0);
-	CHECK_EQ_INT(st1[o->side].tx_bufs - st0[o->side].tx_bufs, o->n);
-	CHECK_EQ_INT(st1[o->side ^ 1].rx_bufs - st0[o->side ^ 1].rx_bufs, o->n - nb);
-	CHECK_EQ_INT(st1[o->side ^ 1].copies_bounced - st0[o->side ^ 1].copies_bounced, nb);
-	CHECK_EQ_INT(st1[0].bad_desc + st1[1].bad_desc, 0);
-	if (o->type == OP_FULLCOPY)
-		CHECK_EQ_INT(st1[o->side].lib_copies - st0[o->side].lib_copies, o->n);
+		bad_desc += st1[s].bad_desc;
+	}
+	CHECK_EQ_INT(bad_desc, 0);
+	if (act) {
+		CHECK_EQ_INT(st1[o->side].tx_bufs - st0[o->side].tx_bufs, o->n);
+		if (o->type == OP_FULLCOPY)
+			CHECK_EQ_INT(st1[o->side].lib_copies - st0[o->side].lib_copies, o->n);
+	}
+	if (rx_here) {
+		CHECK_EQ_INT(st1[o->side ^ 1].rx_bufs - st0[o->side ^ 1].rx_bufs, o->n - nb);
+		CHECK_EQ_INT(st1[o->side ^ 1].copies_bounced - st0[o->side ^ 1].copies_bounced,
+			     nb);
+	}
 	compare_all();
 }
 
@@ -1025,13 +1265,18 @@ exec_pool_op(struct op *o)
 	struct bulk_cont k = { cont_fn, &cr };
 	struct bulk_channel *ch = w.ch[o->k][o->side];
 	struct side_ctx *peer = &w.ctx[o->k][o->side ^ 1];
-	struct bulk_pool *v = w.view[o->vd[0]][o->pool];
+	bool act = here(chan_dom(o->k, o->side)), rx_here = here(chan_dom(o->k, o->side ^ 1));
+	/* another process's view: a foreign pool refuses alike */
+	struct bulk_pool *v = here(o->vd[0]) ? w.view[o->vd[0]][o->pool] : w.standin_pool;
 	int expect, rc, removed0 = peer->removed_calls;
 
 	w.opno++;
 	expect = predict_pool_op(o);
 	peer->veto = o->veto;
-	if (o->type == OP_ASSIGN)
+	w.nexec += act;
+	if (!act) /* the other process executes and checks it */
+		rc = expect;
+	else if (o->type == OP_ASSIGN)
 		rc = bulk_channel_assign_pool(ch, v, k);
 	else
 		rc = bulk_channel_remove_pool(ch, v, k);
@@ -1042,19 +1287,26 @@ exec_pool_op(struct op *o)
 	if (expect < 0) {
 		w.ninvalid++;
 		w.codes[-expect >= BULK_EBASE ? -expect - BULK_EBASE : BULK_E_LAST - BULK_EBASE]++;
-		CHECK_EQ_INT(cr.fired, 0);
+		if (act)
+			CHECK_EQ_INT(cr.fired, 0);
 	} else {
 		w.nvalid++;
 		w.codes[BULK_E_LAST - BULK_EBASE + 1]++;
-		CHECK_EQ_INT(cr.fired, 1);
+		if (act)
+			CHECK_EQ_INT(cr.fired, 1);
 		if (o->type == OP_ASSIGN && o->veto) {
-			CHECK_RC(cr.err, -BULK_E_VETOED);
+			if (act)
+				CHECK_RC(cr.err, -BULK_E_VETOED);
 		} else if (o->type == OP_ASSIGN) {
-			CHECK_RC(cr.err, 0);
+			if (act)
+				CHECK_RC(cr.err, 0);
 			m.assigned[o->pool] |= 1u << o->k;
 		} else {
-			CHECK_RC(cr.err, 0);
-			CHECK_EQ_INT(peer->removed_calls, removed0 + 1);
+			if (act)
+				CHECK_RC(cr.err, 0);
+			if (rx_here)
+				CHECK_EQ_INT(peer->removed_calls, removed0 + 1);
+			w.ncross += rx_here && !act;
 			m.assigned[o->pool] &= ~(1u << o->k);
 		}
 	}
@@ -1080,17 +1332,17 @@ exec_put_get(struct op *o, bool want_valid)
 				some |= o->type == OP_PUT ? valid_for(OP_PUT, g, d, 0)
 							  : (m.b[g].free && m.b[g].owner == d);
 			}
-			if (some && w.view[d][p] != NULL)
+			if (some && w.hv[d][p])
 				break;
 			d = (int)rnd(ND);
 			p = (int)rnd(NP);
 		}
 	}
-	v = w.view[d][p];
-	if (v == NULL) {
+	if (!w.hv[d][p]) {
 		w.skipped++;
 		return;
 	}
+	v = w.view[d][p]; /* NULL in the process that does not hold d */
 	w.opno++;
 	o->k = 0;
 	o->side = d;
@@ -1103,13 +1355,27 @@ exec_put_get(struct op *o, bool want_valid)
 		for (uint32_t i = 0; i < pool_count[p]; i++)
 			nfree += m.b[p * MAXB + (int)i].free && m.b[p * MAXB + (int)i].owner == d;
 		expect = (int)(nfree < (uint32_t)o->n ? nfree : (uint32_t)o->n);
-		rc = bulk_pool_get_burst(v, bufs, (unsigned)o->n);
+		/* Which buffers the free list hands out is the library's: d's process
+		 * tells the other one. */
+		struct { int32_t rc; uint32_t idx[MAXN]; } got = { expect, { 0 } };
+
+		if (here(d)) {
+			rc = bulk_pool_get_burst(v, bufs, (unsigned)o->n);
+			got.rc = rc;
+			for (int i = 0; i < rc && i < MAXN; i++) {
+				CHECK(bufs[i]->pool == v);
+				got.idx[i] = bufs[i]->index;
+			}
+		}
+		sync_from(d, &got, sizeof(got));
+		rc = got.rc;
 		hist_add(o, expect, rc);
 		CHECK_RC(rc, expect);
 		for (int i = 0; i < rc; i++) {
-			int g = p * MAXB + (int)bufs[i]->index;
+			int g = p * MAXB + (int)got.idx[i];
 
-			CHECK(bufs[i]->pool == v);
+			if (w.split) /* what the peer sent */
+				CHECK(got.idx[i] < pool_count[p]);
 			CHECK(m.b[g].free && m.b[g].owner == d);
 			m.b[g].free = false;
 		}
@@ -1134,9 +1400,12 @@ exec_put_get(struct op *o, bool want_valid)
 		o->vd[i] = some_view(o->g[i], d);
 	}
 	for (int i = 0; i < o->n; i++)
-		bufs[i] = lbuf(o->vd[i], o->g[i]);
+		bufs[i] = here(d) ? xbuf(o->vd[i], o->g[i]) : NULL;
 	expect = predict_put(o);
-	rc = bulk_pool_put_burst(v, bufs, (unsigned)o->n);
+	if (here(d))
+		rc = bulk_pool_put_burst(v, bufs, (unsigned)o->n);
+	else /* the other process executes and checks it */
+		rc = expect == 0 ? o->n : expect;
 	hist_add(o, expect, rc);
 	CHECK_RC(rc, expect == 0 ? o->n : expect);
 	if (expect == 0) {
@@ -1159,7 +1428,14 @@ setup(void)
 	for (int d = 0; d < ND; d++) {
 		char name[2] = { (char)('A' + d), 0 };
 
-		CHECK_RC(bulk_domain_create(name, &w.dom[d]), 0);
+		if (here(d))
+			CHECK_RC(bulk_domain_create(name, &w.dom[d]), 0);
+	}
+	if (w.split) { /* owns a buffer of no model domain, for foreign references */
+		struct bulk_pool_params pp = { .count = 1, .buffer_size = BSZ };
+
+		CHECK_RC(bulk_domain_create("X", &w.standin), 0);
+		CHECK_RC(bulk_pool_alloc(w.standin, &pp, &w.standin_pool), 0);
 	}
 	for (int k = 0; k < NC; k++) {
 		/* The creator is the source or the sink, at random. */
@@ -1178,14 +1454,46 @@ setup(void)
 		w.ctx[k][0].k = w.ctx[k][1].k = k;
 		w.ctx[k][0].side = 0;
 		w.ctx[k][1].side = 1;
-		CHECK_RC(w.be->endpoint_create(w.be->ctx, w.dom[chan_dom(k, cs)], &w.ep[k]), 0);
-		CHECK_RC(bulk_channel_create(w.ep[k], &model_cbs, &cp, &w.ch[k][cs]), 0);
-		CHECK_RC(bulk_channel_bind(w.dom[chan_dom(k, cs ^ 1)], w.ep[k], &model_cbs, &bp,
-					   (struct bulk_cont){ cont_fn, &cr }, &w.ch[k][cs ^ 1]),
-			 0);
+		if (!w.split || (here(chan_dom(k, 0)) && here(chan_dom(k, 1)))) {
+			CHECK_RC(w.be->endpoint_create(w.be->ctx, w.dom[chan_dom(k, cs)], &w.ep[k]),
+				 0);
+			CHECK_RC(bulk_channel_create(w.ep[k], &model_cbs, &cp, &w.ch[k][cs]), 0);
+			if (w.split)
+				drain(); /* in step with the other process */
+			CHECK_RC(bulk_channel_bind(w.dom[chan_dom(k, cs ^ 1)], w.ep[k], &model_cbs,
+						   &bp, (struct bulk_cont){ cont_fn, &cr },
+						   &w.ch[k][cs ^ 1]),
+				 0);
+		} else {
+			/* Each process makes its own side, with an endpoint of the same
+			 * name; the binder binds once the creator listens. */
+			char name[128];
+			int dc = chan_dom(k, cs), db = chan_dom(k, cs ^ 1);
+
+			snprintf(name, sizeof(name), "%s-%d", w.be->name_prefix, k);
+			if (here(dc)) {
+				CHECK_RC(w.be->endpoint_named(w.be->ctx, w.dom[dc], name, &w.ep[k]), 0);
+				CHECK_RC(bulk_channel_create(w.ep[k], &model_cbs, &cp, &w.ch[k][cs]),
+					 0);
+			}
+			drain();
+			if (here(db)) {
+				CHECK_RC(w.be->endpoint_named(w.be->ctx, w.dom[db], name, &w.ep[k]), 0);
+				CHECK_RC(bulk_channel_bind(w.dom[db], w.ep[k], &model_cbs, &bp,
+							   (struct bulk_cont){ cont_fn, &cr },
+							   &w.ch[k][cs ^ 1]),
+					 0);
+			}
+		}
+		w.pending = local_unconnected;
+		w.pending_k = k;
 		drain();
-		CHECK(cr.fired == 1 && cr.err == 0);
+		w.pending = NULL;
+		if (here(chan_dom(k, cs ^ 1)))
+			CHECK(cr.fired == 1 && cr.err == 0);
 		for (int s = 0; s < 2; s++) {
+			if (!here(chan_dom(k, s)))
+				continue;
 			CHECK_EQ_INT(bulk_channel_state(w.ch[k][s]), BULK_STATE_CONNECTED);
 			CHECK_EQ_INT(bulk_channel_direction(w.ch[k][s]),
 				     s == 0 ? BULK_DIRECTION_TX : BULK_DIRECTION_RX);
@@ -1195,13 +1503,18 @@ setup(void)
 	/* Channel 5 is closed from the start. */
 	{
 		struct cont_rec cr = { 0, 0 };
+		int s = (int)rnd(2);
 
-		CHECK_RC(bulk_channel_destroy(w.ch[CH_CLOSED][rnd(2)],
-					      (struct bulk_cont){ cont_fn, &cr }), 0);
-		drain();
-		CHECK(cr.fired == 1 && cr.err == 0);
-		CHECK_EQ_INT(bulk_channel_state(w.ch[CH_CLOSED][0]), BULK_STATE_CLOSED);
-		CHECK_EQ_INT(bulk_channel_state(w.ch[CH_CLOSED][1]), BULK_STATE_CLOSED);
+		if (here(chan_dom(CH_CLOSED, s)))
+			CHECK_RC(bulk_channel_destroy(w.ch[CH_CLOSED][s],
+						      (struct bulk_cont){ cont_fn, &cr }), 0);
+		close_drain(CH_CLOSED);
+		if (here(chan_dom(CH_CLOSED, s)))
+			CHECK(cr.fired == 1 && cr.err == 0);
+		for (s = 0; s < 2; s++)
+			if (here(chan_dom(CH_CLOSED, s)))
+				CHECK_EQ_INT(bulk_channel_state(w.ch[CH_CLOSED][s]),
+					     BULK_STATE_CLOSED);
 	}
 	for (int p = 0; p < NP; p++) {
 		struct bulk_pool_params pp = {
@@ -1210,21 +1523,36 @@ setup(void)
 			.trust = p == POOL_HALF ? BULK_TRUST_HALF : 0,
 		};
 		struct bulk_buffer *tmp[MAXB];
+		/* What the allocator's process knows, to the other one. */
+		struct {
+			struct bulk_pool_id id;
+			uint8_t free[MAXB];
+			uint8_t data[MAXB][8];
+		} ps;
 
-		CHECK_RC(bulk_pool_alloc(w.dom[pool_alloc_dom[p]], &pp, &w.pool[p]), 0);
-		w.id[p] = *bulk_pool_get_id(w.pool[p]);
-		/* Most buffers start out of the free list; the rest start free. */
-		CHECK_RC(bulk_pool_get_burst(w.pool[p], tmp, pool_count[p] - 2),
-			 (int)pool_count[p] - 2);
+		memset(&ps, 0, sizeof(ps));
+		if (here(pool_alloc_dom[p])) {
+			CHECK_RC(bulk_pool_alloc(w.dom[pool_alloc_dom[p]], &pp, &w.pool[p]), 0);
+			ps.id = *bulk_pool_get_id(w.pool[p]);
+			/* Most buffers start out of the free list; the rest start free. */
+			CHECK_RC(bulk_pool_get_burst(w.pool[p], tmp, pool_count[p] - 2),
+				 (int)pool_count[p] - 2);
+			for (uint32_t i = 0; i < pool_count[p]; i++) {
+				ps.free[i] = 1;
+				memcpy(ps.data[i], bulk_pool_buffer(w.pool[p], i)->addr, 8);
+			}
+			for (uint32_t i = 0; i < pool_count[p] - 2; i++)
+				ps.free[tmp[i]->index] = 0;
+		}
+		sync_from(pool_alloc_dom[p], &ps, sizeof(ps));
+		w.id[p] = ps.id;
 		for (uint32_t i = 0; i < pool_count[p]; i++) {
 			int g = p * MAXB + (int)i;
 
 			m.b[g].owner = pool_alloc_dom[p];
-			m.b[g].free = true;
-			memcpy(m.b[g].data, bulk_pool_buffer(w.pool[p], i)->addr, 8);
+			m.b[g].free = ps.free[i];
+			memcpy(m.b[g].data, ps.data[i], 8);
 		}
-		for (uint32_t i = 0; i < pool_count[p] - 2; i++)
-			m.b[p * MAXB + (int)tmp[i]->index].free = false;
 	}
 	refresh_views();
 	/* Pools along the chain A->B->C and back: 0 on 0 and (by B) on 1; 1 on 1 and 2;
@@ -1243,7 +1571,7 @@ setup(void)
 			o.k = plan[i][1];
 			o.side = plan[i][2];
 			o.vd[0] = chan_dom(o.k, o.side);
-			CHECK(w.view[o.vd[0]][o.pool] != NULL);
+			CHECK(w.hv[o.vd[0]][o.pool]);
 			exec_pool_op(&o);
 		}
 	}
@@ -1288,9 +1616,16 @@ homecoming(void)
 			continue;
 		if (m.b[g].free) { /* out of the free list of a received view */
 			struct bulk_buffer *b;
+			uint32_t idx = 0;
 
-			CHECK(bulk_pool_get_burst(w.view[o_dom][p], &b, 1) == 1);
-			m.b[p * MAXB + (int)b->index].free = false;
+			if (here(o_dom)) {
+				CHECK(bulk_pool_get_burst(w.view[o_dom][p], &b, 1) == 1);
+				idx = b->index;
+			}
+			sync_from(o_dom, &idx, sizeof(idx));
+			if (w.split)
+				CHECK(idx < pool_count[p]);
+			m.b[p * MAXB + (int)idx].free = false;
 			g--; /* this g again: the one we got may be another */
 			continue;
 		}
@@ -1337,27 +1672,42 @@ teardown(void)
 	for (int k = 0; k < NC; k++) {
 		if (k != CH_CLOSED) {
 			struct cont_rec cr = { 0, 0 };
+			int s = (int)rnd(2);
 
-			CHECK_RC(bulk_channel_destroy(w.ch[k][rnd(2)],
-						      (struct bulk_cont){ cont_fn, &cr }), 0);
-			drain();
-			CHECK(cr.fired == 1 && cr.err == 0);
+			if (here(chan_dom(k, s)))
+				CHECK_RC(bulk_channel_destroy(w.ch[k][s],
+							      (struct bulk_cont){ cont_fn, &cr }),
+					 0);
+			close_drain(k);
+			if (here(chan_dom(k, s)))
+				CHECK(cr.fired == 1 && cr.err == 0);
 		}
 		for (int s = 0; s < 2; s++) {
+			if (!here(chan_dom(k, s)))
+				continue;
 			CHECK_EQ_INT(bulk_channel_state(w.ch[k][s]), BULK_STATE_CLOSED);
 			CHECK_RC(bulk_channel_free(w.ch[k][s]), 0);
 		}
-		CHECK_RC(bulk_endpoint_free(w.ep[k]), 0);
+		if (w.ep[k] != NULL)
+			CHECK_RC(bulk_endpoint_free(w.ep[k]), 0);
 	}
 	refresh_views();
 	for (int p = 0; p < NP; p++)
 		for (int d = 0; d < ND; d++)
 			if (d != pool_alloc_dom[p] && w.view[d][p] != NULL)
 				CHECK_RC(bulk_pool_free(w.view[d][p]), 0);
+	if (w.split)
+		drain(); /* every received view gone before the allocators free */
 	for (int p = 0; p < NP; p++)
-		CHECK_RC(bulk_pool_free(w.pool[p]), 0);
+		if (here(pool_alloc_dom[p]))
+			CHECK_RC(bulk_pool_free(w.pool[p]), 0);
 	for (int d = 0; d < ND; d++)
-		CHECK_RC(bulk_domain_destroy(w.dom[d]), 0);
+		if (here(d))
+			CHECK_RC(bulk_domain_destroy(w.dom[d]), 0);
+	if (w.split) {
+		CHECK_RC(bulk_pool_free(w.standin_pool), 0);
+		CHECK_RC(bulk_domain_destroy(w.standin), 0);
+	}
 }
 
 unsigned long
@@ -1372,10 +1722,22 @@ model_run(const struct model_backend *be, uint64_t seed, unsigned ops)
 	memset(&w, 0, sizeof(w));
 	memset(&m, 0, sizeof(m));
 	w.be = be;
+	w.mask = be->local_mask & ((1u << ND) - 1);
+	if (w.mask == 0)
+		w.mask = (1u << ND) - 1;
+	w.split = w.mask != (1u << ND) - 1;
 	w.seed = seed;
 	w.rng = seed;
 	check_fail_hook = hist_dump;
-	printf("model[%s]: seed %" PRIu64 ", %u operations\n", be->name, seed, ops);
+	printf("model[%s]: seed %" PRIu64 ", %u operations", be->name, seed, ops);
+	if (w.split) {
+		printf(", split: domains");
+		for (int d = 0; d < ND; d++)
+			if (here(d))
+				printf(" %c", 'A' + d);
+		printf(" here");
+	}
+	printf("\n");
 	setup();
 	while (w.nvalid + w.ninvalid < ops) {
 		struct op o;
@@ -1419,6 +1781,9 @@ model_run(const struct model_backend *be, uint64_t seed, unsigned ops)
 	for (int t = 0; t < OP_NTYPES; t++)
 		printf(" %s %lu", op_names[t], w.want_bad[t]);
 	printf("\n");
+	if (w.split)
+		printf("  split: %lu channel operations executed here, %lu deliveries from the "
+		       "other process checked here\n", w.nexec, w.ncross);
 	homecoming();
 	compare_all();
 	teardown();

@@ -19,6 +19,21 @@ struct model_backend {
 	/** Create an endpoint in @p d that a peer domain can bind to. @return 0 or < 0. */
 	int (*endpoint_create)(void *ctx, struct bulk_domain *d, struct bulk_endpoint **out);
 	void *ctx;
+	/*
+	 * Split mode: the same body with the same seed runs in two processes
+	 * (forked before anything is created), each executing only the
+	 * operations of the domains it holds. Bit d of local_mask: domain d
+	 * lives in this process; 0 or all bits: every domain here (one
+	 * process, the fields below unused).
+	 */
+	unsigned local_mask;
+	/** Split mode: this process's end of a socketpair to the peer process. */
+	int peer_fd;
+	/** Split mode: endpoint names are "<name_prefix>-<channel>", the same in both. */
+	const char *name_prefix;
+	/** Split mode: create the endpoint called @p name in @p d (creator or binder side). */
+	int (*endpoint_named)(void *ctx, struct bulk_domain *d, const char *name,
+			      struct bulk_endpoint **out);
 };
 
 /**
