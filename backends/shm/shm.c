@@ -838,6 +838,18 @@ refuse:
 	return 1;
 }
 
+/*
+ * We write to and read from these: a file, pipe or socket in their place
+ * is refused. Anonymous inodes (eventfd and its kind) have no file type.
+ */
+static bool
+is_eventfd(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == 0;
+}
+
 static bool
 welcome_valid(const struct shm_welcome *w, const struct shm_region_hdr *h, uint64_t fsize)
 {
@@ -901,7 +913,8 @@ binder_poll(struct shm_chan *sc)
 	if (nfds != 3 || w.region_size < SHM_PAGE || w.region_size > (1ull << 36))
 		goto fail;
 	if (fstat(fds[0], &st) < 0 || (uint64_t)st.st_size != w.region_size ||
-	    shm_fd_sealed_size(fds[0], w.region_size) < 0)
+	    shm_fd_sealed_size(fds[0], w.region_size) < 0 || !is_eventfd(fds[1]) ||
+	    !is_eventfd(fds[2]))
 		goto fail;
 	base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
 	if (base == MAP_FAILED)
