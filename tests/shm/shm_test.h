@@ -29,6 +29,7 @@
 #include <bulk/bulk_shm.h>
 
 #include "check.h"
+#include "harness.h"
 
 /* Long enough for a loaded 2-core machine under sanitizers; only a hang hits it. */
 #define T_WAIT_S 60.0
@@ -330,31 +331,7 @@ t_poll_state(struct bulk_channel *ch, enum bulk_channel_state want, const char *
 	t_poll_until(bulk_channel_domain(ch), t_cond_state, &w, T_WAIT_S, what);
 }
 
-/* ------------------------------------------------------------ continuations */
-
-struct t_cont {
-	int fired;
-	int err;
-};
-
-static inline void
-t_cont_fn(void *arg, int err, struct bulk_channel *ch)
-{
-	struct t_cont *c = arg;
-
-	(void)ch;
-	c->fired++;
-	c->err = err;
-}
-
-static inline struct bulk_cont
-t_cont(struct t_cont *c)
-{
-	struct bulk_cont k = { t_cont_fn, c };
-
-	memset(c, 0, sizeof(*c));
-	return k;
-}
+/* Continuation recorders (struct t_cont, t_cont()) come from harness.h. */
 
 /* ------------------------------------------------------------ data */
 
