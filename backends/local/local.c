@@ -311,6 +311,7 @@ local_bind(struct bulk_channel *ch, struct bulk_endpoint *remote, const struct b
 	struct bulk_channel *rch;
 	struct local_chan *rlc, *expected = NULL;
 	struct local_link *l;
+	struct bulk_side side;
 	static const uint64_t one = 1;
 	int creator_efd, rc;
 
@@ -325,9 +326,10 @@ local_bind(struct bulk_channel *ch, struct bulk_endpoint *remote, const struct b
 	if (expected != NULL)
 		return -BULK_E_ALREADY_BOUND;
 	creator_efd = rlc->efd;
-	rc = bulk_core_negotiate(rlc->c_dir, rlc->c_role, rlc->c_trust, rlc->c_meta, bp, ch);
+	rc = bulk_core_negotiate(rlc->c_dir, rlc->c_role, rlc->c_trust, rlc->c_meta, bp, &side);
 	if (rc < 0)
 		return rc;
+	bulk_side_apply(ch, &side);
 	if (bp != NULL && bp->queue_size != 0 && bp->queue_size != rlc->c_queue)
 		return -BULK_E_BIND_MISMATCH;
 	ch->queue_size = rlc->c_queue;

@@ -676,7 +676,7 @@ uid_allowed(const struct shm_chan *sc, uid_t uid)
 
 /* Creator: lay out the rings, then hand them to the binder. */
 static int
-creator_connect(struct shm_chan *sc, const struct bulk_channel *binder)
+creator_connect(struct shm_chan *sc, const struct bulk_side *binder)
 {
 	struct bulk_channel *ch = &sc->ch;
 	uint32_t slot_size = shm_slot_size(ch->meta_size);
@@ -756,7 +756,7 @@ static int
 creator_poll(struct shm_chan *sc)
 {
 	struct bulk_channel *ch = &sc->ch;
-	struct bulk_channel *tmp;
+	struct bulk_side binder;
 	struct shm_hello hi;
 	struct bulk_bind_params bp;
 	unsigned nfds;
@@ -806,18 +806,11 @@ creator_poll(struct shm_chan *sc)
 		.trust = (enum bulk_trust)hi.trust,
 		.meta_size = hi.meta_size,
 	};
-	/* negotiate() fills only the four fields of the binder's side. */
-	tmp = bulk_zalloc(sizeof(*tmp));
-	if (tmp == NULL) {
-		rc = -ENOMEM;
-		goto refuse;
-	}
-	rc = bulk_core_negotiate(ch->direction, ch->role, ch->trust, ch->meta_size, &bp, tmp);
+	rc = bulk_core_negotiate(ch->direction, ch->role, ch->trust, ch->meta_size, &bp, &binder);
 	if (rc == 0)
-		rc = bulk_core_rx_bind_request(ch, tmp->role);
+		rc = bulk_core_rx_bind_request(ch, binder.role);
 	if (rc == 0) {
-		rc = creator_connect(sc, tmp);
-		bulk_free(tmp);
+		rc = creator_connect(sc, &binder);
 		/* One binder per channel: nobody else needs the name now. */
 		close_fd(&sc->lsock);
 		if (sc->unlink_path) {
@@ -830,7 +823,6 @@ creator_poll(struct shm_chan *sc)
 			bulk_core_peer_gone(ch, -BULK_E_PEER_GONE);
 		return 1;
 	}
-	bulk_free(tmp);
 refuse:
 	/* Refused: tell it why; the channel waits for another binder. */
 	creator_refuse(sc->pend, rc);
@@ -930,10 +922,12 @@ binder_poll(struct shm_chan *sc)
 	sc->efd_peer = fds[1];
 	sc->efd_mine = fds[2];
 	ep_watch(sc, sc->efd_mine);
-	ch->direction = (enum bulk_direction)w.direction;
-	ch->role = (enum bulk_role)w.role;
-	ch->trust = (enum bulk_trust)w.trust;
-	ch->meta_size = w.meta_size;
+	bulk_side_apply(ch, &(struct bulk_side){
+		.direction = (enum bulk_direction)w.direction,
+		.role = (enum bulk_role)w.role,
+		.trust = (enum bulk_trust)w.trust,
+		.meta_size = w.meta_size,
+	});
 	ch->queue_size = w.queue_size;
 	/* Our copy of the header: the peer cannot move the rings later. */
 	ring_attach(&sc->tx, sc->region, &h, 1);

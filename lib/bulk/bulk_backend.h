@@ -230,14 +230,32 @@ struct bulk_backend_ops {
 
 /* ------------------------------------------------ core entry points (SDK) */
 
+/** What bind negotiation settles for one side of a channel. */
+struct bulk_side {
+	enum bulk_direction direction;
+	enum bulk_role role;
+	enum bulk_trust trust;
+	uint32_t meta_size;
+};
+
 /**
  * Resolve the binder's side from the creator's parameters and the binder's
- * request. Fills @p out (direction, role, trust, meta_size of the binder).
- * @return 0 or -BULK_E_BIND_MISMATCH.
+ * request.
+ * @return 0 (and @p out filled) or -BULK_E_BIND_MISMATCH.
  */
 int bulk_core_negotiate(enum bulk_direction c_dir, enum bulk_role c_role,
 			enum bulk_trust c_trust, uint32_t c_meta,
-			const struct bulk_bind_params *bp, struct bulk_channel *out);
+			const struct bulk_bind_params *bp, struct bulk_side *out);
+
+/** Give a binder's channel the side negotiation settled. */
+static inline void
+bulk_side_apply(struct bulk_channel *ch, const struct bulk_side *s)
+{
+	ch->direction = s->direction;
+	ch->role = s->role;
+	ch->trust = s->trust;
+	ch->meta_size = s->meta_size;
+}
 
 /**
  * Creator: a binder asks to connect. Runs bind_received; on acceptance the

@@ -134,7 +134,7 @@ bulk_channel_create(struct bulk_endpoint *ep, const struct bulk_channel_callback
 
 int
 bulk_core_negotiate(enum bulk_direction c_dir, enum bulk_role c_role, enum bulk_trust c_trust,
-		    uint32_t c_meta, const struct bulk_bind_params *bp, struct bulk_channel *out)
+		    uint32_t c_meta, const struct bulk_bind_params *bp, struct bulk_side *out)
 {
 	enum bulk_role want = bp ? bp->role : BULK_ROLE_GENERIC;
 	enum bulk_role role;
