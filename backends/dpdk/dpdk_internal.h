@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * DPDK backend internals: the link (a port and queue to one peer), the
+ * channel with its two half streams, and the functions the files share.
+ *
+ *   dpdk_port.c   EAL, link set-up, ARP, frame building and parsing, rx demux
+ *   dpdk_chan.c   the ops table: create, bind handshake, tx_burst/tx_ctrl, poll
+ *   dpdk_rel.c    reliability: segmentation, window, acks/NAKs, RTO, cwnd,
+ *                 reassembly in place and in-order delivery
+ *
+ * Everything of a link runs in its domain's thread, except the external
+ * buffer free callback, which runs wherever the driver frees the mbuf.
+ */
+#ifndef BULK_DPDK_INTERNAL_H
+#define BULK_DPDK_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+
+#include <bulk/bulk_dpdk.h>
+
+#include "bulk_backend.h"
+#include "dpdk_wire.h"
+
+#define DPDK_MAX_CHANS 1024u     /* channels per link (index part of an id) */
+#define DPDK_ID_BITS 10u
+#define DPDK_TX_BATCH 64u        /* frames gathered before rte_eth_tx_burst */
+#define DPDK_RX_BURST 32u
+#define DPDK_MIN_CWND 8u
+#define DPDK_INIT_CWND 64u
+#define DPDK_RTO_MIN_US 2000u
+#define DPDK_RTO_MAX_US 500000u
+#define DPDK_RTO_INIT_US 20000u
+#define DPDK_REORDER_FRAMES 3u   /* a gap this far below the highest seq is a loss */
+#define DPDK_BIND_RETRY_US 20000u
+
+extern const struct bulk_backend_ops dpdk_ops;
+
+/* One message on the send side: a buffer (split into frames) or a control. */
+struct dpdk_txmsg {
+	uint8_t type;
+	uint8_t done;              /* acknowledged and no mbuf refers to it any more */
+	uint16_t slot;
+	uint32_t index;
+	uint32_t len;              /* payload bytes (data messages) */
+	uint8_t *data;             /* the buffer (data messages) */
+	uint32_t first_seq;
+	uint32_t nframes;
+	uint32_t sent;             /* frames handed out so far (first pass) */
+	bool acked;
+	bool zc;                   /* the shinfo holds our reference */
+	struct rte_mbuf_ext_shared_info shinfo;
+	struct bulk_wire_ctrl ctrl;
+	uint8_t meta[BULK_META_MAX];
+};
+
+/* One frame in flight on the send side, by sequence number. */
+struct dpdk_txfrm {
+	uint32_t msg;              /* index into msgs (free-running) */
+	uint32_t off;
+	uint32_t len;
+	uint16_t ntx;
+	uint64_t tx_us;
+};
+
+/* One frame of the receive window. */
+struct dpdk_rxfrm {
+	uint8_t got;
+	uint8_t bad;
+	uint8_t type;
+	uint8_t flags;
+	uint16_t slot;
+	uint32_t index;
+	uint32_t total;
+	struct bulk_wire_ctrl ctrl;
+};
+
+enum dpdk_mode {
+	DPDK_LISTEN = 0,   /* creator waiting for a binder */
+	DPDK_BINDING,      /* binder waiting for the creator's answer */
+	DPDK_OPEN,
+	DPDK_DEAD,         /* closed: acks what arrives, sends nothing new */
+};
+
+
+/* A control message that found the message ring full. */
+struct dpdk_ovf {
+	uint8_t type;
+	uint16_t slot;
+	uint32_t index;
+	struct bulk_wire_ctrl ctrl;
+};
+
+struct dpdk_ep {
+	struct bulk_endpoint ep;
+	uint16_t ep_id;
+	struct bulk_dpdk_port *via;    /* remote endpoint: over this link; NULL: ours */
+};
+
+struct dpdk_chan {
+	struct bulk_channel ch;    /* first: the core's part */
+	struct bulk_dpdk_port *link; /* NULL while a creator listens */
+	struct dpdk_chan *lnext;   /* list of listening creators */
+	uint32_t id;
+	uint32_t peer_id;
+	uint16_t ep_id;
+	uint8_t mode;              /* enum dpdk_mode */
+	uint32_t nonce;
+	uint32_t W;                /* window, frames (power of two) */
+	uint32_t mss;              /* payload bytes per data frame */
+
+	/* Bind: creator's stashed request, binder's pending answer. */
+	bool req_pending;
+	struct bulk_wire_bind req;
+	struct bulk_dpdk_port *req_link;
+	struct bulk_wire_bind reply;   /* creator: what we answered (resent on dups) */
+	bool reply_pending;
+	bool bind_sent;            /* a request went out (the peer's MAC was known) */
+	uint64_t bind_next_us, bind_deadline_us, bind_backoff_us;
+
+	/* Send side. */
+	struct dpdk_txmsg *msgs;
+	uint32_t msg_cap;          /* power of two */
+	uint32_t msg_head;         /* oldest not yet complete */
+	uint32_t msg_acked;        /* oldest not yet acknowledged */
+	uint32_t msg_next;         /* next to (finish) segmenting */
+	uint32_t msg_tail;         /* next free */
+	uint64_t msgs_done;        /* completed, for bulk_core_tx_complete() */
+	struct dpdk_ovf *ovf;      /* control messages waiting for a msg slot */
+	uint32_t novf, ovf_cap;
+	struct dpdk_txfrm *sw;
+	uint32_t snd_una, snd_nxt;
+	uint32_t peer_hi;          /* peer's highest received + 1 */
+	uint32_t peer_wnd;         /* frames the peer accepts beyond snd_una */
+	uint32_t cwnd, ssthresh, cwnd_acc;
+	uint64_t epoch_us;
+	uint32_t epoch_sent, epoch_lost;
+	uint32_t srtt_us, rttvar_us, rto_us;
+	uint64_t last_tx_us;
+
+	/* Receive side. */
+	struct dpdk_rxfrm *rw;
+	uint8_t *rw_meta;          /* W * BULK_META_MAX */
+	uint32_t rcv_del;          /* next frame to deliver */
+	uint32_t rcv_nxt;          /* next frame not yet received (cumulative ack) */
+	uint32_t rcv_hi;           /* highest received + 1 */
+	bool msg_bad;              /* a frame of the message being delivered was bad */
+	bool ack_due;
+	bool ack_now;
+	bool rst_teardown;         /* the peer reset our teardown: it is done */
+	uint32_t rx_since_ack;
+	uint64_t last_rx_us;
+	uint64_t last_ack_us;
+	uint32_t peer_timeout_us;
+
+	int gone_reason;           /* nonzero: peer gone, to report in our poll */
+	struct bulk_dpdk_chan_stats st;
+};
+
+struct bulk_dpdk_port {
+	struct bulk_domain *dom;
+	struct bulk_dpdk_port *next;   /* all links of the process */
+	uint16_t port_id, queue_id;
+	uint32_t local_ip, peer_ip;    /* host order */
+	struct rte_ether_addr local_mac, peer_mac;
+	bool peer_mac_known;
+	bool started;                  /* we configured and started the port */
+	bool own_rx_pool;
+	bool tx_zc;
+	uint16_t udp_port;
+	uint16_t mtu;
+	uint32_t window;
+	uint32_t peer_timeout_us;
+	struct rte_mempool *rx_pool, *hdr_pool, *ext_pool;
+	uint64_t arp_next_us;
+	uint32_t id_gen;
+	unsigned nchans;
+	struct dpdk_chan *chans[DPDK_MAX_CHANS];
+	struct rte_mbuf *txb[DPDK_TX_BATCH];
+	unsigned ntxb;
+	/* Message arrays of freed channels that mbufs still point into. */
+	struct dpdk_grave *graves;
+	struct bulk_dpdk_port_stats st;
+};
+
+struct dpdk_grave {
+	struct dpdk_grave *next;
+	struct dpdk_txmsg *msgs;
+	uint32_t cap;
+};
+
+/* ---- time */
+uint64_t dpdk_now_us(void);
+
+/* ---- dpdk_port.c */
+static inline struct dpdk_chan *
+dpdk_chan(struct bulk_channel *ch)
+{
+	return (struct dpdk_chan *)ch;
+}
+
+/** Receive and dispatch up to @p budget frames. @return frames handled. */
+unsigned dpdk_link_rx(struct bulk_dpdk_port *l, unsigned budget);
+/** Hand gathered frames to the port. @return false if some stayed. */
+bool dpdk_link_flush(struct bulk_dpdk_port *l);
+/** Room for this many more frames before the link must flush? */
+static inline bool
+dpdk_link_room(const struct bulk_dpdk_port *l)
+{
+	return l->ntxb < DPDK_TX_BATCH;
+}
+/** Queue one built frame (flushes when the batch is full). @return false: no room. */
+bool dpdk_link_queue(struct bulk_dpdk_port *l, struct rte_mbuf *m);
+/**
+ * Build a frame: headers, the bulk header @p h (host order, converted
+ * here), @p meta_len bytes of meta, then @p plen bytes of payload from
+ * @p payload (copied) or, with @p ext, by an external-buffer mbuf.
+ * @return the frame, or NULL (no mbufs).
+ */
+struct rte_mbuf *dpdk_frame_build(struct bulk_dpdk_port *l, const struct bulk_wire_hdr *h,
+				  const void *meta, const void *payload, uint32_t plen,
+				  struct rte_mbuf_ext_shared_info *ext, bool *zc);
+/** Send a stateless frame right away (bind, reset). */
+void dpdk_link_send_small(struct bulk_dpdk_port *l, const struct bulk_wire_hdr *h,
+			  const void *payload, uint32_t plen);
+void dpdk_link_add_chan(struct bulk_dpdk_port *l, struct dpdk_chan *c);
+void dpdk_link_del_chan(struct bulk_dpdk_port *l, struct dpdk_chan *c);
+void dpdk_link_graves_sweep(struct bulk_dpdk_port *l);
+/** Poll every link of @p d (a listening creator). */
+unsigned dpdk_domain_rx(struct bulk_domain *d, unsigned budget);
+/** The listening creator of @p d on @p ep_id, or NULL. */
+struct dpdk_chan *dpdk_listener_find(struct bulk_domain *d, uint16_t ep_id);
+int dpdk_listener_add(struct dpdk_chan *c);
+void dpdk_listener_del(struct dpdk_chan *c);
+/** A link of @p d whose peer is one of @p peer_dom's links. */
+struct bulk_dpdk_port *dpdk_link_towards(struct bulk_domain *d, struct bulk_domain *peer_dom);
+
+/* ---- dpdk_chan.c (called by the demux) */
+void dpdk_chan_rx_bind_req(struct bulk_dpdk_port *l, const struct bulk_wire_bind *b);
+void dpdk_chan_rx_bind_reply(struct dpdk_chan *c, const struct bulk_wire_bind *b);
+void dpdk_chan_rx_rst(struct dpdk_chan *c);
+
+/* ---- dpdk_rel.c */
+int dpdk_rel_init(struct dpdk_chan *c);
+void dpdk_rel_fini(struct dpdk_chan *c);
+/** A stream or ACK frame for @p c: @p payload points at @p h->length bytes. */
+void dpdk_rel_rx(struct dpdk_chan *c, const struct bulk_wire_hdr *h, const uint8_t *meta,
+		 const struct rte_mbuf *m, uint32_t poff);
+/** Queue a message. @return 0, or -ENOBUFS when the message ring is full. */
+int dpdk_rel_queue_msg(struct dpdk_chan *c, uint8_t type, uint16_t slot, uint32_t index,
+		       uint8_t *data, uint32_t len, const void *meta,
+		       const struct bulk_wire_ctrl *ctrl);
+/** Work of an open channel: deliver, complete, timers, send, ack. */
+unsigned dpdk_rel_poll(struct dpdk_chan *c, unsigned budget, uint64_t now);
+/** Send now what can be sent (used when the channel is freed). */
+void dpdk_rel_flush_out(struct dpdk_chan *c);
+/** Free message slots in the ring. */
+static inline uint32_t
+dpdk_rel_msg_room(const struct dpdk_chan *c)
+{
+	return c->msg_cap - (c->msg_tail - c->msg_head);
+}
+
+#endif /* BULK_DPDK_INTERNAL_H */

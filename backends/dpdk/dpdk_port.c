@@ -1,0 +1,822 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * DPDK backend, the link: EAL convenience, port and queue set-up, ARP,
+ * building frames (zero copy where the port sends chained mbufs) and
+ * checking and dispatching what arrives.
+ */
+/* rte_ipv4_udptcp_cksum_mbuf{,_verify}(): experimental in 22.11, stable since. */
+#define ALLOW_EXPERIMENTAL_API 1
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_arp.h>
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_ip.h>
+#include <rte_mempool.h>
+#include <rte_udp.h>
+
+#include "dpdk_internal.h"
+
+#define ARP_RETRY_US 100000u
+#define MBUFS_PER_POOL 8191u
+
+/* Links and listening creators of the process: set-up paths only. */
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct bulk_dpdk_port *links;
+static struct dpdk_chan *listeners;
+static unsigned pool_seq;
+
+static uint64_t tsc_per_us;
+
+uint64_t
+dpdk_now_us(void)
+{
+	if (bulk_unlikely(tsc_per_us == 0)) {
+		uint64_t hz = rte_get_tsc_hz();
+
+		tsc_per_us = hz >= 1000000 ? hz / 1000000 : 1;
+	}
+	return rte_get_tsc_cycles() / tsc_per_us;
+}
+
+int
+bulk_dpdk_init(int argc, char **argv)
+{
+	int rc = rte_eal_init(argc, argv);
+
+	if (rc < 0)
+		return rte_errno > 0 ? -rte_errno : -EINVAL;
+	return rc;
+}
+
+/* ------------------------------------------------------------ registry */
+
+struct dpdk_chan *
+dpdk_listener_find(struct bulk_domain *d, uint16_t ep_id)
+{
+	struct dpdk_chan *c;
+
+	pthread_mutex_lock(&reg_lock);
+	for (c = listeners; c != NULL; c = c->lnext)
+		if (c->ch.dom == d && c->ep_id == ep_id)
+			break;
+	pthread_mutex_unlock(&reg_lock);
+	return c;
+}
+
+int
+dpdk_listener_add(struct dpdk_chan *c)
+{
+	struct dpdk_chan *o;
+
+	pthread_mutex_lock(&reg_lock);
+	for (o = listeners; o != NULL; o = o->lnext)
+		if (o->ch.dom == c->ch.dom && o->ep_id == c->ep_id) {
+			pthread_mutex_unlock(&reg_lock);
+			return -EADDRINUSE;
+		}
+	c->lnext = listeners;
+	listeners = c;
+	pthread_mutex_unlock(&reg_lock);
+	return 0;
+}
+
+void
+dpdk_listener_del(struct dpdk_chan *c)
+{
+	pthread_mutex_lock(&reg_lock);
+	for (struct dpdk_chan **pp = &listeners; *pp != NULL; pp = &(*pp)->lnext)
+		if (*pp == c) {
+			*pp = c->lnext;
+			break;
+		}
+	c->lnext = NULL;
+	pthread_mutex_unlock(&reg_lock);
+}
+
+struct bulk_dpdk_port *
+dpdk_link_towards(struct bulk_domain *d, struct bulk_domain *peer_dom)
+{
+	struct bulk_dpdk_port *l, *p, *found = NULL;
+
+	pthread_mutex_lock(&reg_lock);
+	for (l = links; l != NULL && found == NULL; l = l->next) {
+		if (l->dom != d)
+			continue;
+		for (p = links; p != NULL; p = p->next)
+			if (p->dom == peer_dom && p->local_ip == l->peer_ip &&
+			    p->peer_ip == l->local_ip) {
+				found = l;
+				break;
+			}
+	}
+	pthread_mutex_unlock(&reg_lock);
+	return found;
+}
+
+unsigned
+dpdk_domain_rx(struct bulk_domain *d, unsigned budget)
+{
+	struct bulk_dpdk_port *mine[16];
+	unsigned n = 0, work = 0;
+
+	pthread_mutex_lock(&reg_lock);
+	for (struct bulk_dpdk_port *l = links; l != NULL && n < 16; l = l->next)
+		if (l->dom == d)
+			mine[n++] = l;
+	pthread_mutex_unlock(&reg_lock);
+	/* Only this domain's thread receives on its links. */
+	for (unsigned i = 0; i < n; i++) {
+		work += dpdk_link_rx(mine[i], budget);
+		dpdk_link_flush(mine[i]);
+	}
+	return work;
+}
+
+void
+dpdk_link_add_chan(struct bulk_dpdk_port *l, struct dpdk_chan *c)
+{
+	unsigned idx;
+
+	/* Id = generation | index: a frame for an earlier channel in the same
+	 * index does not reach a new one. Index 0 is never used (BIND_REQ). */
+	for (idx = 1; idx < DPDK_MAX_CHANS; idx++)
+		if (l->chans[idx] == NULL)
+			break;
+	if (idx == DPDK_MAX_CHANS) {
+		c->id = 0;
+		return;
+	}
+	l->id_gen++;
+	c->id = (l->id_gen << DPDK_ID_BITS) | idx;
+	if (c->id >> DPDK_ID_BITS == 0)
+		c->id |= 1u << DPDK_ID_BITS;
+	l->chans[idx] = c;
+	l->nchans++;
+	c->link = l;
+}
+
+void
+dpdk_link_del_chan(struct bulk_dpdk_port *l, struct dpdk_chan *c)
+{
+	unsigned idx = c->id & (DPDK_MAX_CHANS - 1);
+
+	if (c->id != 0 && l->chans[idx] == c) {
+		l->chans[idx] = NULL;
+		l->nchans--;
+	}
+}
+
+static inline struct dpdk_chan *
+link_chan(struct bulk_dpdk_port *l, uint32_t id)
+{
+	struct dpdk_chan *c = l->chans[id & (DPDK_MAX_CHANS - 1)];
+
+	return c != NULL && c->id == id ? c : NULL;
+}
+
+static void
+grave_free(struct dpdk_grave *g)
+{
+	bulk_free(g->msgs);
+	bulk_free(g);
+}
+
+void
+dpdk_link_graves_sweep(struct bulk_dpdk_port *l)
+{
+	struct dpdk_grave **pp = &l->graves;
+
+	while (*pp != NULL) {
+		struct dpdk_grave *g = *pp;
+		bool busy = false;
+
+		for (uint32_t i = 0; i < g->cap && !busy; i++)
+			busy = g->msgs[i].zc && rte_mbuf_ext_refcnt_read(&g->msgs[i].shinfo) > 0;
+		if (busy) {
+			pp = &g->next;
+			continue;
+		}
+		*pp = g->next;
+		grave_free(g);
+	}
+}
+
+/* ------------------------------------------------------------ transmit */
+
+bool
+dpdk_link_flush(struct bulk_dpdk_port *l)
+{
+	uint16_t sent;
+
+	if (l->ntxb == 0)
+		return true;
+	sent = rte_eth_tx_burst(l->port_id, l->queue_id, l->txb, (uint16_t)l->ntxb);
+	l->st.tx_frames += sent;
+	if (sent < l->ntxb) {
+		l->st.tx_full++;
+		memmove(l->txb, l->txb + sent, (l->ntxb - sent) * sizeof(l->txb[0]));
+	}
+	l->ntxb -= sent;
+	return l->ntxb == 0;
+}
+
+bool
+dpdk_link_queue(struct bulk_dpdk_port *l, struct rte_mbuf *m)
+{
+	if (l->ntxb == DPDK_TX_BATCH && !dpdk_link_flush(l) && l->ntxb == DPDK_TX_BATCH)
+		return false;
+	l->txb[l->ntxb++] = m;
+	if (l->ntxb == DPDK_TX_BATCH)
+		dpdk_link_flush(l);
+	return true;
+}
+
+static void
+hdr_to_wire(struct bulk_wire_hdr *w, const struct bulk_wire_hdr *h)
+{
+	w->magic = rte_cpu_to_be_32(BULK_WIRE_MAGIC);
+	w->version = BULK_WIRE_VERSION;
+	w->type = h->type;
+	w->flags = h->flags;
+	w->meta_len = h->meta_len;
+	w->chan = rte_cpu_to_be_32(h->chan);
+	w->seq = rte_cpu_to_be_32(h->seq);
+	w->ack = rte_cpu_to_be_32(h->ack);
+	w->wnd = rte_cpu_to_be_16(h->wnd);
+	w->slot = rte_cpu_to_be_16(h->slot);
+	w->index = rte_cpu_to_be_32(h->index);
+	w->offset = rte_cpu_to_be_32(h->offset);
+	w->length = rte_cpu_to_be_32(h->length);
+	w->total = rte_cpu_to_be_32(h->total);
+}
+
+static void
+hdr_from_wire(struct bulk_wire_hdr *h, const struct bulk_wire_hdr *w)
+{
+	h->magic = rte_be_to_cpu_32(w->magic);
+	h->version = w->version;
+	h->type = w->type;
+	h->flags = w->flags;
+	h->meta_len = w->meta_len;
+	h->chan = rte_be_to_cpu_32(w->chan);
+	h->seq = rte_be_to_cpu_32(w->seq);
+	h->ack = rte_be_to_cpu_32(w->ack);
+	h->wnd = rte_be_to_cpu_16(w->wnd);
+	h->slot = rte_be_to_cpu_16(w->slot);
+	h->index = rte_be_to_cpu_32(w->index);
+	h->offset = rte_be_to_cpu_32(w->offset);
+	h->length = rte_be_to_cpu_32(w->length);
+	h->total = rte_be_to_cpu_32(w->total);
+}
+
+struct rte_mbuf *
+dpdk_frame_build(struct bulk_dpdk_port *l, const struct bulk_wire_hdr *h, const void *meta,
+		 const void *payload, uint32_t plen, struct rte_mbuf_ext_shared_info *ext, bool *zc)
+{
+	struct rte_mbuf *m, *x = NULL;
+	struct rte_ether_hdr *eth;
+	struct rte_ipv4_hdr *ip;
+	struct rte_udp_hdr *udp;
+	uint32_t hl = BULK_WIRE_HDRS + (uint32_t)sizeof(struct bulk_wire_hdr) + h->meta_len;
+	bool use_ext = ext != NULL && plen > 0;
+	uint8_t *p;
+
+	m = rte_pktmbuf_alloc(l->hdr_pool);
+	if (m == NULL)
+		return NULL;
+	p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(hl + (use_ext ? 0 : plen)));
+	if (p == NULL) {
+		rte_pktmbuf_free(m);
+		return NULL;
+	}
+	if (use_ext) {
+		x = rte_pktmbuf_alloc(l->ext_pool);
+		if (x == NULL) {
+			rte_pktmbuf_free(m);
+			return NULL;
+		}
+		rte_mbuf_ext_refcnt_update(ext, 1);
+		rte_pktmbuf_attach_extbuf(x, (void *)(uintptr_t)payload,
+					  rte_eal_iova_mode() == RTE_IOVA_VA
+						  ? (rte_iova_t)(uintptr_t)payload
+						  : rte_mem_virt2iova(payload),
+					  (uint16_t)plen, ext);
+		x->data_len = (uint16_t)plen;
+		x->pkt_len = plen;
+		rte_pktmbuf_chain(m, x);
+	}
+	eth = (struct rte_ether_hdr *)p;
+	rte_ether_addr_copy(&l->peer_mac, &eth->dst_addr);
+	rte_ether_addr_copy(&l->local_mac, &eth->src_addr);
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	ip = (struct rte_ipv4_hdr *)(p + BULK_WIRE_ETH_LEN);
+	memset(ip, 0, sizeof(*ip));
+	ip->version_ihl = RTE_IPV4_VHL_DEF;
+	ip->total_length = rte_cpu_to_be_16((uint16_t)(hl - BULK_WIRE_ETH_LEN + plen));
+	ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+	ip->time_to_live = 64;
+	ip->next_proto_id = IPPROTO_UDP;
+	ip->src_addr = rte_cpu_to_be_32(l->local_ip);
+	ip->dst_addr = rte_cpu_to_be_32(l->peer_ip);
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	udp = (struct rte_udp_hdr *)(p + BULK_WIRE_ETH_LEN + BULK_WIRE_IP_LEN);
+	udp->src_port = rte_cpu_to_be_16(l->udp_port);
+	udp->dst_port = rte_cpu_to_be_16(l->udp_port);
+	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(hl - BULK_WIRE_ETH_LEN - BULK_WIRE_IP_LEN + plen));
+	udp->dgram_cksum = 0;
+	hdr_to_wire((struct bulk_wire_hdr *)(p + BULK_WIRE_HDRS), h);
+	if (h->meta_len > 0)
+		memcpy(p + BULK_WIRE_HDRS + sizeof(struct bulk_wire_hdr), meta, h->meta_len);
+	if (!use_ext && plen > 0)
+		memcpy(p + hl, payload, plen);
+	/* No port here offloads UDP checksums of chained external buffers
+	 * reliably; the sum is over the bytes the peer will read. */
+	udp->dgram_cksum = rte_ipv4_udptcp_cksum_mbuf(m, ip, BULK_WIRE_ETH_LEN + BULK_WIRE_IP_LEN);
+	if (zc != NULL)
+		*zc = use_ext;
+	return m;
+}
+
+void
+dpdk_link_send_small(struct bulk_dpdk_port *l, const struct bulk_wire_hdr *h, const void *payload,
+		     uint32_t plen)
+{
+	struct rte_mbuf *m;
+
+	if (!l->peer_mac_known)
+		return;
+	m = dpdk_frame_build(l, h, NULL, payload, plen, NULL, NULL);
+	if (m == NULL)
+		return;
+	if (!dpdk_link_queue(l, m))
+		rte_pktmbuf_free(m);
+}
+
+/* ------------------------------------------------------------ ARP */
+
+static void
+arp_send(struct bulk_dpdk_port *l, uint16_t op, const struct rte_ether_addr *tha, uint32_t tip)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(l->hdr_pool);
+	struct rte_ether_hdr *eth;
+	struct rte_arp_hdr *a;
+
+	if (m == NULL)
+		return;
+	eth = (struct rte_ether_hdr *)rte_pktmbuf_append(m, sizeof(*eth) + sizeof(*a));
+	if (eth == NULL) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	a = (struct rte_arp_hdr *)(eth + 1);
+	if (op == RTE_ARP_OP_REQUEST)
+		memset(&eth->dst_addr, 0xff, sizeof(eth->dst_addr));
+	else
+		rte_ether_addr_copy(tha, &eth->dst_addr);
+	rte_ether_addr_copy(&l->local_mac, &eth->src_addr);
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP);
+	a->arp_hardware = rte_cpu_to_be_16(RTE_ARP_HRD_ETHER);
+	a->arp_protocol = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	a->arp_hlen = RTE_ETHER_ADDR_LEN;
+	a->arp_plen = 4;
+	a->arp_opcode = rte_cpu_to_be_16(op);
+	rte_ether_addr_copy(&l->local_mac, &a->arp_data.arp_sha);
+	a->arp_data.arp_sip = rte_cpu_to_be_32(l->local_ip);
+	if (op == RTE_ARP_OP_REQUEST)
+		memset(&a->arp_data.arp_tha, 0, sizeof(a->arp_data.arp_tha));
+	else
+		rte_ether_addr_copy(tha, &a->arp_data.arp_tha);
+	a->arp_data.arp_tip = rte_cpu_to_be_32(tip);
+	if (dpdk_link_queue(l, m))
+		l->st.arp_tx++;
+	else
+		rte_pktmbuf_free(m);
+}
+
+static void
+arp_rx(struct bulk_dpdk_port *l, const struct rte_mbuf *m)
+{
+	struct rte_arp_hdr abuf;
+	const struct rte_arp_hdr *a;
+	uint32_t sip, tip;
+
+	a = rte_pktmbuf_read(m, BULK_WIRE_ETH_LEN, sizeof(abuf), &abuf);
+	if (a == NULL || a->arp_hardware != rte_cpu_to_be_16(RTE_ARP_HRD_ETHER) ||
+	    a->arp_protocol != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) ||
+	    a->arp_hlen != RTE_ETHER_ADDR_LEN || a->arp_plen != 4) {
+		l->st.rx_not_ours++;
+		return;
+	}
+	l->st.arp_rx++;
+	sip = rte_be_to_cpu_32(a->arp_data.arp_sip);
+	tip = rte_be_to_cpu_32(a->arp_data.arp_tip);
+	if (sip == l->peer_ip && !l->peer_mac_known && rte_is_unicast_ether_addr(&a->arp_data.arp_sha)) {
+		rte_ether_addr_copy(&a->arp_data.arp_sha, &l->peer_mac);
+		l->peer_mac_known = true;
+	}
+	if (a->arp_opcode == rte_cpu_to_be_16(RTE_ARP_OP_REQUEST) && tip == l->local_ip)
+		arp_send(l, RTE_ARP_OP_REPLY, &a->arp_data.arp_sha, sip);
+}
+
+/* ------------------------------------------------------------ receive */
+
+static void
+send_rst(struct bulk_dpdk_port *l, uint32_t bad_chan)
+{
+	struct bulk_wire_hdr h = { .type = BULK_WT_RST, .index = bad_chan };
+
+	dpdk_link_send_small(l, &h, NULL, 0);
+}
+
+/* One frame. The mbuf stays the caller's. */
+static void
+link_rx_one(struct bulk_dpdk_port *l, struct rte_mbuf *m)
+{
+	uint8_t hbuf[BULK_WIRE_HDRS + sizeof(struct bulk_wire_hdr) + BULK_META_MAX];
+	const uint8_t *p;
+	const struct rte_ether_hdr *eth;
+	const struct rte_ipv4_hdr *ip;
+	const struct rte_udp_hdr *udp;
+	struct bulk_wire_hdr h;
+	uint32_t tl, ul, need = BULK_WIRE_HDRS + sizeof(struct bulk_wire_hdr);
+	struct dpdk_chan *c;
+	bool csum_ok = true;
+
+	l->st.rx_frames++;
+	if (m->pkt_len < BULK_WIRE_ETH_LEN) {
+		l->st.rx_malformed++;
+		return;
+	}
+	p = rte_pktmbuf_read(m, 0, RTE_MIN(m->pkt_len, (uint32_t)sizeof(hbuf)), hbuf);
+	eth = (const struct rte_ether_hdr *)p;
+	if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP)) {
+		arp_rx(l, m);
+		return;
+	}
+	if (eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) {
+		l->st.rx_not_ours++;
+		return;
+	}
+	if (m->pkt_len < BULK_WIRE_ETH_LEN + BULK_WIRE_IP_LEN) {
+		l->st.rx_malformed++;
+		return;
+	}
+	ip = (const struct rte_ipv4_hdr *)(p + BULK_WIRE_ETH_LEN);
+	if (ip->dst_addr != rte_cpu_to_be_32(l->local_ip) || ip->next_proto_id != IPPROTO_UDP ||
+	    ip->src_addr != rte_cpu_to_be_32(l->peer_ip)) {
+		/* A corrupted address lands here too: nothing says it was ours. */
+		l->st.rx_not_ours++;
+		return;
+	}
+	if (!(m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_GOOD) &&
+	    ((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_BAD ||
+	     rte_raw_cksum(ip, BULK_WIRE_IP_LEN) != 0xffff)) {
+		l->st.rx_csum_drops++;
+		return;
+	}
+	tl = rte_be_to_cpu_16(ip->total_length);
+	if (ip->version_ihl != RTE_IPV4_VHL_DEF || (rte_be_to_cpu_16(ip->fragment_offset) & 0x3fff) ||
+	    tl < BULK_WIRE_IP_LEN + BULK_WIRE_UDP_LEN || BULK_WIRE_ETH_LEN + tl > m->pkt_len) {
+		l->st.rx_malformed++;
+		return;
+	}
+	udp = (const struct rte_udp_hdr *)(p + BULK_WIRE_ETH_LEN + BULK_WIRE_IP_LEN);
+	if (udp->dst_port != rte_cpu_to_be_16(l->udp_port)) {
+		l->st.rx_not_ours++;
+		return;
+	}
+	ul = rte_be_to_cpu_16(udp->dgram_len);
+	if (ul != tl - BULK_WIRE_IP_LEN || tl < need - BULK_WIRE_ETH_LEN) {
+		l->st.rx_malformed++;
+		return;
+	}
+	if (!(m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_GOOD) &&
+	    ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_BAD ||
+	     udp->dgram_cksum == 0 ||
+	     rte_ipv4_udptcp_cksum_mbuf_verify(m, ip, BULK_WIRE_ETH_LEN + BULK_WIRE_IP_LEN) != 0))
+		csum_ok = false;
+	hdr_from_wire(&h, (const struct bulk_wire_hdr *)(p + BULK_WIRE_HDRS));
+	if (!csum_ok) {
+		/* Blame the channel only if the header still names one. */
+		l->st.rx_csum_drops++;
+		if (h.magic == BULK_WIRE_MAGIC && (c = link_chan(l, h.chan)) != NULL)
+			c->st.csum_drops++;
+		return;
+	}
+	if (h.magic != BULK_WIRE_MAGIC || h.version != BULK_WIRE_VERSION ||
+	    h.meta_len > BULK_META_MAX ||
+	    (uint64_t)h.length + sizeof(h) + h.meta_len + BULK_WIRE_UDP_LEN != ul) {
+		l->st.rx_malformed++;
+		return;
+	}
+	if (h.meta_len > 0 && BULK_WIRE_HDRS + sizeof(h) + h.meta_len > RTE_MIN(m->pkt_len, (uint32_t)sizeof(hbuf))) {
+		l->st.rx_malformed++;
+		return;
+	}
+	switch (h.type) {
+	case BULK_WT_BIND_REQ: {
+		struct bulk_wire_bind b;
+
+		if (h.length != sizeof(b)) {
+			l->st.rx_malformed++;
+			return;
+		}
+		memcpy(&b, rte_pktmbuf_read(m, need + h.meta_len, sizeof(b), &b), sizeof(b));
+		dpdk_chan_rx_bind_req(l, &b);
+		return;
+	}
+	case BULK_WT_BIND_REPLY: {
+		struct bulk_wire_bind b;
+
+		if (h.length != sizeof(b)) {
+			l->st.rx_malformed++;
+			return;
+		}
+		c = link_chan(l, h.chan);
+		if (c == NULL) {
+			l->st.rx_unknown_chan++;
+			return;
+		}
+		memcpy(&b, rte_pktmbuf_read(m, need + h.meta_len, sizeof(b), &b), sizeof(b));
+		dpdk_chan_rx_bind_reply(c, &b);
+		return;
+	}
+	case BULK_WT_RST:
+		for (unsigned i = 1; i < DPDK_MAX_CHANS; i++) {
+			c = l->chans[i];
+			if (c != NULL && c->peer_id == h.index && c->peer_id != 0) {
+				dpdk_chan_rx_rst(c);
+				return;
+			}
+		}
+		l->st.rx_unknown_chan++;
+		return;
+	case BULK_WT_ACK:
+		break;
+	default:
+		if (h.type == 0 || h.type >= BULK_MSG_TYPE_MAX) {
+			l->st.rx_malformed++;
+			return;
+		}
+		break;
+	}
+	c = link_chan(l, h.chan);
+	if (c == NULL || c->mode == DPDK_LISTEN || c->mode == DPDK_BINDING) {
+		l->st.rx_unknown_chan++;
+		if (c == NULL)
+			send_rst(l, h.chan);
+		return;
+	}
+	dpdk_rel_rx(c, &h, p + need, m, need + h.meta_len);
+}
+
+unsigned
+dpdk_link_rx(struct bulk_dpdk_port *l, unsigned budget)
+{
+	struct rte_mbuf *pkts[DPDK_RX_BURST];
+	uint16_t n;
+	uint64_t now;
+
+	if (!l->peer_mac_known) {
+		now = dpdk_now_us();
+		if (now >= l->arp_next_us) {
+			arp_send(l, RTE_ARP_OP_REQUEST, NULL, l->peer_ip);
+			l->arp_next_us = now + ARP_RETRY_US;
+		}
+	}
+	if (budget > DPDK_RX_BURST)
+		budget = DPDK_RX_BURST;
+	n = rte_eth_rx_burst(l->port_id, l->queue_id, pkts, (uint16_t)budget);
+	for (uint16_t i = 0; i < n; i++) {
+		if (i + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		link_rx_one(l, pkts[i]);
+		rte_pktmbuf_free(pkts[i]);
+	}
+	if (bulk_unlikely(l->graves != NULL))
+		dpdk_link_graves_sweep(l);
+	return n;
+}
+
+/* ------------------------------------------------------------ set-up */
+
+static int
+port_configure(struct bulk_dpdk_port *l, const struct rte_eth_dev_info *info)
+{
+	struct rte_eth_conf conf;
+	int rc;
+
+	memset(&conf, 0, sizeof(conf));
+	if (info->tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS)
+		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	rc = rte_eth_dev_configure(l->port_id, 1, 1, &conf);
+	if (rc < 0)
+		return rc;
+	rc = rte_eth_rx_queue_setup(l->port_id, 0, 1024, (unsigned)rte_eth_dev_socket_id(l->port_id),
+				    NULL, l->rx_pool);
+	if (rc < 0)
+		return rc;
+	rc = rte_eth_tx_queue_setup(l->port_id, 0, 1024, (unsigned)rte_eth_dev_socket_id(l->port_id),
+				    NULL);
+	if (rc < 0)
+		return rc;
+	rc = rte_eth_dev_start(l->port_id);
+	if (rc < 0)
+		return rc;
+	rte_eth_promiscuous_enable(l->port_id);
+	l->started = true;
+	return 0;
+}
+
+static void
+link_free(struct bulk_dpdk_port *l)
+{
+	if (l->started) {
+		rte_eth_dev_stop(l->port_id);
+		l->started = false;
+	}
+	while (l->graves != NULL) {
+		struct dpdk_grave *g = l->graves;
+
+		l->graves = g->next;
+		grave_free(g);
+	}
+	for (unsigned i = 0; i < l->ntxb; i++)
+		rte_pktmbuf_free(l->txb[i]);
+	rte_mempool_free(l->hdr_pool);
+	rte_mempool_free(l->ext_pool);
+	if (l->own_rx_pool)
+		rte_mempool_free(l->rx_pool);
+	bulk_free(l);
+}
+
+int
+bulk_dpdk_port_open(struct bulk_domain *d, const struct bulk_dpdk_port_params *pp,
+		    struct bulk_dpdk_port **out)
+{
+	struct rte_eth_dev_info info;
+	struct bulk_dpdk_port *l;
+	char name[RTE_MEMPOOL_NAMESIZE];
+	uint16_t mtu = 0;
+	unsigned seq, hdr_room;
+	int rc;
+
+	if (d == NULL || pp == NULL || out == NULL || pp->local_ip == 0 || pp->peer_ip == 0 ||
+	    pp->local_ip == pp->peer_ip)
+		return -EINVAL;
+	if (pp->window != 0 &&
+	    (pp->window < 64 || pp->window > 65536 || (pp->window & (pp->window - 1)) != 0))
+		return -EINVAL;
+	if (!rte_eth_dev_is_valid_port(pp->port_id))
+		return -ENODEV;
+	rc = rte_eth_dev_info_get(pp->port_id, &info);
+	if (rc < 0)
+		return rc;
+	if (pp->configure ? pp->queue_id != 0
+			  : (pp->queue_id >= info.nb_rx_queues || pp->queue_id >= info.nb_tx_queues))
+		return -EINVAL;
+	pthread_mutex_lock(&reg_lock);
+	for (l = links; l != NULL; l = l->next)
+		if (l->port_id == pp->port_id && l->queue_id == pp->queue_id) {
+			pthread_mutex_unlock(&reg_lock);
+			return -EEXIST;
+		}
+	seq = pool_seq++;
+	pthread_mutex_unlock(&reg_lock);
+
+	l = bulk_zalloc(sizeof(*l));
+	if (l == NULL)
+		return -ENOMEM;
+	l->dom = d;
+	l->port_id = pp->port_id;
+	l->queue_id = pp->queue_id;
+	l->local_ip = pp->local_ip;
+	l->peer_ip = pp->peer_ip;
+	l->udp_port = pp->udp_port ? pp->udp_port : BULK_DPDK_UDP_PORT;
+	l->window = pp->window ? pp->window : BULK_DPDK_WINDOW;
+	l->peer_timeout_us = (pp->peer_timeout_ms ? pp->peer_timeout_ms : BULK_DPDK_PEER_TIMEOUT_MS) * 1000u;
+	rte_eth_macaddr_get(pp->port_id, &l->local_mac);
+	memcpy(&l->peer_mac, pp->peer_mac, sizeof(l->peer_mac));
+	l->peer_mac_known = !rte_is_zero_ether_addr(&l->peer_mac);
+	if (rte_eth_dev_get_mtu(pp->port_id, &mtu) < 0 || mtu == 0)
+		mtu = RTE_ETHER_MTU;
+	if (pp->mtu != 0) {
+		/* Several vdevs (memif, af_packet) refuse an ethdev MTU above
+		 * 1500 yet pass larger frames: the caller's MTU stands. */
+		if (pp->configure && pp->mtu != mtu)
+			(void)rte_eth_dev_set_mtu(pp->port_id, pp->mtu);
+		mtu = pp->mtu;
+	}
+	if (mtu < BULK_WIRE_IP_OVERHEAD + BULK_META_MAX + 64) {
+		rc = -EINVAL;
+		goto fail;
+	}
+	l->mtu = mtu;
+	switch (pp->tx_mode) {
+	case BULK_DPDK_TX_ZERO_COPY:
+		l->tx_zc = true;
+		break;
+	case BULK_DPDK_TX_COPY:
+		l->tx_zc = false;
+		break;
+	default:
+		/* net_ring hands the mbuf itself to the other port: chains are fine. */
+		l->tx_zc = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) ||
+			   (info.driver_name != NULL && strstr(info.driver_name, "ring") != NULL);
+		break;
+	}
+	hdr_room = RTE_PKTMBUF_HEADROOM +
+		   (l->tx_zc ? 256u : (unsigned)mtu + BULK_WIRE_ETH_LEN + 64u);
+	snprintf(name, sizeof(name), "bulk_h%u_%u", seq, (unsigned)pp->port_id);
+	l->hdr_pool = rte_pktmbuf_pool_create(name, MBUFS_PER_POOL, 256, 0, (uint16_t)hdr_room,
+					      rte_eth_dev_socket_id(pp->port_id));
+	snprintf(name, sizeof(name), "bulk_x%u_%u", seq, (unsigned)pp->port_id);
+	l->ext_pool = rte_pktmbuf_pool_create(name, MBUFS_PER_POOL, 256, 0, 0,
+					      rte_eth_dev_socket_id(pp->port_id));
+	if (l->hdr_pool == NULL || l->ext_pool == NULL) {
+		rc = rte_errno > 0 ? -rte_errno : -ENOMEM;
+		goto fail;
+	}
+	if (pp->configure) {
+		l->rx_pool = pp->mbuf_pool;
+		if (l->rx_pool == NULL) {
+			/* af_xdp receives into the pool itself, behind 256 bytes
+			 * of XDP headroom, and its objects must fit a page. */
+			unsigned room = RTE_PKTMBUF_HEADROOM +
+					RTE_MAX(2048u, (unsigned)mtu + BULK_WIRE_ETH_LEN + 256u + 32u);
+
+			if (info.driver_name != NULL && strstr(info.driver_name, "af_xdp") != NULL &&
+			    room > 3840u)
+				room = 3840u;
+			snprintf(name, sizeof(name), "bulk_r%u_%u", seq, (unsigned)pp->port_id);
+			l->rx_pool = rte_pktmbuf_pool_create(name, MBUFS_PER_POOL, 256, 0,
+							     (uint16_t)room,
+							     rte_eth_dev_socket_id(pp->port_id));
+			if (l->rx_pool == NULL) {
+				rc = rte_errno > 0 ? -rte_errno : -ENOMEM;
+				goto fail;
+			}
+			l->own_rx_pool = true;
+		}
+		rc = port_configure(l, &info);
+		if (rc < 0)
+			goto fail;
+	}
+	pthread_mutex_lock(&reg_lock);
+	l->next = links;
+	links = l;
+	pthread_mutex_unlock(&reg_lock);
+	*out = l;
+	return 0;
+fail:
+	link_free(l);
+	return rc;
+}
+
+int
+bulk_dpdk_port_close(struct bulk_dpdk_port *l)
+{
+	if (l == NULL)
+		return -EINVAL;
+	if (l->nchans > 0)
+		return -EBUSY;
+	pthread_mutex_lock(&reg_lock);
+	for (struct bulk_dpdk_port **pp = &links; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == l) {
+			*pp = l->next;
+			break;
+		}
+	pthread_mutex_unlock(&reg_lock);
+	dpdk_link_flush(l);
+	link_free(l);
+	return 0;
+}
+
+int
+bulk_dpdk_port_poll(struct bulk_dpdk_port *l, unsigned budget)
+{
+	unsigned n;
+
+	if (l == NULL)
+		return -EINVAL;
+	n = dpdk_link_rx(l, budget ? budget : DPDK_RX_BURST);
+	dpdk_link_flush(l);
+	return (int)n;
+}
+
+int
+bulk_dpdk_port_stats_get(const struct bulk_dpdk_port *l, struct bulk_dpdk_port_stats *st)
+{
+	if (l == NULL || st == NULL)
+		return -EINVAL;
+	*st = l->st;
+	return 0;
+}

@@ -1,0 +1,826 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * DPDK backend, reliability: one stream of frames per channel and
+ * direction.
+ *
+ * Sender. Messages (a buffer, a release, a control message) wait in a ring
+ * of message records and are cut into frames as the window allows; each
+ * frame gets the next sequence number and a record in the send window. The
+ * data is never copied to be kept: a retransmission reads the buffer again,
+ * which the application may not touch until the continuation fired (the
+ * core made it INVALID or read-only at send). A message is complete when
+ * the peer acknowledged all its frames and no mbuf refers to it any more;
+ * completed messages are handed to bulk_core_tx_complete() in order.
+ * Window = min(congestion window, the peer's offer, our window). The
+ * congestion window grows as in slow start / additive increase; it halves
+ * when more than 1/8 of an RTT's frames were lost (random loss below that
+ * costs retransmissions, not rate), and drops to DPDK_MIN_CWND on a
+ * timeout, whose RTO doubles while nothing is acknowledged.
+ *
+ * Receiver. A frame within the window is checked and its payload copied at
+ * once into the destination buffer (any order); the frame's record says what
+ * it was. Delivery walks the window in sequence order and hands a message
+ * to the core when its last frame is reached, so the application sees one
+ * event per buffer, in order. Acks are cumulative, with the gaps below the
+ * highest frame received (NAKs); one is sent when frames arrive out of
+ * order or twice, after 16 frames, or 50 us after the first unacked frame.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <rte_mbuf.h>
+
+#include "dpdk_internal.h"
+
+#define ACK_EVERY 16u
+#define ACK_DELAY_US 50u
+#define NAK_SCAN_MAX 4096u
+
+static inline bool
+is_data(uint8_t type)
+{
+	return type == BULK_MSG_MOVE || type == BULK_MSG_PASS || type == BULK_MSG_COPY;
+}
+
+static inline bool
+is_ctrl(uint8_t type)
+{
+	return type >= BULK_MSG_POOL_ASSIGN && type < BULK_MSG_TYPE_MAX;
+}
+
+static inline struct dpdk_txmsg *
+msg_at(struct dpdk_chan *c, uint32_t i)
+{
+	return &c->msgs[i & (c->msg_cap - 1)];
+}
+
+static uint32_t
+pow2_at_least(uint32_t v)
+{
+	uint32_t p = 1;
+
+	while (p < v)
+		p <<= 1;
+	return p;
+}
+
+int
+dpdk_rel_init(struct dpdk_chan *c)
+{
+	struct bulk_dpdk_port *l = c->link;
+	uint32_t q = c->ch.queue_size ? c->ch.queue_size : BULK_CHANNEL_DEFAULT_QUEUE;
+
+	c->W = l->window;
+	c->mss = l->mtu - (uint32_t)BULK_WIRE_IP_OVERHEAD - c->ch.meta_size;
+	c->msg_cap = pow2_at_least(q < 64 ? 64 : q);
+	c->msgs = bulk_zalloc_aligned(64, sizeof(*c->msgs) * c->msg_cap);
+	c->sw = bulk_zalloc(sizeof(*c->sw) * c->W);
+	c->rw = bulk_zalloc(sizeof(*c->rw) * c->W);
+	c->rw_meta = bulk_zalloc((size_t)BULK_META_MAX * c->W);
+	if (c->msgs == NULL || c->sw == NULL || c->rw == NULL || c->rw_meta == NULL) {
+		dpdk_rel_fini(c);
+		return -ENOMEM;
+	}
+	c->cwnd = DPDK_INIT_CWND;
+	c->ssthresh = c->W;
+	c->peer_wnd = c->W;
+	c->rto_us = DPDK_RTO_INIT_US;
+	c->peer_timeout_us = l->peer_timeout_us;
+	c->last_rx_us = c->last_tx_us = c->epoch_us = dpdk_now_us();
+	c->st.mss = c->mss;
+	return 0;
+}
+
+void
+dpdk_rel_fini(struct dpdk_chan *c)
+{
+	bool busy = false;
+
+	if (c->msgs != NULL) {
+		/* Drop our own references; mbufs still queued keep theirs. */
+		for (uint32_t i = c->msg_acked; i != c->msg_tail; i++) {
+			struct dpdk_txmsg *m = msg_at(c, i);
+
+			if (m->zc && !m->acked) {
+				m->acked = true;
+				rte_mbuf_ext_refcnt_update(&m->shinfo, -1);
+			}
+		}
+		for (uint32_t i = 0; i < c->msg_cap && !busy; i++)
+			busy = c->msgs[i].zc && rte_mbuf_ext_refcnt_read(&c->msgs[i].shinfo) > 0;
+	}
+	if (busy && c->link != NULL) {
+		struct dpdk_grave *g = bulk_zalloc(sizeof(*g));
+
+		if (g != NULL) {
+			g->msgs = c->msgs;
+			g->cap = c->msg_cap;
+			g->next = c->link->graves;
+			c->link->graves = g;
+			c->msgs = NULL;
+		} else {
+			c->msgs = NULL; /* leaked rather than freed under a NIC */
+		}
+	}
+	bulk_free(c->msgs);
+	bulk_free(c->sw);
+	bulk_free(c->rw);
+	bulk_free(c->rw_meta);
+	bulk_free(c->ovf);
+	c->msgs = NULL;
+	c->sw = NULL;
+	c->rw = NULL;
+	c->rw_meta = NULL;
+	c->ovf = NULL;
+}
+
+/* The last mbuf pointing into a message's buffer was freed (any thread). */
+static void
+ext_free_cb(void *addr, void *opaque)
+{
+	struct dpdk_txmsg *m = opaque;
+
+	(void)addr;
+	__atomic_store_n(&m->done, 1, __ATOMIC_RELEASE);
+}
+
+int
+dpdk_rel_queue_msg(struct dpdk_chan *c, uint8_t type, uint16_t slot, uint32_t index,
+		   uint8_t *data, uint32_t len, const void *meta, const struct bulk_wire_ctrl *ctrl)
+{
+	struct dpdk_txmsg *m;
+
+	if (c->msg_tail - c->msg_head == c->msg_cap)
+		return -ENOBUFS;
+	m = msg_at(c, c->msg_tail);
+	m->type = type;
+	m->done = 0;
+	m->slot = slot;
+	m->index = index;
+	m->acked = false;
+	m->sent = 0;
+	m->zc = false;
+	m->data = data;
+	m->len = is_data(type) ? len : 0;
+	m->nframes = is_data(type) && len > c->mss ? (len + c->mss - 1) / c->mss : 1;
+	if (meta != NULL && c->ch.meta_size > 0)
+		memcpy(m->meta, meta, c->ch.meta_size);
+	if (ctrl != NULL)
+		m->ctrl = *ctrl;
+	if (is_data(type) && len > 0 && c->link->tx_zc) {
+		m->shinfo.free_cb = ext_free_cb;
+		m->shinfo.fcb_opaque = m;
+		rte_mbuf_ext_refcnt_set(&m->shinfo, 1);
+		m->zc = true;
+	}
+	c->msg_tail++;
+	return 0;
+}
+
+/* ------------------------------------------------------------ send */
+
+static inline uint16_t
+adv_wnd(const struct dpdk_chan *c)
+{
+	uint32_t free = c->W - (c->rcv_nxt - c->rcv_del);
+
+	return (uint16_t)(free / 16);
+}
+
+/* Build and queue frame @p seq. @return false: no mbuf or no room, try later. */
+static bool
+send_frame(struct dpdk_chan *c, uint32_t seq, struct dpdk_txmsg *m, uint32_t fidx, uint32_t off,
+	   uint32_t len, bool retx, uint64_t now)
+{
+	struct bulk_dpdk_port *l = c->link;
+	bool last = fidx + 1 == m->nframes;
+	struct bulk_wire_hdr h = {
+		.type = m->type,
+		.flags = (uint8_t)((fidx == 0 ? BULK_WF_FIRST : 0) | (last ? BULK_WF_LAST : 0) |
+				   BULK_WF_ACK | (retx ? BULK_WF_RETX : 0)),
+		.meta_len = (uint8_t)(last && is_data(m->type) ? c->ch.meta_size : 0),
+		.chan = c->peer_id,
+		.seq = seq,
+		.ack = c->rcv_nxt,
+		.wnd = adv_wnd(c),
+		.slot = m->slot,
+		.index = m->index,
+		.offset = off,
+		.length = len,
+		.total = m->len,
+	};
+	const void *payload = is_ctrl(m->type) ? (const void *)&m->ctrl : m->data + off;
+	struct rte_mbuf *f;
+	bool zc = false;
+
+	f = dpdk_frame_build(l, &h, m->meta, payload, len, m->zc ? &m->shinfo : NULL, &zc);
+	if (f == NULL)
+		return false;
+	if (!dpdk_link_queue(l, f)) {
+		rte_pktmbuf_free(f);
+		return false;
+	}
+	c->st.frames_tx++;
+	c->st.bytes_tx += len;
+	if (is_data(m->type) && len > 0) {
+		if (zc)
+			c->st.tx_zero_copy++;
+		else
+			c->st.tx_copied++;
+	}
+	c->last_tx_us = now;
+	/* The ack rode along; gaps still need an ACK frame of their own. */
+	if (c->rcv_hi == c->rcv_nxt) {
+		c->ack_due = false;
+		c->rx_since_ack = 0;
+		c->last_ack_us = now;
+	}
+	return true;
+}
+
+static bool
+retransmit(struct dpdk_chan *c, uint32_t seq, uint64_t now)
+{
+	struct dpdk_txfrm *f = &c->sw[seq & (c->W - 1)];
+	struct dpdk_txmsg *m = msg_at(c, f->msg);
+	uint32_t fidx = f->off / c->mss;
+
+	if (is_ctrl(m->type) || m->type == BULK_MSG_RELEASE)
+		fidx = 0;
+	if (!send_frame(c, seq, m, fidx, f->off, f->len, true, now))
+		return false;
+	f->ntx++;
+	f->tx_us = now;
+	c->st.retransmits++;
+	c->ch.stats.retransmits++;
+	c->epoch_lost++;
+	return true;
+}
+
+/* New frames, as far as the windows allow. */
+static unsigned
+pump(struct dpdk_chan *c, uint64_t now)
+{
+	uint32_t limit = c->cwnd < c->peer_wnd ? c->cwnd : c->peer_wnd;
+	unsigned n = 0;
+
+	if (limit > c->W)
+		limit = c->W;
+	/* Control messages that found the ring full go first, in order. */
+	while (c->novf > 0 && dpdk_rel_msg_room(c) > 0) {
+		const struct dpdk_ovf *o = &c->ovf[0];
+
+		dpdk_rel_queue_msg(c, o->type, o->slot, o->index, NULL, 0, NULL, &o->ctrl);
+		memmove(c->ovf, c->ovf + 1, (c->novf - 1) * sizeof(*c->ovf));
+		c->novf--;
+	}
+	if (!c->link->peer_mac_known)
+		return 0;
+	while (c->msg_next != c->msg_tail && c->snd_nxt - c->snd_una < limit) {
+		struct dpdk_txmsg *m = msg_at(c, c->msg_next);
+		uint32_t k = m->sent, off, len;
+		struct dpdk_txfrm *f;
+
+		if (k == 0)
+			m->first_seq = c->snd_nxt;
+		off = k * c->mss;
+		if (is_data(m->type))
+			len = m->len - off < c->mss ? m->len - off : c->mss;
+		else
+			len = is_ctrl(m->type) ? (uint32_t)sizeof(struct bulk_wire_ctrl) : 0;
+		if (!send_frame(c, c->snd_nxt, m, k, off, len, false, now))
+			break;
+		f = &c->sw[c->snd_nxt & (c->W - 1)];
+		f->msg = c->msg_next;
+		f->off = off;
+		f->len = len;
+		f->ntx = 1;
+		f->tx_us = now;
+		c->snd_nxt++;
+		c->epoch_sent++;
+		n++;
+		if (++m->sent == m->nframes)
+			c->msg_next++;
+	}
+	return n;
+}
+
+static void
+rtt_sample(struct dpdk_chan *c, uint32_t r)
+{
+	uint32_t rto;
+
+	if (c->srtt_us == 0) {
+		c->srtt_us = r ? r : 1;
+		c->rttvar_us = r / 2;
+	} else {
+		uint32_t d = r > c->srtt_us ? r - c->srtt_us : c->srtt_us - r;
+
+		c->rttvar_us = (3 * c->rttvar_us + d) / 4;
+		c->srtt_us = (7 * c->srtt_us + r) / 8;
+	}
+	rto = c->srtt_us + 4 * c->rttvar_us;
+	if (rto < DPDK_RTO_MIN_US)
+		rto = DPDK_RTO_MIN_US;
+	if (rto > DPDK_RTO_MAX_US)
+		rto = DPDK_RTO_MAX_US;
+	c->rto_us = rto;
+	c->st.rtt_us = c->srtt_us;
+}
+
+static void
+rx_ack(struct dpdk_chan *c, uint32_t ack, uint16_t wnd, uint64_t now)
+{
+	uint32_t newly;
+
+	c->peer_wnd = (uint32_t)wnd * 16;
+	if ((int32_t)(ack - c->snd_una) <= 0 || (int32_t)(ack - c->snd_nxt) > 0)
+		return;
+	newly = ack - c->snd_una;
+	{
+		const struct dpdk_txfrm *f = &c->sw[(ack - 1) & (c->W - 1)];
+
+		/* Karn: only frames sent once measure the path. */
+		if (f->ntx == 1)
+			rtt_sample(c, (uint32_t)(now - f->tx_us));
+	}
+	c->snd_una = ack;
+	if ((int32_t)(c->peer_hi - ack) < 0)
+		c->peer_hi = ack;
+	if (c->cwnd < c->ssthresh) {
+		c->cwnd += newly;
+	} else {
+		c->cwnd_acc += newly;
+		while (c->cwnd_acc >= c->cwnd) {
+			c->cwnd_acc -= c->cwnd;
+			c->cwnd++;
+		}
+	}
+	if (c->cwnd > c->W)
+		c->cwnd = c->W;
+	/* Messages whose every frame is acknowledged. */
+	while (c->msg_acked != c->msg_next) {
+		struct dpdk_txmsg *m = msg_at(c, c->msg_acked);
+
+		if ((int32_t)(m->first_seq + m->nframes - c->snd_una) > 0)
+			break;
+		m->acked = true;
+		if (!m->zc || rte_mbuf_ext_refcnt_update(&m->shinfo, -1) == 0)
+			__atomic_store_n(&m->done, 1, __ATOMIC_RELEASE);
+		c->msg_acked++;
+	}
+}
+
+static void
+rx_naks(struct dpdk_chan *c, const struct rte_mbuf *mb, uint32_t poff, uint32_t len,
+	uint32_t hi, uint64_t now)
+{
+	struct bulk_wire_nak naks[BULK_WIRE_MAX_NAKS];
+	uint32_t n = len / sizeof(naks[0]), wait;
+	const struct bulk_wire_nak *v;
+
+	if (n > BULK_WIRE_MAX_NAKS || len % sizeof(naks[0]) != 0) {
+		c->st.bad_frames++;
+		return;
+	}
+	if ((int32_t)(hi - c->peer_hi) > 0 && (int32_t)(hi - c->snd_nxt) <= 0)
+		c->peer_hi = hi;
+	if (n == 0)
+		return;
+	v = rte_pktmbuf_read(mb, poff, len, naks);
+	if (v == NULL)
+		return;
+	/* Resend a frame once an RTT after it went out, not on every NAK. */
+	wait = c->srtt_us ? c->srtt_us + 2 * c->rttvar_us : DPDK_RTO_MIN_US;
+	if (wait < 200)
+		wait = 200;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t s = rte_be_to_cpu_32(v[i].start), k = rte_be_to_cpu_32(v[i].count);
+
+		c->st.naks_rx++;
+		if (k > c->W)
+			k = c->W;
+		for (uint32_t j = 0; j < k; j++, s++) {
+			struct dpdk_txfrm *f;
+
+			if ((int32_t)(s - c->snd_una) < 0)
+				continue;
+			if ((int32_t)(s - c->snd_nxt) >= 0 || c->peer_hi - s < DPDK_REORDER_FRAMES)
+				break;
+			f = &c->sw[s & (c->W - 1)];
+			if (now - f->tx_us < wait)
+				continue;
+			if (!retransmit(c, s, now))
+				return;
+		}
+	}
+}
+
+/* ------------------------------------------------------------ receive */
+
+/* Copy @p len bytes at @p off of a (possibly chained) mbuf to @p dst. */
+static void
+mbuf_copy(const struct rte_mbuf *m, uint32_t off, uint32_t len, uint8_t *dst)
+{
+	while (m != NULL && off >= m->data_len) {
+		off -= m->data_len;
+		m = m->next;
+	}
+	while (m != NULL && len > 0) {
+		uint32_t k = m->data_len - off;
+
+		if (k > len)
+			k = len;
+		memcpy(dst, rte_pktmbuf_mtod_offset(m, const uint8_t *, off), k);
+		dst += k;
+		len -= k;
+		off = 0;
+		m = m->next;
+	}
+}
+
+/*
+ * May a frame write into @p b? Only a buffer this domain can not access
+ * (the sender holds it), and not one that went away over another channel:
+ * its memory may be shared with that channel's peer (local, shm).
+ */
+static inline bool
+may_write(const struct dpdk_chan *c, const struct bulk_buffer *b)
+{
+	const struct bulk_pool *p = b->pool;
+
+	if (b->state != BULK_BUFFER_INVALID || (b->flags & BULK_BUF_F_FREE) || b->copies_out)
+		return false;
+	for (unsigned i = 0; i < p->nlinks; i++) {
+		const struct bulk_channel *o = p->links[i].ch;
+
+		if (o != &c->ch && bulk_bit_test(o->slots[p->links[i].slot].away, b->index))
+			return false;
+	}
+	return true;
+}
+
+void
+dpdk_rel_rx(struct dpdk_chan *c, const struct bulk_wire_hdr *h, const uint8_t *meta,
+	    const struct rte_mbuf *m, uint32_t poff)
+{
+	struct bulk_channel *ch = &c->ch;
+	uint64_t now = dpdk_now_us();
+	uint32_t seq = h->seq, i;
+	struct dpdk_rxfrm *e;
+	bool bad = false, last = h->flags & BULK_WF_LAST, first = h->flags & BULK_WF_FIRST;
+
+	c->last_rx_us = now;
+	c->st.frames_rx++;
+	c->st.bytes_rx += h->length;
+	if (h->flags & BULK_WF_ACK)
+		rx_ack(c, h->ack, h->wnd, now);
+	if (h->type == BULK_WT_ACK) {
+		rx_naks(c, m, poff, h->length, h->index, now);
+		return;
+	}
+	if (c->mode != DPDK_OPEN) {
+		c->ack_now = true;
+		return;
+	}
+	if ((int32_t)(seq - c->rcv_nxt) < 0) {
+		c->st.dups_rx++;
+		c->ack_now = true;
+		return;
+	}
+	if (seq - c->rcv_del >= c->W) {
+		c->st.out_of_window++;
+		return;
+	}
+	i = seq & (c->W - 1);
+	e = &c->rw[i];
+	if (e->got) {
+		c->st.dups_rx++;
+		c->ack_now = true;
+		return;
+	}
+	if (is_data(h->type)) {
+		const struct bulk_chan_pool *cp = h->slot < BULK_CHANNEL_MAX_POOLS ? &ch->slots[h->slot] : NULL;
+
+		bad = cp == NULL || cp->state != BULK_SLOT_ASSIGNED || h->index >= cp->pool->count ||
+		      h->total > cp->pool->buffer_size || (uint64_t)h->offset + h->length > h->total ||
+		      (last && h->offset + h->length != h->total) || (first && h->offset != 0) ||
+		      h->meta_len != (last ? ch->meta_size : 0);
+		if (!bad && h->length > 0) {
+			struct bulk_buffer *b = &cp->pool->bufs[h->index];
+
+			/* Anything else is decided at delivery (a copy of a
+			 * buffer we can read already goes back unread). */
+			if (may_write(c, b))
+				mbuf_copy(m, poff, h->length, (uint8_t *)b->addr + h->offset);
+		}
+	} else if (h->type == BULK_MSG_RELEASE) {
+		bad = h->length != 0 || !first || !last || h->meta_len != 0;
+	} else {
+		bad = h->length != sizeof(struct bulk_wire_ctrl) || !first || !last || h->meta_len != 0;
+		if (!bad)
+			mbuf_copy(m, poff, h->length, (uint8_t *)&e->ctrl);
+	}
+	if (bad)
+		c->st.bad_frames++;
+	e->got = 1;
+	e->bad = bad;
+	e->type = h->type;
+	e->flags = h->flags;
+	e->slot = h->slot;
+	e->index = h->index;
+	e->total = h->total;
+	if (last && h->meta_len > 0 && !bad)
+		memcpy(c->rw_meta + (size_t)i * BULK_META_MAX, meta, h->meta_len);
+	if ((int32_t)(seq + 1 - c->rcv_hi) > 0)
+		c->rcv_hi = seq + 1;
+	if (seq == c->rcv_nxt) {
+		while (c->rcv_nxt != c->rcv_hi && c->rw[c->rcv_nxt & (c->W - 1)].got)
+			c->rcv_nxt++;
+	} else {
+		c->ack_now = true; /* a gap: say so */
+	}
+	c->rx_since_ack++;
+	if (!c->ack_due) {
+		c->ack_due = true;
+		c->last_ack_us = now;
+	}
+}
+
+static int
+view_map(void *arg, struct bulk_pool *view)
+{
+	size_t len = (size_t)view->count * view->buffer_size;
+	void *base;
+
+	(void)arg;
+	len = (len + 4095) & ~(size_t)4095;
+	base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (base == MAP_FAILED)
+		return -errno;
+	view->base = base;
+	view->map_len = len;
+	view->fd = -1;
+	view->mem = BULK_MEM_ANON;
+	return 0;
+}
+
+static void
+view_unmap(struct bulk_pool *view)
+{
+	if (view->base != NULL)
+		munmap(view->base, view->map_len);
+	view->base = NULL;
+}
+
+static int
+view_map_set(void *arg, struct bulk_pool *view)
+{
+	int rc = view_map(arg, view);
+
+	if (rc == 0)
+		view->unmap = view_unmap;
+	return rc;
+}
+
+static void
+rx_ctrl(struct dpdk_chan *c, const struct dpdk_rxfrm *e)
+{
+	struct bulk_channel *ch = &c->ch;
+	const struct bulk_wire_ctrl *k = &e->ctrl;
+
+	switch (e->type) {
+	case BULK_MSG_POOL_ASSIGN: {
+		struct bulk_pool_mapper mapper = { .map = view_map_set };
+		uint32_t count = rte_be_to_cpu_32(k->count), size = rte_be_to_cpu_32(k->buffer_size);
+		struct bulk_pool_desc d = {
+			.id = {
+				.host = rte_be_to_cpu_64(k->pool_host),
+				.pid = rte_be_to_cpu_32(k->pool_pid),
+				.seq = rte_be_to_cpu_32(k->pool_seq),
+			},
+			.count = count,
+			.buffer_size = size,
+			.trust = ch->trust,
+		};
+
+		if (count == 0 || count > BULK_POOL_MAX_BUFFERS || size == 0 ||
+		    (uint64_t)count * size > (1ull << 40) || k->trust != (uint8_t)ch->trust) {
+			ch->stats.bad_desc++;
+			dpdk_ops.tx_ctrl(ch, &(struct bulk_ctrl_msg){ .type = BULK_MSG_POOL_ASSIGN_REPLY,
+								    .slot = e->slot,
+								    .status = -BULK_E_BAD_DESC });
+			ch->stats.tx_msgs++;
+			return;
+		}
+		bulk_core_rx_pool_assign(ch, e->slot, &d, &mapper);
+		return;
+	}
+	case BULK_MSG_POOL_ASSIGN_REPLY:
+		bulk_core_rx_pool_assign_reply(ch, e->slot, (int32_t)rte_be_to_cpu_32((uint32_t)k->status));
+		return;
+	case BULK_MSG_POOL_REMOVE:
+		bulk_core_rx_pool_remove(ch, e->slot);
+		return;
+	case BULK_MSG_TEARDOWN:
+		bulk_core_rx_teardown(ch);
+		return;
+	case BULK_MSG_TEARDOWN_ACK:
+		bulk_core_rx_teardown_ack(ch);
+		return;
+	default:
+		ch->stats.bad_desc++;
+		return;
+	}
+}
+
+/* Deliver complete messages in order. @return messages delivered. */
+static unsigned
+deliver(struct dpdk_chan *c, unsigned budget)
+{
+	struct bulk_channel *ch = &c->ch;
+	uint8_t run_type = 0;
+	unsigned k = 0, n = 0;
+	uint32_t ms = ch->meta_size;
+
+	while (c->rcv_del != c->rcv_nxt && n < budget && ch->state != BULK_STATE_CLOSED) {
+		uint32_t i = c->rcv_del & (c->W - 1);
+		struct dpdk_rxfrm *e = &c->rw[i];
+
+		if (e->bad)
+			c->msg_bad = true;
+		if (!(e->flags & BULK_WF_LAST)) {
+			e->got = 0;
+			c->rcv_del++;
+			continue;
+		}
+		n++;
+		ch->stats.rx_msgs++;
+		if (c->msg_bad) {
+			c->msg_bad = false;
+			ch->stats.bad_desc++;
+		} else if (is_data(e->type) || e->type == BULK_MSG_RELEASE) {
+			struct bulk_buffer *b;
+
+			if (k > 0 && (run_type != e->type || k == ch->rx_cap)) {
+				bulk_core_rx_deliver(ch, run_type, ch->rx_bufs, ch->rx_lens,
+						     ch->rx_meta, k);
+				k = 0;
+			}
+			run_type = e->type;
+			b = bulk_core_rx_one(ch, e->type, e->slot, e->index,
+					     e->type == BULK_MSG_RELEASE ? 0 : e->total);
+			if (b != NULL) {
+				ch->rx_bufs[k] = b;
+				ch->rx_lens[k] = e->type == BULK_MSG_RELEASE ? 0 : e->total;
+				if (ms > 0)
+					memcpy(ch->rx_meta + (size_t)k * ms,
+					       c->rw_meta + (size_t)i * BULK_META_MAX, ms);
+				k++;
+			}
+		} else {
+			if (k > 0) {
+				bulk_core_rx_deliver(ch, run_type, ch->rx_bufs, ch->rx_lens,
+						     ch->rx_meta, k);
+				k = 0;
+			}
+			e->got = 0;
+			c->rcv_del++;
+			rx_ctrl(c, e);
+			continue;
+		}
+		e->got = 0;
+		c->rcv_del++;
+	}
+	if (k > 0)
+		bulk_core_rx_deliver(ch, run_type, ch->rx_bufs, ch->rx_lens, ch->rx_meta, k);
+	return n;
+}
+
+/* ------------------------------------------------------------ acks */
+
+static void
+send_ack(struct dpdk_chan *c, uint64_t now)
+{
+	struct bulk_wire_nak naks[BULK_WIRE_MAX_NAKS];
+	unsigned n = 0;
+	uint32_t s = c->rcv_nxt, end = c->rcv_hi;
+	struct bulk_wire_hdr h = {
+		.type = BULK_WT_ACK,
+		.flags = BULK_WF_ACK,
+		.chan = c->peer_id,
+		.ack = c->rcv_nxt,
+		.wnd = adv_wnd(c),
+		.index = c->rcv_hi,
+	};
+
+	if (end - s > NAK_SCAN_MAX)
+		end = s + NAK_SCAN_MAX;
+	while (s != end && n < BULK_WIRE_MAX_NAKS) {
+		uint32_t start;
+
+		if (c->rw[s & (c->W - 1)].got) {
+			s++;
+			continue;
+		}
+		start = s;
+		while (s != end && !c->rw[s & (c->W - 1)].got)
+			s++;
+		naks[n].start = rte_cpu_to_be_32(start);
+		naks[n].count = rte_cpu_to_be_32(s - start);
+		n++;
+	}
+	h.length = n * (uint32_t)sizeof(naks[0]);
+	dpdk_link_send_small(c->link, &h, naks, h.length);
+	c->st.acks_tx++;
+	c->st.naks_tx += n;
+	c->ack_due = false;
+	c->ack_now = false;
+	c->rx_since_ack = 0;
+	c->last_ack_us = now;
+	c->last_tx_us = now;
+}
+
+/* ------------------------------------------------------------ poll */
+
+static void
+timers(struct dpdk_chan *c, uint64_t now)
+{
+	if (c->snd_una != c->snd_nxt) {
+		struct dpdk_txfrm *f = &c->sw[c->snd_una & (c->W - 1)];
+
+		if (now - f->tx_us >= c->rto_us) {
+			uint32_t burst = DPDK_MIN_CWND, s = c->snd_una;
+
+			c->st.rto_expired++;
+			c->ssthresh = c->cwnd / 2 > DPDK_MIN_CWND ? c->cwnd / 2 : DPDK_MIN_CWND;
+			c->cwnd = DPDK_MIN_CWND;
+			c->rto_us = c->rto_us * 2 > DPDK_RTO_MAX_US ? DPDK_RTO_MAX_US : c->rto_us * 2;
+			/* Go back: the oldest frames that have waited an RTO. */
+			for (; s != c->snd_nxt && burst > 0; s++) {
+				struct dpdk_txfrm *g = &c->sw[s & (c->W - 1)];
+
+				if (now - g->tx_us < c->rto_us / 2)
+					continue;
+				if (!retransmit(c, s, now))
+					break;
+				burst--;
+			}
+		}
+	}
+	/* Loss epochs: more than 1/8 lost in an RTT is congestion. */
+	if (now - c->epoch_us >= (c->srtt_us > 1000 ? c->srtt_us : 1000)) {
+		if (c->epoch_lost * 8 > c->epoch_sent && c->epoch_lost > 2) {
+			c->cwnd = c->cwnd / 2 > DPDK_MIN_CWND ? c->cwnd / 2 : DPDK_MIN_CWND;
+			c->ssthresh = c->cwnd;
+		}
+		c->epoch_us = now;
+		c->epoch_sent = c->epoch_lost = 0;
+	}
+	if (now - c->last_rx_us > c->peer_timeout_us && c->gone_reason == 0)
+		c->gone_reason = -BULK_E_PEER_GONE;
+	if (now - c->last_tx_us >= c->peer_timeout_us / 4)
+		c->ack_now = true; /* keep-alive */
+}
+
+unsigned
+dpdk_rel_poll(struct dpdk_chan *c, unsigned budget, uint64_t now)
+{
+	struct bulk_channel *ch = &c->ch;
+	unsigned work;
+	uint64_t before = c->msgs_done;
+
+	work = deliver(c, budget);
+	while (c->msg_head != c->msg_acked &&
+	       __atomic_load_n(&msg_at(c, c->msg_head)->done, __ATOMIC_ACQUIRE)) {
+		c->msg_head++;
+		c->msgs_done++;
+	}
+	if (c->msgs_done != before) {
+		bulk_core_tx_complete(ch, c->msgs_done);
+		work++;
+	}
+	if (c->mode != DPDK_OPEN)
+		return work;
+	timers(c, now);
+	work += pump(c, now);
+	if (c->ack_now || (c->ack_due && (c->rx_since_ack >= ACK_EVERY ||
+					  now - c->last_ack_us >= ACK_DELAY_US)))
+		send_ack(c, now);
+	c->st.cwnd = c->cwnd;
+	c->st.rto_us = c->rto_us;
+	return work;
+}
+
+void
+dpdk_rel_flush_out(struct dpdk_chan *c)
+{
+	uint64_t now = dpdk_now_us();
+
+	if (c->mode != DPDK_OPEN || c->link == NULL)
+		return;
+	pump(c, now);
+	send_ack(c, now);
+	dpdk_link_flush(c->link);
+}

@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file bulk_dpdk.h
+ * DPDK backend: bulk channels between machines over any DPDK ethdev port
+ * (a NIC, net_af_xdp, net_af_packet, net_memif, net_ring, net_tap).
+ *
+ * libbulk does not own EAL. An application that called rte_eal_init() and
+ * configured its port opens a link on one of its queues with
+ * bulk_dpdk_port_open(); one that has not can call bulk_dpdk_init() and let
+ * bulk_dpdk_port_open() configure and start the port (params.configure).
+ *
+ * A link (struct bulk_dpdk_port) is one port and queue, our IPv4 address and
+ * one peer's address: point to point, like a cable. Frames are
+ * Ethernet / IPv4 / UDP / bulk header (backends/dpdk/dpdk_wire.h), so they
+ * route, RSS can spread channels over queues, and tcpdump reads them. The
+ * peer's MAC is configured or resolved with ARP; sends wait (never drop)
+ * while it resolves. Several channels share a link, told apart by channel id.
+ *
+ * Endpoints: a creator listens on an endpoint number (bulk_dpdk_endpoint_create())
+ * on every link of its domain; a binder names the peer's endpoint number
+ * over one link (bulk_dpdk_endpoint_remote()). In one process, a binder may
+ * also bind straight to a creator's endpoint: the link is the binder
+ * domain's link whose peer address is one of the creator domain's links.
+ *
+ * Transfers are reliable and ordered per channel: sequence numbers per frame,
+ * cumulative acks plus NAKs of gaps, retransmission from the sender's buffer
+ * (which stays untouched until the peer acknowledged: the continuation fires
+ * on the ack), RTO from the measured RTT with backoff, duplicate suppression,
+ * a bounded window and a congestion window. Buffers larger than a frame are
+ * split and reassembled in place; the receiver sees one event per buffer.
+ * Transmit is zero copy (a header mbuf chained to an external-buffer mbuf
+ * pointing into the bulk buffer) where the port can send chained mbufs;
+ * otherwise the payload is copied into the frame and counted. Receive copies
+ * once, from the NIC's mbuf into the destination buffer.
+ *
+ * A peer silent for peer_timeout_ms is gone: the channel closes as with the
+ * shm backend (continuations fail with -BULK_E_PEER_GONE, buffers away over
+ * it come back, copies are voided).
+ *
+ * Only FULL trust: the peer's memory is its own, so the receiver's data can
+ * not be touched by the sender after the transfer anyway; HALF and NONE are
+ * refused at channel creation (-BULK_E_TRUST_UNSUPPORTED) to keep one meaning per level.
+ *
+ * All calls on a link and its channels must come from one thread (DPDK
+ * queues are not thread safe): the thread of the link's domain.
+ */
+#ifndef BULK_DPDK_H
+#define BULK_DPDK_H
+
+#include <stdint.h>
+
+#include <bulk/bulk.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct rte_mempool;
+struct bulk_dpdk_port;
+
+/** Default UDP port of bulk frames (source and destination). */
+#define BULK_DPDK_UDP_PORT 47000u
+/** Default frames in flight per channel and direction. */
+#define BULK_DPDK_WINDOW 4096u
+/** Default silence after which a peer is declared gone. */
+#define BULK_DPDK_PEER_TIMEOUT_MS 3000u
+
+/** Transmit mode of a link. */
+enum bulk_dpdk_tx_mode {
+	BULK_DPDK_TX_AUTO = 0, /**< zero copy where the port sends chained mbufs */
+	BULK_DPDK_TX_ZERO_COPY, /**< always chain an external-buffer mbuf */
+	BULK_DPDK_TX_COPY,      /**< always copy the payload into the frame */
+};
+
+/** Parameters of a link; zero means default. */
+struct bulk_dpdk_port_params {
+	uint16_t port_id;          /**< ethdev port */
+	uint16_t queue_id;         /**< rx and tx queue used by this link */
+	uint32_t local_ip;         /**< our IPv4 address, host byte order */
+	uint32_t peer_ip;          /**< the peer's IPv4 address, host byte order */
+	uint8_t peer_mac[6];       /**< the peer's MAC; all zero: resolve with ARP */
+	uint16_t udp_port;         /**< 0: BULK_DPDK_UDP_PORT */
+	uint16_t mtu;              /**< IP MTU; 0: the port's MTU */
+	struct rte_mempool *mbuf_pool; /**< header/receive mbufs; NULL: created */
+	uint32_t window;           /**< frames in flight per channel (power of two); 0: default */
+	uint32_t peer_timeout_ms;  /**< 0: BULK_DPDK_PEER_TIMEOUT_MS */
+	enum bulk_dpdk_tx_mode tx_mode;
+	/** Nonzero: configure and start the port here (one rx and tx queue,
+	 * queue_id 0), for applications that do not set up ports themselves. */
+	int configure;
+};
+
+/** Counters of a link (frames that belong to no channel, or could not be read). */
+struct bulk_dpdk_port_stats {
+	uint64_t rx_frames;        /**< frames taken from the port */
+	uint64_t tx_frames;        /**< frames handed to the port */
+	uint64_t rx_not_ours;      /**< not IPv4/UDP to our address and port, not ARP */
+	uint64_t rx_malformed;     /**< truncated, bad magic/version/type/lengths */
+	uint64_t rx_csum_drops;    /**< bad IPv4 header or UDP checksum */
+	uint64_t rx_unknown_chan;  /**< no channel with that id (answered with a reset) */
+	uint64_t arp_rx;           /**< ARP frames handled */
+	uint64_t arp_tx;           /**< ARP requests and replies sent */
+	uint64_t tx_full;          /**< tx bursts the port did not take entirely */
+};
+
+/** Per-channel counters of the DPDK transport (besides bulk_channel_stats). */
+struct bulk_dpdk_chan_stats {
+	uint64_t frames_tx;        /**< frames sent, retransmissions included */
+	uint64_t frames_rx;        /**< frames received for this channel */
+	uint64_t bytes_tx;         /**< payload bytes sent, retransmissions included */
+	uint64_t bytes_rx;         /**< payload bytes received, duplicates included */
+	uint64_t retransmits;      /**< frames sent again */
+	uint64_t rto_expired;      /**< retransmission timeouts */
+	uint64_t naks_tx;          /**< gap ranges we reported */
+	uint64_t naks_rx;          /**< gap ranges the peer reported */
+	uint64_t dups_rx;          /**< frames received twice (dropped) */
+	uint64_t out_of_window;    /**< frames beyond the receive window (dropped) */
+	uint64_t csum_drops;       /**< frames for this channel dropped by a checksum */
+	uint64_t bad_frames;       /**< frames for this channel naming a bad pool/index/range */
+	uint64_t acks_tx;          /**< pure ack frames sent */
+	uint64_t tx_zero_copy;     /**< data frames sent from the buffer itself */
+	uint64_t tx_copied;        /**< data frames whose payload was copied */
+	uint32_t rtt_us;           /**< smoothed RTT estimate */
+	uint32_t rto_us;           /**< current retransmission timeout */
+	uint32_t cwnd;             /**< congestion window, frames */
+	uint32_t mss;              /**< payload bytes per frame */
+};
+
+/**
+ * Initialise EAL for an application that has not (rte_eal_init()).
+ * @return the number of arguments EAL consumed (as rte_eal_init()), or a
+ *   negative errno (-EALREADY if EAL is already initialised here,
+ *   -rte_errno of a failed rte_eal_init()).
+ */
+int bulk_dpdk_init(int argc, char **argv);
+
+/**
+ * Open a link on a port and queue for domain @p d.
+ * @return 0; -EINVAL (NULL argument, no local or peer address, bad port or
+ *   queue, window not a power of two in [64, 65536], MTU too small for one
+ *   frame); -ENODEV (port not available); -EEXIST (a link of this process
+ *   already uses that port and queue); -ENOMEM; negative errno of port set-up.
+ */
+int bulk_dpdk_port_open(struct bulk_domain *d, const struct bulk_dpdk_port_params *params,
+			struct bulk_dpdk_port **out);
+
+/**
+ * Close a link (and stop the port if bulk_dpdk_port_open() started it).
+ * @return 0; -EINVAL (NULL); -EBUSY (channels still use it).
+ */
+int bulk_dpdk_port_close(struct bulk_dpdk_port *port);
+
+/**
+ * Receive and dispatch frames of a link without polling a channel (channels
+ * poll their link themselves; use this while no channel exists yet, e.g. to
+ * answer ARP or a binder).
+ * @return frames handled, or -EINVAL.
+ */
+int bulk_dpdk_port_poll(struct bulk_dpdk_port *port, unsigned budget);
+
+/** Copy a link's counters. @return 0 or -EINVAL. */
+int bulk_dpdk_port_stats_get(const struct bulk_dpdk_port *port, struct bulk_dpdk_port_stats *st);
+
+/**
+ * Endpoint number @p ep_id (1..65535) of domain @p d: a creator listens on
+ * it on every link of @p d (bulk_channel_create()). In one process, a binder
+ * may also pass it to bulk_channel_bind().
+ * @return 0; -EINVAL (NULL, ep_id 0); -ENOMEM.
+ * bulk_channel_create() on it may further return -EADDRINUSE (another channel
+ * listens on the number in this domain).
+ */
+int bulk_dpdk_endpoint_create(struct bulk_domain *d, uint16_t ep_id, struct bulk_endpoint **out);
+
+/**
+ * The peer's endpoint number @p ep_id at the far end of @p port, for
+ * bulk_channel_bind() from the port's domain.
+ * @return 0; -EINVAL (NULL, ep_id 0); -ENOMEM.
+ * The bind continuation gets the creator's answer: 0,
+ * -BULK_E_BIND_MISMATCH, -BULK_E_BIND_REFUSED, -BULK_E_EP_NO_CHANNEL (nobody
+ * listens on the number there) or -BULK_E_PEER_GONE (no answer within the
+ * peer timeout).
+ */
+int bulk_dpdk_endpoint_remote(struct bulk_dpdk_port *port, uint16_t ep_id,
+			      struct bulk_endpoint **out);
+
+/**
+ * Copy the transport counters of a DPDK channel.
+ * @return 0; -EINVAL (NULL); -ENOTSUP (not a DPDK channel).
+ */
+int bulk_dpdk_chan_stats_get(const struct bulk_channel *ch, struct bulk_dpdk_chan_stats *st);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BULK_DPDK_H */
