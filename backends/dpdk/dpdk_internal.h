@@ -31,7 +31,7 @@
 #define DPDK_RX_BURST 32u
 #define DPDK_MIN_CWND 8u
 #define DPDK_INIT_CWND 64u
-#define DPDK_RTO_MIN_US 2000u
+#define DPDK_RTO_MIN_US 5000u
 #define DPDK_RTO_MAX_US 500000u
 #define DPDK_RTO_INIT_US 20000u
 #define DPDK_REORDER_FRAMES 3u   /* a gap this far below the highest seq is a loss */
@@ -138,7 +138,11 @@ struct dpdk_chan {
 	uint32_t cwnd, ssthresh, cwnd_acc;
 	uint64_t epoch_us;
 	uint32_t epoch_sent, epoch_lost;
-	uint32_t srtt_us, rttvar_us, rto_us;
+	uint32_t srtt_us, rttvar_us, rto_us, rto_base_us;
+	uint64_t rto_at_us;        /* the retransmission timer */
+	uint32_t retx_max;         /* highest sequence sent again */
+	bool retx_any;
+	bool tlp_done;             /* tail probe sent since the last progress */
 	uint64_t last_tx_us;
 
 	/* Receive side. */
@@ -152,6 +156,7 @@ struct dpdk_chan {
 	bool ack_now;
 	bool rst_teardown;         /* the peer reset our teardown: it is done */
 	uint32_t rx_since_ack;
+	uint32_t last_adv;         /* receive window we offered last, frames */
 	uint64_t last_rx_us;
 	uint64_t last_ack_us;
 	uint32_t peer_timeout_us;

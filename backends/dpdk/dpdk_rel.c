@@ -36,6 +36,7 @@
 #define ACK_EVERY 16u
 #define ACK_DELAY_US 50u
 #define NAK_SCAN_MAX 4096u
+#define NAK_REPEAT_US 300u  /* a gap is reported again this often */
 
 static inline bool
 is_data(uint8_t type)
@@ -85,7 +86,7 @@ dpdk_rel_init(struct dpdk_chan *c)
 	c->cwnd = DPDK_INIT_CWND;
 	c->ssthresh = c->W;
 	c->peer_wnd = c->W;
-	c->rto_us = DPDK_RTO_INIT_US;
+	c->rto_us = c->rto_base_us = DPDK_RTO_INIT_US;
 	c->peer_timeout_us = l->peer_timeout_us;
 	c->last_rx_us = c->last_tx_us = c->epoch_us = dpdk_now_us();
 	c->st.mss = c->mss;
@@ -181,10 +182,11 @@ dpdk_rel_queue_msg(struct dpdk_chan *c, uint8_t type, uint16_t slot, uint32_t in
 /* ------------------------------------------------------------ send */
 
 static inline uint16_t
-adv_wnd(const struct dpdk_chan *c)
+adv_wnd(struct dpdk_chan *c)
 {
 	uint32_t free = c->W - (c->rcv_nxt - c->rcv_del);
 
+	c->last_adv = free;
 	return (uint16_t)(free / 16);
 }
 
@@ -252,6 +254,9 @@ retransmit(struct dpdk_chan *c, uint32_t seq, uint64_t now)
 		return false;
 	f->ntx++;
 	f->tx_us = now;
+	if (!c->retx_any || (int32_t)(seq - c->retx_max) > 0)
+		c->retx_max = seq;
+	c->retx_any = true;
 	c->st.retransmits++;
 	c->ch.stats.retransmits++;
 	c->epoch_lost++;
@@ -291,6 +296,8 @@ pump(struct dpdk_chan *c, uint64_t now)
 			len = is_ctrl(m->type) ? (uint32_t)sizeof(struct bulk_wire_ctrl) : 0;
 		if (!send_frame(c, c->snd_nxt, m, k, off, len, false, now))
 			break;
+		if (c->snd_una == c->snd_nxt)
+			c->rto_at_us = now + c->rto_us;
 		f = &c->sw[c->snd_nxt & (c->W - 1)];
 		f->msg = c->msg_next;
 		f->off = off;
@@ -325,7 +332,7 @@ rtt_sample(struct dpdk_chan *c, uint32_t r)
 		rto = DPDK_RTO_MIN_US;
 	if (rto > DPDK_RTO_MAX_US)
 		rto = DPDK_RTO_MAX_US;
-	c->rto_us = rto;
+	c->rto_base_us = rto;
 	c->st.rtt_us = c->srtt_us;
 }
 
@@ -341,11 +348,17 @@ rx_ack(struct dpdk_chan *c, uint32_t ack, uint16_t wnd, uint64_t now)
 	{
 		const struct dpdk_txfrm *f = &c->sw[(ack - 1) & (c->W - 1)];
 
-		/* Karn: only frames sent once measure the path. */
-		if (f->ntx == 1)
+		/* Karn, widened: a frame sent once measures the path only if
+		 * nothing in the acknowledged range was sent again; an ack
+		 * held back by a gap says how long the repair took, not the RTT. */
+		if (f->ntx == 1 && (!c->retx_any || (int32_t)(c->retx_max - c->snd_una) < 0))
 			rtt_sample(c, (uint32_t)(now - f->tx_us));
 	}
+	c->tlp_done = false;
 	c->snd_una = ack;
+	/* Progress: the backoff ends and the timer restarts (RFC 6298 5.3). */
+	c->rto_us = c->rto_base_us;
+	c->rto_at_us = now + c->rto_us;
 	if ((int32_t)(c->peer_hi - ack) < 0)
 		c->peer_hi = ack;
 	if (c->cwnd < c->ssthresh) {
@@ -409,7 +422,10 @@ rx_naks(struct dpdk_chan *c, const struct rte_mbuf *mb, uint32_t poff, uint32_t 
 			if ((int32_t)(s - c->snd_nxt) >= 0 || c->peer_hi - s < DPDK_REORDER_FRAMES)
 				break;
 			f = &c->sw[s & (c->W - 1)];
-			if (now - f->tx_us < wait)
+			/* The first report of a gap resends at once (fast
+			 * retransmit); a resent frame only after an RTT, in
+			 * case the resend was lost too. */
+			if (f->ntx > 1 && now - f->tx_us < wait)
 				continue;
 			if (!retransmit(c, s, now))
 				return;
@@ -695,6 +711,9 @@ deliver(struct dpdk_chan *c, unsigned budget)
 	}
 	if (k > 0)
 		bulk_core_rx_deliver(ch, run_type, ch->rx_bufs, ch->rx_lens, ch->rx_meta, k);
+	/* The sender may be stopped by the window we last offered: reopen it. */
+	if (n > 0 && c->last_adv < c->W / 2 && c->W - (c->rcv_nxt - c->rcv_del) >= c->W / 2)
+		c->ack_now = true;
 	return n;
 }
 
@@ -747,26 +766,31 @@ send_ack(struct dpdk_chan *c, uint64_t now)
 static void
 timers(struct dpdk_chan *c, uint64_t now)
 {
-	if (c->snd_una != c->snd_nxt) {
-		struct dpdk_txfrm *f = &c->sw[c->snd_una & (c->W - 1)];
+	if (c->snd_una != c->snd_nxt && now >= c->rto_at_us) {
+		c->st.rto_expired++;
+		c->ssthresh = c->cwnd / 2 > DPDK_MIN_CWND ? c->cwnd / 2 : DPDK_MIN_CWND;
+		c->cwnd = DPDK_MIN_CWND;
+		/* The cumulative ack stops at snd_una: that frame is missing.
+		 * Later gaps are the peer's to report (NAKs). */
+		retransmit(c, c->snd_una, now);
+		c->rto_us = c->rto_us * 2 > DPDK_RTO_MAX_US ? DPDK_RTO_MAX_US : c->rto_us * 2;
+		c->rto_at_us = now + c->rto_us;
+	}
+	/*
+	 * Tail loss probe: nothing new to send and no ack for two RTTs: send
+	 * the newest frame again, so that the peer reports the gaps (NAKs)
+	 * long before the retransmission timer would fire.
+	 */
+	if (c->snd_una != c->snd_nxt && !c->tlp_done && c->msg_next == c->msg_tail &&
+	    c->srtt_us != 0) {
+		uint32_t pto = 2 * c->srtt_us < 500 ? 500 : 2 * c->srtt_us;
+		struct dpdk_txfrm *g = &c->sw[(c->snd_nxt - 1) & (c->W - 1)];
 
-		if (now - f->tx_us >= c->rto_us) {
-			uint32_t burst = DPDK_MIN_CWND, s = c->snd_una;
-
-			c->st.rto_expired++;
-			c->ssthresh = c->cwnd / 2 > DPDK_MIN_CWND ? c->cwnd / 2 : DPDK_MIN_CWND;
-			c->cwnd = DPDK_MIN_CWND;
-			c->rto_us = c->rto_us * 2 > DPDK_RTO_MAX_US ? DPDK_RTO_MAX_US : c->rto_us * 2;
-			/* Go back: the oldest frames that have waited an RTO. */
-			for (; s != c->snd_nxt && burst > 0; s++) {
-				struct dpdk_txfrm *g = &c->sw[s & (c->W - 1)];
-
-				if (now - g->tx_us < c->rto_us / 2)
-					continue;
-				if (!retransmit(c, s, now))
-					break;
-				burst--;
-			}
+		if (now - g->tx_us >= pto && now + pto < c->rto_at_us) {
+			c->tlp_done = true;
+			c->st.tail_probes++;
+			if (retransmit(c, c->snd_nxt - 1, now))
+				c->epoch_lost--; /* a probe, not a loss */
 		}
 	}
 	/* Loss epochs: more than 1/8 lost in an RTT is congestion. */
@@ -806,7 +830,8 @@ dpdk_rel_poll(struct dpdk_chan *c, unsigned budget, uint64_t now)
 	timers(c, now);
 	work += pump(c, now);
 	if (c->ack_now || (c->ack_due && (c->rx_since_ack >= ACK_EVERY ||
-					  now - c->last_ack_us >= ACK_DELAY_US)))
+					  now - c->last_ack_us >= ACK_DELAY_US)) ||
+	    (c->rcv_hi != c->rcv_nxt && now - c->last_ack_us >= NAK_REPEAT_US))
 		send_ack(c, now);
 	c->st.cwnd = c->cwnd;
 	c->st.rto_us = c->rto_us;

@@ -59,12 +59,25 @@ enum perf_mode {
 	PERF_MODE_PASSTHROUGH,
 };
 
-/* shm: which side of the one link this process is; ALL: one command forks the chain. */
+/*
+ * shm and dpdk: which side of the one link this process is; ALL (shm only):
+ * one command forks the chain.
+ */
 enum perf_shm_role {
 	PERF_SHM_ALL,
 	PERF_SHM_CREATE,
 	PERF_SHM_BIND,
 };
+
+/* dpdk: --tx-mode (mapped onto enum bulk_dpdk_tx_mode in dpdk.c). */
+enum perf_tx_mode {
+	PERF_TX_AUTO,
+	PERF_TX_ZERO_COPY,
+	PERF_TX_COPY,
+};
+
+/* dpdk: --ep-id when not given. */
+#define PERF_DPDK_EP_DEFAULT 1u
 
 /* Longest shm endpoint name bulkperf accepts (BULK_SHM_NAME_MAX). */
 #define PERF_ENDPOINT_MAX 107u
@@ -89,6 +102,19 @@ struct perf_opts {
 	enum perf_shm_role role;
 	const char *endpoint; /* the create side's name (base name of the forked chain) */
 	char endpoint_default[32];
+	/* dpdk only (--role is shared with shm). */
+	int eal_argc;	       /* argv[0] and the EAL arguments before "--" */
+	char **eal_argv;       /* the process's argv (argv[eal_argc] is overwritten) */
+	uint16_t port;	       /* ethdev port */
+	uint32_t local_ip;     /* host byte order */
+	uint32_t peer_ip;      /* host byte order */
+	uint8_t peer_mac[6];   /* all zero: resolved with ARP */
+	uint16_t udp_port;     /* 0: the backend's default */
+	uint16_t ep_id;	       /* endpoint number the create side listens on */
+	uint32_t peer_timeout_ms; /* 0: the backend's default */
+	uint32_t window;       /* frames in flight per channel, 0: default */
+	uint16_t mtu;	       /* IP MTU, 0: the port's */
+	enum perf_tx_mode tx_mode;
 };
 
 /* perf_opts_parse() results. */
@@ -364,6 +390,8 @@ struct perf_place {
 };
 
 int perf_shm_main(const struct perf_opts *o);
+/* dpdk.c: one side of one link per process over a DPDK port. */
+int perf_dpdk_main(const struct perf_opts *o);
 int perf_shm_node(struct perf_run *r, const struct perf_opts *o, const struct perf_place *p);
 int perf_spawn_main(const struct perf_opts *o);
 /* A forked member of the chain exited (set by the SIGCHLD handler). */

@@ -4,6 +4,7 @@
  * for the EAL (ignored by the local and shm backends) and the application's
  * own options follow it; without a "--" every argument is the application's.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -14,6 +15,11 @@
 
 #include "bulk_config.h"
 #include "bulkperf.h"
+
+/* meson says whether dpdk.c (and the dpdk backend it drives) is built. */
+#ifndef PERF_HAVE_DPDK
+#define PERF_HAVE_DPDK 0
+#endif
 
 /* The forked chain names link k's endpoint NAME.k (k < PERF_MAX_HOPS + 1). */
 #define PERF_LINK_SUFFIX_MAX 3u
@@ -53,14 +59,14 @@ static void
 perf_usage(FILE *f, const char *prog)
 {
 	fprintf(f,
-		"Usage: %s [EAL args --] --backend local|shm --mode MODE [options]\n"
+		"Usage: %s [EAL args --] --backend local|shm|dpdk --mode MODE [options]\n"
 		"\n"
 		"Moves buffers from a source domain through --hops passthrough domains to a\n"
 		"sink domain over libbulk channels and back, and reports throughput and\n"
 		"latency in the style of dpdk-testpmd.\n"
 		"\n"
 		"  --backend NAME         local: every domain in this process; shm: one process\n"
-		"                         per domain (dpdk when built)\n"
+		"                         per domain; dpdk: one side of a link over a DPDK port\n"
 		"  --mode MODE            txonly: source moves, sink passes back, count at source\n"
 		"                         rxonly: the same, counted at the sink\n"
 		"                         echo: round trips in bursts, latency per burst\n"
@@ -99,12 +105,30 @@ perf_usage(FILE *f, const char *prog)
 		"Both sides need the same --trust; half and none need --buffer-size a\n"
 		"multiple of 4096.\n"
 		"\n"
+		"dpdk backend (when built): EAL arguments before \"--\" (e.g. -l 1 --no-pci\n"
+		"--no-huge -m 512 --no-shconf --vdev net_af_xdp0,iface=veth0); bulkperf\n"
+		"initialises EAL, configures the port and runs one side of one link, --role\n"
+		"create (the reflector) or --role bind (the source), as over shm:\n"
+		"  --port N               ethdev port (default 0)\n"
+		"  --local-ip A.B.C.D     our IPv4 address (required)\n"
+		"  --peer-ip A.B.C.D      the peer's IPv4 address (required)\n"
+		"  --peer-mac XX:XX:XX:XX:XX:XX  the peer's MAC (default: ARP)\n"
+		"  --udp-port P           UDP port of the frames (default 47000)\n"
+		"  --ep-id E              endpoint number the create side listens on and\n"
+		"                         the bind side binds to, 1..65535 (default %u)\n"
+		"  --peer-timeout-ms T    silence after which the peer is gone (default 3000)\n"
+		"  --tx-mode auto|zc|copy zero copy where the port can, always, or never\n"
+		"  --window N             frames in flight per channel, power of two in\n"
+		"                         64..65536 (default 4096)\n"
+		"  --mtu N                IP MTU of the frames (default: the port's)\n"
+		"Only --trust full.\n"
+		"\n"
 		"The last line printed is:\n"
 		"result: backend=B mode=M buffers=N bytes=N buffers_per_s=X gbit_s=X "
 		"rtt_p50_ns=X rtt_p99_ns=X verify_failures=N errors=N\n"
 		"Exit status: 0 success, 1 run failure (errors, verify failures, a forked\n"
 		"process that failed), 2 usage error.\n",
-		prog, PERF_MAX_BURST, PERF_MAX_HOPS);
+		prog, PERF_MAX_BURST, PERF_MAX_HOPS, PERF_DPDK_EP_DEFAULT);
 }
 
 enum {
@@ -125,6 +149,16 @@ enum {
 	OPT_QUEUE_SIZE,
 	OPT_ROLE,
 	OPT_ENDPOINT,
+	OPT_PORT,
+	OPT_LOCAL_IP,
+	OPT_PEER_IP,
+	OPT_PEER_MAC,
+	OPT_UDP_PORT,
+	OPT_EP_ID,
+	OPT_PEER_TIMEOUT,
+	OPT_TX_MODE,
+	OPT_WINDOW,
+	OPT_MTU,
 	OPT_HELP,
 };
 
@@ -146,6 +180,16 @@ static const struct option perf_long_opts[] = {
 	{ "queue-size", required_argument, NULL, OPT_QUEUE_SIZE },
 	{ "role", required_argument, NULL, OPT_ROLE },
 	{ "endpoint", required_argument, NULL, OPT_ENDPOINT },
+	{ "port", required_argument, NULL, OPT_PORT },
+	{ "local-ip", required_argument, NULL, OPT_LOCAL_IP },
+	{ "peer-ip", required_argument, NULL, OPT_PEER_IP },
+	{ "peer-mac", required_argument, NULL, OPT_PEER_MAC },
+	{ "udp-port", required_argument, NULL, OPT_UDP_PORT },
+	{ "ep-id", required_argument, NULL, OPT_EP_ID },
+	{ "peer-timeout-ms", required_argument, NULL, OPT_PEER_TIMEOUT },
+	{ "tx-mode", required_argument, NULL, OPT_TX_MODE },
+	{ "window", required_argument, NULL, OPT_WINDOW },
+	{ "mtu", required_argument, NULL, OPT_MTU },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -203,7 +247,7 @@ perf_check_backend(const char *name)
 	} known[] = {
 		{ "local", BULK_HAVE_LOCAL },
 		{ "shm", BULK_HAVE_SHM },
-		{ "dpdk", false }, /* no bulkperf driver yet */
+		{ "dpdk", PERF_HAVE_DPDK },
 	};
 	char built[32] = "";
 
@@ -280,12 +324,124 @@ perf_check_shm(struct perf_opts *o, bool have_queue_size)
 	return PERF_PARSE_OK;
 }
 
+/* A unicast IPv4 address in dotted-quad form, to host byte order. */
+static int
+perf_parse_ip(const char *opt, const char *s, uint32_t *out)
+{
+	struct in_addr a;
+	uint32_t v;
+
+	if (inet_pton(AF_INET, s, &a) != 1) {
+		fprintf(stderr, "bulkperf: --%s: '%s' is not an IPv4 address (A.B.C.D)\n", opt, s);
+		return -1;
+	}
+	v = ntohl(a.s_addr);
+	/* 0/8 (this network), 224/4 (multicast), 240/4 (reserved, broadcast) */
+	if ((v >> 24) == 0 || (v >> 28) >= 0xe) {
+		fprintf(stderr, "bulkperf: --%s: '%s' is not a unicast IPv4 address\n", opt, s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* XX:XX:XX:XX:XX:XX (or with '-'), a unicast MAC that is not all zero. */
+static int
+perf_parse_mac(const char *s, uint8_t mac[6])
+{
+	static const char hex[] = "0123456789abcdef";
+	bool zero = true;
+
+	if (strlen(s) != 17)
+		goto bad;
+	for (unsigned i = 0; i < 6; i++) {
+		const char *h = strchr(hex, s[3 * i] | 0x20), *l = strchr(hex, s[3 * i + 1] | 0x20);
+
+		if (s[3 * i] == '\0' || s[3 * i + 1] == '\0' || h == NULL || l == NULL)
+			goto bad;
+		if (i < 5 && s[3 * i + 2] != ':' && s[3 * i + 2] != '-')
+			goto bad;
+		mac[i] = (uint8_t)(((h - hex) << 4) | (l - hex));
+		zero = zero && mac[i] == 0;
+	}
+	if (zero || (mac[0] & 1)) {
+		fprintf(stderr, "bulkperf: --peer-mac: '%s' is not a unicast MAC address%s\n", s,
+			zero ? " (leave --peer-mac out to resolve it with ARP)" : "");
+		return -1;
+	}
+	return 0;
+bad:
+	fprintf(stderr, "bulkperf: --peer-mac: '%s' is not a MAC address (XX:XX:XX:XX:XX:XX)\n",
+		s);
+	return -1;
+}
+
+/*
+ * What the dpdk backend needs beyond the common checks: one side of one
+ * link per process, started by hand, with both addresses; FULL trust only.
+ */
+static int
+perf_check_dpdk(struct perf_opts *o, bool have_role, bool have_queue_size)
+{
+	if (o->trust != BULK_TRUST_FULL) {
+		fprintf(stderr, "bulkperf: --trust %s: the dpdk backend supports only --trust full "
+				"(the peer's memory is its own)\n",
+			perf_trust_name(o->trust));
+		return PERF_PARSE_USAGE;
+	}
+	if (!have_role) {
+		fprintf(stderr, "bulkperf: --backend dpdk runs one side of a link: --role create "
+				"(the reflector) or --role bind (the source) is required\n");
+		return PERF_PARSE_USAGE;
+	}
+	if (o->endpoint != NULL) {
+		fprintf(stderr, "bulkperf: --endpoint is for --backend shm; over dpdk the create "
+				"side listens on --ep-id\n");
+		return PERF_PARSE_USAGE;
+	}
+	if (o->threads) {
+		fprintf(stderr, "bulkperf: --threads is for the local backend; over dpdk each "
+				"side of the link is a process of its own\n");
+		return PERF_PARSE_USAGE;
+	}
+	if (o->hops > 0 || o->mode == PERF_MODE_PASSTHROUGH) {
+		fprintf(stderr, "bulkperf: --backend dpdk runs one link: no --hops, no "
+				"passthrough\n");
+		return PERF_PARSE_USAGE;
+	}
+	if (o->mode == PERF_MODE_RXONLY && o->role != PERF_SHM_CREATE) {
+		fprintf(stderr, "bulkperf: rxonly counts at the sink, which is the other process "
+				"over dpdk; use txonly (counted at the source) or echo\n");
+		return PERF_PARSE_USAGE;
+	}
+	if (o->role == PERF_SHM_BIND && have_queue_size) {
+		fprintf(stderr, "bulkperf: --queue-size: over dpdk the create side sets the "
+				"queue size\n");
+		return PERF_PARSE_USAGE;
+	}
+	if (o->local_ip == 0) {
+		fprintf(stderr, "bulkperf: --backend dpdk needs --local-ip, this side's IPv4 "
+				"address\n");
+		return PERF_PARSE_USAGE;
+	}
+	if (o->peer_ip == 0) {
+		fprintf(stderr, "bulkperf: --backend dpdk needs --peer-ip, the other side's IPv4 "
+				"address\n");
+		return PERF_PARSE_USAGE;
+	}
+	if (o->local_ip == o->peer_ip) {
+		fprintf(stderr, "bulkperf: --local-ip and --peer-ip are the same address\n");
+		return PERF_PARSE_USAGE;
+	}
+	return PERF_PARSE_OK;
+}
+
 int
 perf_opts_parse(int argc, char **argv, struct perf_opts *o)
 {
 	const char *prog = argc > 0 ? argv[0] : "bulkperf";
 	bool have_count = false, have_hops = false, have_inflight = false, have_mode = false;
-	bool have_role = false, have_queue_size = false;
+	bool have_role = false, have_queue_size = false, have_dpdk_opt = false;
 	char **av;
 	int ac, first = 1, c;
 	uint64_t v;
@@ -297,6 +453,7 @@ perf_opts_parse(int argc, char **argv, struct perf_opts *o)
 	o->count = 1000000;
 	o->trust = BULK_TRUST_FULL;
 	o->stats_period = 1.0;
+	o->ep_id = PERF_DPDK_EP_DEFAULT;
 
 	/* EAL arguments end at the first "--"; they are the dpdk backend's business. */
 	for (int i = 1; i < argc; i++)
@@ -309,6 +466,8 @@ perf_opts_parse(int argc, char **argv, struct perf_opts *o)
 	 * options (the "--"), with the program's name in it so that getopt's
 	 * own messages do not start with "--:".
 	 */
+	o->eal_argc = first > 1 ? first - 1 : 1;
+	o->eal_argv = argv;
 	av = &argv[first - 1];
 	ac = argc - first + 1;
 	av[0] = argv[0];
@@ -427,6 +586,76 @@ perf_opts_parse(int argc, char **argv, struct perf_opts *o)
 		case OPT_ENDPOINT:
 			o->endpoint = optarg;
 			break;
+		case OPT_PORT:
+			if (perf_parse_u64("port", optarg, 0, UINT16_MAX - 1, &v) < 0)
+				return PERF_PARSE_USAGE;
+			o->port = (uint16_t)v;
+			have_dpdk_opt = true;
+			break;
+		case OPT_LOCAL_IP:
+			if (perf_parse_ip("local-ip", optarg, &o->local_ip) < 0)
+				return PERF_PARSE_USAGE;
+			have_dpdk_opt = true;
+			break;
+		case OPT_PEER_IP:
+			if (perf_parse_ip("peer-ip", optarg, &o->peer_ip) < 0)
+				return PERF_PARSE_USAGE;
+			have_dpdk_opt = true;
+			break;
+		case OPT_PEER_MAC:
+			if (perf_parse_mac(optarg, o->peer_mac) < 0)
+				return PERF_PARSE_USAGE;
+			have_dpdk_opt = true;
+			break;
+		case OPT_UDP_PORT:
+			if (perf_parse_u64("udp-port", optarg, 1, UINT16_MAX, &v) < 0)
+				return PERF_PARSE_USAGE;
+			o->udp_port = (uint16_t)v;
+			have_dpdk_opt = true;
+			break;
+		case OPT_EP_ID:
+			if (perf_parse_u64("ep-id", optarg, 1, UINT16_MAX, &v) < 0)
+				return PERF_PARSE_USAGE;
+			o->ep_id = (uint16_t)v;
+			have_dpdk_opt = true;
+			break;
+		case OPT_PEER_TIMEOUT:
+			if (perf_parse_u64("peer-timeout-ms", optarg, 1, 3600u * 1000u, &v) < 0)
+				return PERF_PARSE_USAGE;
+			o->peer_timeout_ms = (uint32_t)v;
+			have_dpdk_opt = true;
+			break;
+		case OPT_TX_MODE:
+			if (strcmp(optarg, "auto") == 0) {
+				o->tx_mode = PERF_TX_AUTO;
+			} else if (strcmp(optarg, "zc") == 0) {
+				o->tx_mode = PERF_TX_ZERO_COPY;
+			} else if (strcmp(optarg, "copy") == 0) {
+				o->tx_mode = PERF_TX_COPY;
+			} else {
+				fprintf(stderr, "bulkperf: --tx-mode: '%s' is not auto, zc or copy\n",
+					optarg);
+				return PERF_PARSE_USAGE;
+			}
+			have_dpdk_opt = true;
+			break;
+		case OPT_WINDOW:
+			if (perf_parse_u64("window", optarg, 64, 65536, &v) < 0)
+				return PERF_PARSE_USAGE;
+			if (v & (v - 1)) {
+				fprintf(stderr, "bulkperf: --window: %llu is not a power of two\n",
+					(unsigned long long)v);
+				return PERF_PARSE_USAGE;
+			}
+			o->window = (uint32_t)v;
+			have_dpdk_opt = true;
+			break;
+		case OPT_MTU:
+			if (perf_parse_u64("mtu", optarg, 576, 65535, &v) < 0)
+				return PERF_PARSE_USAGE;
+			o->mtu = (uint16_t)v;
+			have_dpdk_opt = true;
+			break;
 		case OPT_HELP:
 		case 'h':
 			perf_usage(stdout, prog);
@@ -475,9 +704,18 @@ perf_opts_parse(int argc, char **argv, struct perf_opts *o)
 	}
 	if (perf_check_backend(o->backend) < 0)
 		return PERF_PARSE_USAGE;
+	if (strcmp(o->backend, "dpdk") == 0)
+		return perf_check_dpdk(o, have_role, have_queue_size);
+	if (have_dpdk_opt) {
+		fprintf(stderr, "bulkperf: --port, --local-ip, --peer-ip, --peer-mac, --udp-port, "
+				"--ep-id, --peer-timeout-ms, --tx-mode, --window and --mtu are for "
+				"--backend dpdk\n");
+		return PERF_PARSE_USAGE;
+	}
 	if (strcmp(o->backend, "shm") != 0) {
 		if (have_role || o->endpoint != NULL) {
-			fprintf(stderr, "bulkperf: --role and --endpoint are for --backend shm\n");
+			fprintf(stderr, "bulkperf: --role and --endpoint are for --backend shm "
+					"(--role also for dpdk)\n");
 			return PERF_PARSE_USAGE;
 		}
 		return PERF_PARSE_OK;

@@ -111,6 +111,7 @@ struct bulk_dpdk_chan_stats {
 	uint64_t bytes_rx;         /**< payload bytes received, duplicates included */
 	uint64_t retransmits;      /**< frames sent again */
 	uint64_t rto_expired;      /**< retransmission timeouts */
+	uint64_t tail_probes;      /**< newest frame resent to learn of a lost tail */
 	uint64_t naks_tx;          /**< gap ranges we reported */
 	uint64_t naks_rx;          /**< gap ranges the peer reported */
 	uint64_t dups_rx;          /**< frames received twice (dropped) */
