@@ -458,11 +458,13 @@ mbuf_copy(const struct rte_mbuf *m, uint32_t off, uint32_t len, uint8_t *dst)
 
 /*
  * May a frame write into @p b? Only a buffer this domain can not access
- * (the sender holds it), and not one that went away over another channel:
- * its memory may be shared with that channel's peer (local, shm).
+ * (the sender holds it), and not one that went away over a channel of a
+ * backend that shares memory (local, shm): that peer may be using it.
+ * Away over another dpdk channel is fine: that peer has its own memory,
+ * and a buffer that left over one channel may come home over another.
  */
 static inline bool
-may_write(const struct dpdk_chan *c, const struct bulk_buffer *b)
+may_write(const struct bulk_buffer *b)
 {
 	const struct bulk_pool *p = b->pool;
 
@@ -471,7 +473,7 @@ may_write(const struct dpdk_chan *c, const struct bulk_buffer *b)
 	for (unsigned i = 0; i < p->nlinks; i++) {
 		const struct bulk_channel *o = p->links[i].ch;
 
-		if (o != &c->ch && bulk_bit_test(o->slots[p->links[i].slot].away, b->index))
+		if (o->ops != &dpdk_ops && bulk_bit_test(o->slots[p->links[i].slot].away, b->index))
 			return false;
 	}
 	return true;
@@ -528,7 +530,7 @@ dpdk_rel_rx(struct dpdk_chan *c, const struct bulk_wire_hdr *h, const uint8_t *m
 
 			/* Anything else is decided at delivery (a copy of a
 			 * buffer we can read already goes back unread). */
-			if (may_write(c, b))
+			if (may_write(b))
 				mbuf_copy(m, poff, h->length, (uint8_t *)b->addr + h->offset);
 		}
 	} else if (h->type == BULK_MSG_RELEASE) {
@@ -763,9 +765,11 @@ send_ack(struct dpdk_chan *c, uint64_t now)
 
 /* ------------------------------------------------------------ poll */
 
-static void
+static unsigned
 timers(struct dpdk_chan *c, uint64_t now)
 {
+	uint64_t retx = c->st.retransmits;
+
 	if (c->snd_una != c->snd_nxt && now >= c->rto_at_us) {
 		c->st.rto_expired++;
 		c->ssthresh = c->cwnd / 2 > DPDK_MIN_CWND ? c->cwnd / 2 : DPDK_MIN_CWND;
@@ -806,6 +810,7 @@ timers(struct dpdk_chan *c, uint64_t now)
 		c->gone_reason = -BULK_E_PEER_GONE;
 	if (now - c->last_tx_us >= c->peer_timeout_us / 4)
 		c->ack_now = true; /* keep-alive */
+	return (unsigned)(c->st.retransmits - retx);
 }
 
 unsigned
@@ -827,12 +832,15 @@ dpdk_rel_poll(struct dpdk_chan *c, unsigned budget, uint64_t now)
 	}
 	if (c->mode != DPDK_OPEN)
 		return work;
-	timers(c, now);
+	work += timers(c, now);
 	work += pump(c, now);
 	if (c->ack_now || (c->ack_due && (c->rx_since_ack >= ACK_EVERY ||
 					  now - c->last_ack_us >= ACK_DELAY_US)) ||
-	    (c->rcv_hi != c->rcv_nxt && now - c->last_ack_us >= NAK_REPEAT_US))
+	    (c->rcv_hi != c->rcv_nxt && now - c->last_ack_us >= NAK_REPEAT_US)) {
+		/* Work done: a poller that waits for quiet must poll the peer again. */
 		send_ack(c, now);
+		work++;
+	}
 	c->st.cwnd = c->cwnd;
 	c->st.rto_us = c->rto_us;
 	return work;

@@ -20,6 +20,12 @@ struct model_backend {
 	int (*endpoint_create)(void *ctx, struct bulk_domain *d, struct bulk_endpoint **out);
 	void *ctx;
 	/*
+	 * Nonzero: the backend carries only the first `len` bytes of a buffer
+	 * (a network), so after a move or pass of fewer than all of them the
+	 * rest of the new owner's view is its own and not compared.
+	 */
+	int payload_only;
+	/*
 	 * Split mode: the same body with the same seed runs in two processes
 	 * (forked before anything is created), each executing only the
 	 * operations of the domains it holds. Bit d of local_mask: domain d
