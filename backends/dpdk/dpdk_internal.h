@@ -29,6 +29,7 @@
 #define DPDK_ID_BITS 10u
 #define DPDK_TX_BATCH 64u        /* frames gathered before rte_eth_tx_burst */
 #define DPDK_RX_BURST 32u
+#define DPDK_RX_DESC 2048u        /* descriptors per queue when we configure the port */
 #define DPDK_MIN_CWND 8u
 #define DPDK_INIT_CWND 64u
 #define DPDK_RTO_MIN_US 5000u
@@ -178,9 +179,11 @@ struct bulk_dpdk_port {
 	uint16_t udp_port;
 	uint16_t mtu;
 	uint32_t window;
+	uint32_t rx_desc;              /* receive ring size: bounds what peers may send */
 	uint32_t peer_timeout_us;
 	struct rte_mempool *rx_pool, *hdr_pool, *ext_pool;
 	uint64_t arp_next_us;
+	uint64_t rx_drained_us;         /* last time a receive found the ring empty */
 	uint32_t id_gen;
 	unsigned nchans;
 	struct dpdk_chan *chans[DPDK_MAX_CHANS];

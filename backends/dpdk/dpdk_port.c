@@ -595,6 +595,9 @@ dpdk_link_rx(struct bulk_dpdk_port *l, unsigned budget)
 	if (budget > DPDK_RX_BURST)
 		budget = DPDK_RX_BURST;
 	n = rte_eth_rx_burst(l->port_id, l->queue_id, pkts, (uint16_t)budget);
+	/* Everything that had arrived is read: a timer may trust silence. */
+	if (n < budget)
+		l->rx_drained_us = dpdk_now_us();
 	for (uint16_t i = 0; i < n; i++) {
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
@@ -620,11 +623,17 @@ port_configure(struct bulk_dpdk_port *l, const struct rte_eth_dev_info *info)
 	rc = rte_eth_dev_configure(l->port_id, 1, 1, &conf);
 	if (rc < 0)
 		return rc;
-	rc = rte_eth_rx_queue_setup(l->port_id, 0, 1024, (unsigned)rte_eth_dev_socket_id(l->port_id),
+	uint16_t nrx = DPDK_RX_DESC, ntx = DPDK_RX_DESC;
+
+	if (rte_eth_dev_adjust_nb_rx_tx_desc(l->port_id, &nrx, &ntx) < 0) {
+		nrx = 1024;
+		ntx = 1024;
+	}
+	rc = rte_eth_rx_queue_setup(l->port_id, 0, nrx, (unsigned)rte_eth_dev_socket_id(l->port_id),
 				    NULL, l->rx_pool);
 	if (rc < 0)
 		return rc;
-	rc = rte_eth_tx_queue_setup(l->port_id, 0, 1024, (unsigned)rte_eth_dev_socket_id(l->port_id),
+	rc = rte_eth_tx_queue_setup(l->port_id, 0, ntx, (unsigned)rte_eth_dev_socket_id(l->port_id),
 				    NULL);
 	if (rc < 0)
 		return rc;
@@ -769,6 +778,17 @@ bulk_dpdk_port_open(struct bulk_domain *d, const struct bulk_dpdk_port_params *p
 		rc = port_configure(l, &info);
 		if (rc < 0)
 			goto fail;
+	}
+	{
+		/* What the peer may have in flight towards us: no more than our
+		 * receive ring holds, or the ring overflows (silently, on most
+		 * vdevs) whenever the sender is faster than our poll. */
+		struct rte_eth_rxq_info qi;
+
+		l->rx_desc = rte_eth_rx_queue_info_get(l->port_id, l->queue_id, &qi) == 0 &&
+					     qi.nb_desc >= 64
+				     ? qi.nb_desc
+				     : 1024;
 	}
 	pthread_mutex_lock(&reg_lock);
 	l->next = links;

@@ -184,7 +184,15 @@ dpdk_rel_queue_msg(struct dpdk_chan *c, uint8_t type, uint16_t slot, uint32_t in
 static inline uint16_t
 adv_wnd(struct dpdk_chan *c)
 {
+	const struct bulk_dpdk_port *l = c->link;
 	uint32_t free = c->W - (c->rcv_nxt - c->rcv_del);
+	/* Our share of half the receive ring. */
+	uint32_t ring = l->rx_desc / 2 / (l->nchans ? l->nchans : 1);
+
+	if (ring < 64)
+		ring = 64;
+	if (free > ring)
+		free = ring;
 
 	c->last_adv = free;
 	return (uint16_t)(free / 16);
@@ -770,7 +778,11 @@ timers(struct dpdk_chan *c, uint64_t now)
 {
 	uint64_t retx = c->st.retransmits;
 
-	if (c->snd_una != c->snd_nxt && now >= c->rto_at_us) {
+	/*
+	 * Only once our own receive ring was empty after the deadline: when we
+	 * are the slow side, the peer's acks queue behind its data in our ring.
+	 */
+	if (c->snd_una != c->snd_nxt && now >= c->rto_at_us && c->link->rx_drained_us >= c->rto_at_us) {
 		c->st.rto_expired++;
 		c->ssthresh = c->cwnd / 2 > DPDK_MIN_CWND ? c->cwnd / 2 : DPDK_MIN_CWND;
 		c->cwnd = DPDK_MIN_CWND;

@@ -93,6 +93,7 @@ struct perf_opts {
 	enum bulk_trust trust;
 	unsigned hops;
 	bool verify;
+	int64_t return_len;      /* sink passes back at most this; -1: all */
 	double stats_period; /* seconds, 0: off */
 	const char *csv;
 	bool threads;

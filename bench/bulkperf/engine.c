@@ -338,7 +338,8 @@ perf_source_on_return(struct bulk_channel *ch, struct bulk_buffer *const *bufs,
 		struct perf_meta m;
 
 		memcpy(&m, mi, sizeof(m));
-		bytes += lens[i];
+		/* --return-len: the payload went one way; count what was sent. */
+		bytes += r->o->return_len >= 0 ? r->o->buffer_size : lens[i];
 		if (m.seq & PERF_SEQ_STOP) {
 			if (!r->peer_stopped)
 				fprintf(stderr, "bulkperf: %s: a process downstream gave up; "
@@ -350,8 +351,24 @@ perf_source_on_return(struct bulk_channel *ch, struct bulk_buffer *const *bufs,
 		}
 		if (r->stamp && m.ts != 0 && now >= m.ts)
 			perf_hist_record(&r->hist, now - m.ts);
-		if (r->o->verify && perf_meta_verify(mi))
-			perf_check(e->node, bufs[i], lens[i], mi);
+		if (r->o->verify && perf_meta_verify(mi)) {
+			if (r->o->return_len < 0) {
+				perf_check(e->node, bufs[i], lens[i], mi);
+			} else {
+				/* No data came back: the order is all there is to check. */
+				uint64_t seq = m.seq & ~PERF_SEQ_VERIFY;
+
+				perf_ctr_add(&e->node->checked, 1);
+				if (seq != e->node->expect_seq) {
+					perf_ctr_add(&e->node->verify_failures, 1);
+					if (e->node->reported++ < PERF_MAX_REPORTS)
+						fprintf(stderr, "bulkperf: verify failure at %s: "
+								"sequence %" PRIu64 " back, expected %" PRIu64 "\n",
+							e->node->name, seq, e->node->expect_seq);
+				}
+				e->node->expect_seq = seq + 1;
+			}
+		}
 	}
 	rc = bulk_pool_put_burst(r->pool, bufs, n);
 	if (rc < 0)
@@ -382,7 +399,11 @@ perf_sink_on_move(struct bulk_channel *ch, struct bulk_buffer *const *bufs, cons
 			perf_check(e->node, bufs[i], lens[i], m);
 		else if (e->run->o->verify)
 			perf_unmarked(e->node, bufs[i]);
-		perf_txq_push(e, bufs[i], lens[i], m);
+		perf_txq_push(e, bufs[i],
+			      e->run->o->return_len >= 0 && (uint64_t)e->run->o->return_len < lens[i]
+				      ? (uint32_t)e->run->o->return_len
+				      : lens[i],
+			      m);
 	}
 	perf_ctr_add(&e->ctr.rx_bufs, n);
 	perf_ctr_add(&e->ctr.rx_bytes, bytes);

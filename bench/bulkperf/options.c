@@ -79,6 +79,8 @@ perf_usage(FILE *f, const char *prog)
 		"  --duration SECONDS     stop after this time instead of a count\n"
 		"  --trust full|half|none channel trust level (default full)\n"
 		"  --hops N               passthrough domains between source and sink (max %u)\n"
+		"  --return-len N         the sink passes back at most N bytes of each buffer\n"
+		"                         (default: all it got; 0 over a network: no data back)\n"
 		"  --verify               write a pattern and sequence number, check at the sink\n"
 		"                         and when the buffer is back (without it nobody\n"
 		"                         touches the payload)\n"
@@ -142,6 +144,7 @@ enum {
 	OPT_TRUST,
 	OPT_HOPS,
 	OPT_VERIFY,
+	OPT_RETURN_LEN,
 	OPT_STATS_PERIOD,
 	OPT_CSV,
 	OPT_THREADS,
@@ -173,6 +176,7 @@ static const struct option perf_long_opts[] = {
 	{ "trust", required_argument, NULL, OPT_TRUST },
 	{ "hops", required_argument, NULL, OPT_HOPS },
 	{ "verify", no_argument, NULL, OPT_VERIFY },
+	{ "return-len", required_argument, NULL, OPT_RETURN_LEN },
 	{ "stats-period", required_argument, NULL, OPT_STATS_PERIOD },
 	{ "csv", required_argument, NULL, OPT_CSV },
 	{ "threads", no_argument, NULL, OPT_THREADS },
@@ -454,6 +458,7 @@ perf_opts_parse(int argc, char **argv, struct perf_opts *o)
 	o->trust = BULK_TRUST_FULL;
 	o->stats_period = 1.0;
 	o->ep_id = PERF_DPDK_EP_DEFAULT;
+	o->return_len = -1;
 
 	/* EAL arguments end at the first "--"; they are the dpdk backend's business. */
 	for (int i = 1; i < argc; i++)
@@ -539,6 +544,11 @@ perf_opts_parse(int argc, char **argv, struct perf_opts *o)
 				return PERF_PARSE_USAGE;
 			o->hops = (unsigned)v;
 			have_hops = true;
+			break;
+		case OPT_RETURN_LEN:
+			if (perf_parse_u64("return-len", optarg, 0, 1u << 30, &v) < 0)
+				return -1;
+			o->return_len = (int64_t)v;
 			break;
 		case OPT_VERIFY:
 			o->verify = true;

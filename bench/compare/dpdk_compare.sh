@@ -32,7 +32,8 @@
 #
 # Usage: bash bench/compare/dpdk_compare.sh      (from any directory)
 #   COMPARE_DURATION  seconds per dpdk measurement (default 5)
-#   COMPARE_DPDK_MTU  veth MTU for af_xdp (default 1500, see README)
+#   COMPARE_DPDK_MTU  veth MTU for af_xdp (default 3442: the largest frame the
+#                     22.11 af_xdp PMD receives into a page-sized mbuf)
 #   BULK_BUILD_DIR    the build to use (default build/, configured with
 #                     `meson setup build` and built when bulkperf is missing)
 #   COMPARE_SKIP      space-separated subset of: veth impaired memif cpu
@@ -47,7 +48,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
 DURATION=${COMPARE_DURATION:-5}
-MTU=${COMPARE_DPDK_MTU:-1500}
+MTU=${COMPARE_DPDK_MTU:-3442}
 SKIP=" ${COMPARE_SKIP:-} "
 if ! [[ $DURATION =~ ^[0-9]+([.][0-9]+)?$ ]] || ! [[ $MTU =~ ^[0-9]+$ ]]; then
 	echo "dpdk-compare: COMPARE_DURATION and COMPARE_DPDK_MTU must be numbers" >&2
@@ -255,7 +256,9 @@ TSC_HZ=$(awk -v m="${mhz:-0}" 'BEGIN { printf "%.0f", m * 1e6 }')
 # ------------------------------------------------ 1. veth: dpdk vs tcp
 XDP_C() { echo "net_af_xdp0,iface=$NETNS_IF_B,start_queue=0,queue_count=1"; }
 XDP_B() { echo "net_af_xdp0,iface=$NETNS_IF_A,start_queue=0,queue_count=1"; }
-ECHO64="--mode echo --burst 32 --buffer-size 65536 --buffers 256 --duration $DURATION"
+# The data goes one way, as in the TCP stream: the sink passes buffers back
+# without payload (--return-len 0 on both sides).
+ECHO64="--mode echo --return-len 0 --burst 32 --buffer-size 65536 --buffers 256 --duration $DURATION"
 
 if [[ $SKIP != *" veth "* || $SKIP != *" cpu "* ]]; then
 	echo
@@ -267,7 +270,7 @@ fi
 if [[ $SKIP != *" veth "* ]]; then
 	echo
 	echo "== 1. dpdk echo 64 KiB over net_af_xdp vs TCP (iperf3) on the same veth"
-	dpdk_pair veth "$NETNS_B" "$NETNS_A" "$(XDP_C)" "$(XDP_B)" "--mtu $MTU" "--mode echo" "$ECHO64"
+	dpdk_pair veth "$NETNS_B" "$NETNS_A" "$(XDP_C)" "$(XDP_B)" "--mtu $MTU" "--mode echo --return-len 0" "$ECHO64"
 	t=$(grep '^  cpu: ' "$TMP/veth.b" | tail -n 1)
 	[[ -n $t ]] && TSC_HZ=$(field "$t" tsc_hz)
 	bytes=${V[veth.bytes]:-0}
@@ -306,7 +309,7 @@ if [[ $SKIP != *" impaired "* ]]; then
 		run netns_start_relay "$P_RELAY" "$IMPAIR" "${args[@]}" || { FAILED=1; break; }
 		PIDS+=("$NETNS_RELAY_PID")
 		dpdk_pair "relay$loss" "$NETNS_B" "$NETNS_A" "$(XDP_C)" "$(XDP_B)" "--mtu $MTU" \
-			"--mode echo" "$ECHO64"
+			"--mode echo --return-len 0" "$ECHO64"
 		echo "+ netns_stop_relay"
 		netns_stop_relay 2>/dev/null | sed 's/^/  relay | /'
 	done
