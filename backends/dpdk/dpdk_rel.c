@@ -271,15 +271,22 @@ retransmit(struct dpdk_chan *c, uint32_t seq, uint64_t now)
 	return true;
 }
 
+/* Frames allowed in flight: congestion window, the peer's offer, ours. */
+static inline uint32_t
+send_limit(const struct dpdk_chan *c)
+{
+	uint32_t limit = c->cwnd < c->peer_wnd ? c->cwnd : c->peer_wnd;
+
+	return limit < c->W ? limit : c->W;
+}
+
 /* New frames, as far as the windows allow. */
 static unsigned
 pump(struct dpdk_chan *c, uint64_t now)
 {
-	uint32_t limit = c->cwnd < c->peer_wnd ? c->cwnd : c->peer_wnd;
+	uint32_t limit = send_limit(c);
 	unsigned n = 0;
 
-	if (limit > c->W)
-		limit = c->W;
 	/* Control messages that found the ring full go first, in order. */
 	while (c->novf > 0 && dpdk_rel_msg_room(c) > 0) {
 		const struct dpdk_ovf *o = &c->ovf[0];
@@ -412,6 +419,11 @@ rx_naks(struct dpdk_chan *c, const struct rte_mbuf *mb, uint32_t poff, uint32_t 
 	v = rte_pktmbuf_read(mb, poff, len, naks);
 	if (v == NULL)
 		return;
+	/* Into aligned memory: the payload sits 2 mod 4 in the frame. */
+	if (v != naks) {
+		memcpy(naks, v, len);
+		v = naks;
+	}
 	/* Resend a frame once an RTT after it went out, not on every NAK. */
 	wait = c->srtt_us ? c->srtt_us + 2 * c->rttvar_us : DPDK_RTO_MIN_US;
 	if (wait < 200)
@@ -784,8 +796,17 @@ timers(struct dpdk_chan *c, uint64_t now)
 	 */
 	if (c->snd_una != c->snd_nxt && now >= c->rto_at_us && c->link->rx_drained_us >= c->rto_at_us) {
 		c->st.rto_expired++;
-		c->ssthresh = c->cwnd / 2 > DPDK_MIN_CWND ? c->cwnd / 2 : DPDK_MIN_CWND;
-		c->cwnd = DPDK_MIN_CWND;
+		/*
+		 * NAKs repair what the peer saw missing; a timeout mostly means a
+		 * lost tail or lost acks. The first one halves the window, one
+		 * more without progress in between shrinks it to the minimum.
+		 */
+		if (c->rto_us == c->rto_base_us) {
+			c->cwnd = c->cwnd / 2 > DPDK_MIN_CWND ? c->cwnd / 2 : DPDK_MIN_CWND;
+			c->ssthresh = c->cwnd > DPDK_INIT_CWND ? c->cwnd : DPDK_INIT_CWND;
+		} else {
+			c->cwnd = DPDK_MIN_CWND;
+		}
 		/* The cumulative ack stops at snd_una: that frame is missing.
 		 * Later gaps are the peer's to report (NAKs). */
 		retransmit(c, c->snd_una, now);
@@ -793,12 +814,13 @@ timers(struct dpdk_chan *c, uint64_t now)
 		c->rto_at_us = now + c->rto_us;
 	}
 	/*
-	 * Tail loss probe: nothing new to send and no ack for two RTTs: send
-	 * the newest frame again, so that the peer reports the gaps (NAKs)
-	 * long before the retransmission timer would fire.
+	 * Tail loss probe: nothing new can be sent (none queued, or the
+	 * window is full) and no ack for two RTTs: send the newest frame
+	 * again, so that the peer reports the gaps (NAKs) long before the
+	 * retransmission timer would fire.
 	 */
-	if (c->snd_una != c->snd_nxt && !c->tlp_done && c->msg_next == c->msg_tail &&
-	    c->srtt_us != 0) {
+	if (c->snd_una != c->snd_nxt && !c->tlp_done && c->srtt_us != 0 &&
+	    (c->msg_next == c->msg_tail || c->snd_nxt - c->snd_una >= send_limit(c))) {
 		uint32_t pto = 2 * c->srtt_us < 500 ? 500 : 2 * c->srtt_us;
 		struct dpdk_txfrm *g = &c->sw[(c->snd_nxt - 1) & (c->W - 1)];
 
@@ -813,7 +835,7 @@ timers(struct dpdk_chan *c, uint64_t now)
 	if (now - c->epoch_us >= (c->srtt_us > 1000 ? c->srtt_us : 1000)) {
 		if (c->epoch_lost * 8 > c->epoch_sent && c->epoch_lost > 2) {
 			c->cwnd = c->cwnd / 2 > DPDK_MIN_CWND ? c->cwnd / 2 : DPDK_MIN_CWND;
-			c->ssthresh = c->cwnd;
+			c->ssthresh = c->cwnd > DPDK_INIT_CWND ? c->cwnd : DPDK_INIT_CWND;
 		}
 		c->epoch_us = now;
 		c->epoch_sent = c->epoch_lost = 0;
