@@ -14,7 +14,8 @@ set -euo pipefail
 # ASan/UBSan/TSan runtimes for the sanitizer builds in scripts/test.sh).
 # Libraries: jemalloc (control structures), Google Benchmark (bench/gbench),
 # DPDK (rte_ring comparison now, dpdk backend later), inih (config files).
-# Tools: python3 (meson, test summary), iproute2 (netns/veth tests later).
+# Tools: python3 (meson, test summary), iproute2 and ethtool (the dpdk
+# backend's netns/veth tests: tests/integration/netns_lib.sh).
 PACKAGES=(
 	meson
 	ninja-build
@@ -31,6 +32,7 @@ PACKAGES=(
 	libclang-rt-14-dev
 	python3
 	iproute2
+	ethtool
 )
 
 is_installed()
@@ -70,10 +72,7 @@ else
 	echo "deps: installed: ${missing[*]}"
 fi
 
-# Hook for later backends (not needed yet):
-#  - hugepages for BULK_MEM_HUGEPAGE and DPDK:
-#      echo 256 > /proc/sys/vm/nr_hugepages
-#      mountpoint -q /dev/hugepages || mount -t hugetlbfs nodev /dev/hugepages
-#  - network namespaces + veth pair for the dpdk/af_xdp tests:
-#      ip netns add bulk0; ip netns add bulk1; ip link add veth0 type veth peer name veth1 ...
+# Nothing more to set up here: DPDK runs without hugepages (--no-huge) and
+# on vdevs only, and each dpdk test creates and removes its own network
+# namespaces and veth pairs (tests/integration/netns_lib.sh).
 exit 0
