@@ -220,7 +220,8 @@ send_frame(struct dpdk_chan *c, uint32_t seq, struct dpdk_txmsg *m, uint32_t fid
 		.length = len,
 		.total = m->len,
 	};
-	const void *payload = is_ctrl(m->type) ? (const void *)&m->ctrl : m->data + off;
+	const void *payload = is_ctrl(m->type) ? (const void *)&m->ctrl
+				: m->data != NULL ? (const void *)(m->data + off) : NULL;
 	struct rte_mbuf *f;
 	bool zc = false;
 
