@@ -80,7 +80,11 @@ struct bulk_dpdk_port_params {
 	uint32_t peer_ip;          /**< the peer's IPv4 address, host byte order */
 	uint8_t peer_mac[6];       /**< the peer's MAC; all zero: resolve with ARP */
 	uint16_t udp_port;         /**< 0: BULK_DPDK_UDP_PORT */
-	uint16_t mtu;              /**< IP MTU; 0: the port's MTU */
+	/** IP MTU frames are built for; 0: the port's MTU. With configure
+	 * the port's MTU is set too where the driver allows; either way the
+	 * port must carry such frames (memif: bsize >= mtu + 14; af_xdp on
+	 * veth: at most 3442 in DPDK 22.11). */
+	uint16_t mtu;
 	struct rte_mempool *mbuf_pool; /**< header/receive mbufs; NULL: created */
 	uint32_t window;           /**< frames in flight per channel (power of two); 0: default */
 	uint32_t peer_timeout_ms;  /**< 0: BULK_DPDK_PEER_TIMEOUT_MS */
