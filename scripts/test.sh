@@ -191,7 +191,7 @@ for c in $CONFIGS; do
 			"--buildtype=debugoptimized -Dwerror=true -Dtests=true -Db_sanitize=address,undefined -Db_lundef=false -Dgbench=disabled" \
 			"--timeout-multiplier 3" \
 			ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-			LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp" \
+			LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0" \
 			UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 			BULKPERF_SHORT=1
 		;;
