@@ -33,6 +33,7 @@ bind_to_wire(struct bulk_wire_bind *w, const struct bulk_wire_bind *b)
 	w->direction = b->direction;
 	w->role = b->role;
 	w->trust = b->trust;
+	w->mtu = rte_cpu_to_be_16(b->mtu);
 }
 
 static void
@@ -49,6 +50,7 @@ bind_from_wire(struct bulk_wire_bind *b, const struct bulk_wire_bind *w)
 	b->direction = w->direction;
 	b->role = w->role;
 	b->trust = w->trust;
+	b->mtu = rte_be_to_cpu_16(w->mtu);
 }
 
 static void
@@ -172,6 +174,7 @@ dpdk_bind(struct bulk_channel *ch, struct bulk_endpoint *remote, const struct bu
 		.direction = 0xff,
 		.role = (uint8_t)(bp ? bp->role : BULK_ROLE_GENERIC),
 		.trust = (uint8_t)(bp ? bp->trust : BULK_TRUST_UNINITIALIZED),
+		.mtu = l->mtu,
 	};
 	c->bind_backoff_us = DPDK_BIND_RETRY_US;
 	c->bind_next_us = now + c->bind_backoff_us;
@@ -250,6 +253,10 @@ dpdk_tx_ctrl(struct bulk_channel *ch, const struct bulk_ctrl_msg *m)
 		k.count = rte_cpu_to_be_32(m->pool->count);
 		k.buffer_size = rte_cpu_to_be_32(m->pool->buffer_size);
 		k.trust = (uint8_t)ch->trust;
+	}
+	if (m->type == BULK_MSG_TEARDOWN) {
+		c->teardown_queued = true;
+		c->teardown_msg = c->msg_tail + c->novf;
 	}
 	if (c->novf == 0 && dpdk_rel_msg_room(c) > 0)
 		return dpdk_rel_queue_msg(c, (uint8_t)m->type, m->slot, m->index, NULL, 0, NULL, &k);
@@ -342,6 +349,7 @@ creator_answer(struct dpdk_chan *c)
 		dpdk_link_add_chan(l, c);
 		c->peer_id = b.binder_chan;
 		c->nonce = b.nonce;
+		c->peer_mtu = b.mtu;
 		rc = dpdk_rel_init(c);
 		if (rc < 0) {
 			r.status = rc;
@@ -357,6 +365,7 @@ creator_answer(struct dpdk_chan *c)
 		r.trust = (uint8_t)side.trust;
 		r.meta_size = side.meta_size;
 		r.queue_size = ch->queue_size;
+		r.mtu = l->mtu;
 		c->reply = r;
 	} else {
 		r.status = rc;
@@ -400,6 +409,7 @@ binder_poll(struct dpdk_chan *c, uint64_t now)
 			if (r->queue_size != 0)
 				ch->queue_size = r->queue_size;
 			c->peer_id = r->creator_chan;
+			c->peer_mtu = r->mtu;
 			r->status = dpdk_rel_init(c);
 		}
 		if (r->status == 0) {
@@ -430,7 +440,13 @@ binder_poll(struct dpdk_chan *c, uint64_t now)
 void
 dpdk_chan_rx_rst(struct dpdk_chan *c)
 {
-	if (c->ch.state == BULK_STATE_TEARDOWN)
+	/*
+	 * The peer freed its side after it had our TEARDOWN (acknowledged:
+	 * everything before it arrived): the teardown is done. A reset before
+	 * that means the peer lost the channel some other way: gone.
+	 */
+	if (c->ch.state == BULK_STATE_TEARDOWN && c->teardown_queued &&
+	    (int32_t)(c->msg_acked - c->teardown_msg) > 0)
 		c->rst_teardown = true;
 	else if (c->gone_reason == 0 && c->mode == DPDK_OPEN)
 		c->gone_reason = -BULK_E_PEER_GONE;

@@ -37,6 +37,15 @@
 #define DPDK_RTO_INIT_US 20000u
 #define DPDK_REORDER_FRAMES 3u   /* a gap this far below the highest seq is a loss */
 #define DPDK_BIND_RETRY_US 20000u
+/* Header mbuf data room in zero-copy mode: an ACK with every NAK fits. */
+#define DPDK_HDR_ROOM 512u
+
+static_assert(DPDK_HDR_ROOM >= BULK_WIRE_HDRS + sizeof(struct bulk_wire_hdr) +
+			      BULK_WIRE_MAX_NAKS * sizeof(struct bulk_wire_nak),
+	      "an ACK with every NAK fits a header mbuf");
+static_assert(DPDK_HDR_ROOM >= BULK_WIRE_HDRS + sizeof(struct bulk_wire_hdr) + BULK_META_MAX +
+			      sizeof(struct bulk_wire_ctrl) + sizeof(struct bulk_wire_bind),
+	      "headers, meta and any control payload fit a header mbuf");
 
 extern const struct bulk_backend_ops dpdk_ops;
 
@@ -112,6 +121,10 @@ struct dpdk_chan {
 	uint32_t nonce;
 	uint32_t W;                /* window, frames (power of two) */
 	uint32_t mss;              /* payload bytes per data frame */
+	uint16_t peer_mtu;         /* the peer's IP MTU (bind exchange); frames fit both */
+	bool teardown_queued;      /* our TEARDOWN is in the message ring */
+	uint32_t teardown_msg;     /* its message index */
+	uint64_t cleanup_us;       /* last rte_eth_tx_done_cleanup() */
 
 	/* Bind: creator's stashed request, binder's pending answer. */
 	bool req_pending;
@@ -231,8 +244,8 @@ bool dpdk_link_queue(struct bulk_dpdk_port *l, struct rte_mbuf *m);
 struct rte_mbuf *dpdk_frame_build(struct bulk_dpdk_port *l, const struct bulk_wire_hdr *h,
 				  const void *meta, const void *payload, uint32_t plen,
 				  struct rte_mbuf_ext_shared_info *ext, bool *zc);
-/** Send a stateless frame right away (bind, reset). */
-void dpdk_link_send_small(struct bulk_dpdk_port *l, const struct bulk_wire_hdr *h,
+/** Queue a frame without stream data (ack, bind, reset). @return false: not sent. */
+bool dpdk_link_send_small(struct bulk_dpdk_port *l, const struct bulk_wire_hdr *h,
 			  const void *payload, uint32_t plen);
 void dpdk_link_add_chan(struct bulk_dpdk_port *l, struct dpdk_chan *c);
 void dpdk_link_del_chan(struct bulk_dpdk_port *l, struct dpdk_chan *c);

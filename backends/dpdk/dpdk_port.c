@@ -20,6 +20,7 @@
 #include <rte_ethdev.h>
 #include <rte_ip.h>
 #include <rte_mempool.h>
+#include <rte_random.h>
 #include <rte_udp.h>
 
 #include "dpdk_internal.h"
@@ -155,7 +156,7 @@ dpdk_link_add_chan(struct bulk_dpdk_port *l, struct dpdk_chan *c)
 		return;
 	}
 	l->id_gen++;
-	c->id = (l->id_gen << DPDK_ID_BITS) | idx;
+	c->id = ((l->id_gen << DPDK_ID_BITS) | idx) & 0x7fffffffu;
 	if (c->id >> DPDK_ID_BITS == 0)
 		c->id |= 1u << DPDK_ID_BITS;
 	l->chans[idx] = c;
@@ -355,19 +356,22 @@ dpdk_frame_build(struct bulk_dpdk_port *l, const struct bulk_wire_hdr *h, const 
 	return m;
 }
 
-void
+bool
 dpdk_link_send_small(struct bulk_dpdk_port *l, const struct bulk_wire_hdr *h, const void *payload,
 		     uint32_t plen)
 {
 	struct rte_mbuf *m;
 
 	if (!l->peer_mac_known)
-		return;
+		return false;
 	m = dpdk_frame_build(l, h, NULL, payload, plen, NULL, NULL);
 	if (m == NULL)
-		return;
-	if (!dpdk_link_queue(l, m))
+		return false;
+	if (!dpdk_link_queue(l, m)) {
 		rte_pktmbuf_free(m);
+		return false;
+	}
+	return true;
 }
 
 /* ------------------------------------------------------------ ARP */
@@ -715,6 +719,9 @@ bulk_dpdk_port_open(struct bulk_domain *d, const struct bulk_dpdk_port_params *p
 	if (l == NULL)
 		return -ENOMEM;
 	l->dom = d;
+	/* Ids differ across restarts: a stream of our previous life must not
+	 * land in a new channel with the same slot. */
+	l->id_gen = (uint32_t)rte_rand();
 	l->port_id = pp->port_id;
 	l->queue_id = pp->queue_id;
 	l->local_ip = pp->local_ip;
@@ -750,10 +757,22 @@ bulk_dpdk_port_open(struct bulk_domain *d, const struct bulk_dpdk_port_params *p
 		/* net_ring hands the mbuf itself to the other port: chains are fine. */
 		l->tx_zc = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) ||
 			   (info.driver_name != NULL && strstr(info.driver_name, "ring") != NULL);
+		if (l->tx_zc && !pp->configure) {
+			/* The application set the port up: chains only if it
+			 * enabled them (net_ring needs nothing). */
+			struct rte_eth_conf dc;
+
+			if (rte_eth_dev_conf_get(pp->port_id, &dc) == 0 &&
+			    !(dc.txmode.offloads & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) &&
+			    (info.driver_name == NULL || strstr(info.driver_name, "ring") == NULL))
+				l->tx_zc = false;
+		}
 		break;
 	}
+	/* Zero copy: headers, meta and the largest frame without payload (an
+	 * ACK with every NAK). Copy: the whole frame. */
 	hdr_room = RTE_PKTMBUF_HEADROOM +
-		   (l->tx_zc ? 256u : (unsigned)mtu + BULK_WIRE_ETH_LEN + 64u);
+		   (l->tx_zc ? DPDK_HDR_ROOM : (unsigned)mtu + BULK_WIRE_ETH_LEN + 64u);
 	snprintf(name, sizeof(name), "bulk_h%u_%u", seq, (unsigned)pp->port_id);
 	l->hdr_pool = rte_pktmbuf_pool_create(name, MBUFS_PER_POOL, 256, 0, (uint16_t)hdr_room,
 					      rte_eth_dev_socket_id(pp->port_id));
@@ -819,6 +838,9 @@ bulk_dpdk_port_close(struct bulk_dpdk_port *l)
 	if (l->nchans > 0)
 		return -EBUSY;
 	pthread_mutex_lock(&reg_lock);
+	for (struct dpdk_chan *c = listeners; c != NULL; c = c->lnext)
+		if (c->req_pending && c->req_link == l)
+			c->req_pending = false; /* the binder will find nobody */
 	for (struct bulk_dpdk_port **pp = &links; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == l) {
 			*pp = l->next;

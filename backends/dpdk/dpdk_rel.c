@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
 #include "dpdk_internal.h"
@@ -72,8 +73,11 @@ dpdk_rel_init(struct dpdk_chan *c)
 	struct bulk_dpdk_port *l = c->link;
 	uint32_t q = c->ch.queue_size ? c->ch.queue_size : BULK_CHANNEL_DEFAULT_QUEUE;
 
+	uint32_t mtu = c->peer_mtu != 0 && c->peer_mtu < l->mtu ? c->peer_mtu : l->mtu;
+
 	c->W = l->window;
-	c->mss = l->mtu - (uint32_t)BULK_WIRE_IP_OVERHEAD - c->ch.meta_size;
+	/* Frames must fit the smaller MTU of the two ends. */
+	c->mss = mtu - (uint32_t)BULK_WIRE_IP_OVERHEAD - c->ch.meta_size;
 	c->msg_cap = pow2_at_least(q < 64 ? 64 : q);
 	c->msgs = bulk_zalloc_aligned(64, sizeof(*c->msgs) * c->msg_cap);
 	c->sw = bulk_zalloc(sizeof(*c->sw) * c->W);
@@ -369,6 +373,9 @@ rx_ack(struct dpdk_chan *c, uint32_t ack, uint16_t wnd, uint64_t now)
 		 * held back by a gap says how long the repair took, not the RTT. */
 		if (f->ntx == 1 && (!c->retx_any || (int32_t)(c->retx_max - c->snd_una) < 0))
 			rtt_sample(c, (uint32_t)(now - f->tx_us));
+		/* Everything resent is behind us now (and stays comparable). */
+		if (c->retx_any && (int32_t)(ack - c->retx_max) > 0)
+			c->retx_any = false;
 	}
 	c->tlp_done = false;
 	c->snd_una = ack;
@@ -440,9 +447,13 @@ rx_naks(struct dpdk_chan *c, const struct rte_mbuf *mb, uint32_t poff, uint32_t 
 
 			if ((int32_t)(s - c->snd_una) < 0)
 				continue;
-			if ((int32_t)(s - c->snd_nxt) >= 0 || c->peer_hi - s < DPDK_REORDER_FRAMES)
+			if ((int32_t)(s - c->snd_nxt) >= 0)
 				break;
 			f = &c->sw[s & (c->W - 1)];
+			/* Reordered, not lost, unless 3 later frames arrived or
+			 * an RTT passed since it went out (a lost short tail). */
+			if (c->peer_hi - s < DPDK_REORDER_FRAMES && now - f->tx_us < wait)
+				continue;
 			/* The first report of a gap resends at once (fast
 			 * retransmit); a resent frame only after an RTT, in
 			 * case the resend was lost too. */
@@ -647,10 +658,11 @@ rx_ctrl(struct dpdk_chan *c, const struct dpdk_rxfrm *e)
 		if (count == 0 || count > BULK_POOL_MAX_BUFFERS || size == 0 ||
 		    (uint64_t)count * size > (1ull << 40) || k->trust != (uint8_t)ch->trust) {
 			ch->stats.bad_desc++;
-			dpdk_ops.tx_ctrl(ch, &(struct bulk_ctrl_msg){ .type = BULK_MSG_POOL_ASSIGN_REPLY,
-								    .slot = e->slot,
-								    .status = -BULK_E_BAD_DESC });
-			ch->stats.tx_msgs++;
+			/* Counted as the core counts its own: completions stay aligned. */
+			if (dpdk_ops.tx_ctrl(ch, &(struct bulk_ctrl_msg){ .type = BULK_MSG_POOL_ASSIGN_REPLY,
+									 .slot = e->slot,
+									 .status = -BULK_E_BAD_DESC }) == 0)
+				ch->stats.tx_msgs++;
 			return;
 		}
 		bulk_core_rx_pool_assign(ch, e->slot, &d, &mapper);
@@ -724,6 +736,17 @@ deliver(struct dpdk_chan *c, unsigned budget)
 						     ch->rx_meta, k);
 				k = 0;
 			}
+			/*
+			 * The peer's TEARDOWN closes the channel here: first let
+			 * the peer acknowledge everything we sent, so that no
+			 * continuation fires for data that never arrived.
+			 */
+			if (e->type == BULK_MSG_TEARDOWN && !e->bad &&
+			    (c->msg_head != c->msg_tail || c->novf > 0)) {
+				n--;
+				ch->stats.rx_msgs--;
+				break;
+			}
 			e->got = 0;
 			c->rcv_del++;
 			rx_ctrl(c, e);
@@ -774,7 +797,8 @@ send_ack(struct dpdk_chan *c, uint64_t now)
 		n++;
 	}
 	h.length = n * (uint32_t)sizeof(naks[0]);
-	dpdk_link_send_small(c->link, &h, naks, h.length);
+	if (!dpdk_link_send_small(c->link, &h, naks, h.length))
+		return; /* still owed: the next poll tries again */
 	c->st.acks_tx++;
 	c->st.naks_tx += n;
 	c->ack_due = false;
@@ -841,7 +865,9 @@ timers(struct dpdk_chan *c, uint64_t now)
 		c->epoch_us = now;
 		c->epoch_sent = c->epoch_lost = 0;
 	}
-	if (now - c->last_rx_us > c->peer_timeout_us && c->gone_reason == 0)
+	/* Silent, and not merely queued behind other traffic in our ring. */
+	if (now - c->last_rx_us > c->peer_timeout_us && c->gone_reason == 0 &&
+	    c->link->rx_drained_us - c->last_rx_us > c->peer_timeout_us)
 		c->gone_reason = -BULK_E_PEER_GONE;
 	if (now - c->last_tx_us >= c->peer_timeout_us / 4)
 		c->ack_now = true; /* keep-alive */
@@ -860,6 +886,12 @@ dpdk_rel_poll(struct dpdk_chan *c, unsigned budget, uint64_t now)
 	       __atomic_load_n(&msg_at(c, c->msg_head)->done, __ATOMIC_ACQUIRE)) {
 		c->msg_head++;
 		c->msgs_done++;
+	}
+	/* Acknowledged, but the NIC still holds an mbuf of it: many drivers
+	 * free transmitted mbufs lazily, so ask for them back. */
+	if (c->msg_head != c->msg_acked && now - c->cleanup_us >= 100) {
+		c->cleanup_us = now;
+		rte_eth_tx_done_cleanup(c->link->port_id, c->link->queue_id, 0);
 	}
 	if (c->msgs_done != before) {
 		bulk_core_tx_complete(ch, c->msgs_done);
@@ -888,7 +920,8 @@ dpdk_rel_flush_out(struct dpdk_chan *c)
 
 	if (c->mode != DPDK_OPEN || c->link == NULL)
 		return;
-	pump(c, now);
+	/* Only an ack: the core may have unmapped pools already, so no new
+	 * data frames (a lost TEARDOWN_ACK is answered by our reset). */
 	send_ack(c, now);
 	dpdk_link_flush(c->link);
 }

@@ -92,10 +92,11 @@ struct bulk_wire_bind {
 	uint32_t meta_size;    /**< request: 0 adopts */
 	uint32_t queue_size;   /**< request: 0 adopts */
 	uint16_t ep_id;        /**< request: the creator's endpoint number */
-	uint8_t direction;     /**< request: enum bulk_direction, or 0xff: adopt */
+	uint8_t direction;     /**< reply: the binder's enum bulk_direction (request: 0xff) */
 	uint8_t role;          /**< enum bulk_role */
-	uint8_t trust;         /**< enum bulk_trust, or 0xff: adopt */
-	uint8_t pad[3];
+	uint8_t trust;         /**< enum bulk_trust; 0 (UNINITIALIZED): adopt */
+	uint8_t pad;
+	uint16_t mtu;          /**< the sender's IP MTU: both use the smaller */
 	/* Reply: the creator's settled side, so the binder need not guess. */
 	uint32_t c_meta_size;
 	uint8_t c_direction;
@@ -122,6 +123,7 @@ static_assert(offsetof(struct bulk_wire_ctrl, status) == 24, "bulk_wire_ctrl.sta
 static_assert(sizeof(struct bulk_wire_nak) == 8, "bulk_wire_nak layout");
 static_assert(sizeof(struct bulk_wire_bind) == 40, "bulk_wire_bind layout");
 static_assert(offsetof(struct bulk_wire_bind, ep_id) == 24, "bulk_wire_bind.ep_id");
+static_assert(offsetof(struct bulk_wire_bind, mtu) == 30, "bulk_wire_bind.mtu");
 static_assert(BULK_WIRE_HDRS == 42, "Ethernet + IPv4 + UDP");
 static_assert(BULK_WIRE_MAX_NAKS * sizeof(struct bulk_wire_nak) <= 512, "ACK fits any frame");
 

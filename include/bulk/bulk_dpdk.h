@@ -180,10 +180,15 @@ int bulk_dpdk_endpoint_create(struct bulk_domain *d, uint16_t ep_id, struct bulk
  * The peer's endpoint number @p ep_id at the far end of @p port, for
  * bulk_channel_bind() from the port's domain.
  * @return 0; -EINVAL (NULL, ep_id 0); -ENOMEM.
+ * bulk_channel_bind() through it may further return -BULK_E_WRONG_DOMAIN
+ * (the link belongs to another domain), -ENOSPC (the link has
+ * DPDK_MAX_CHANS channels already) or -EHOSTUNREACH (an in-process
+ * creator endpoint no link of the binder's domain leads to).
  * The bind continuation gets the creator's answer: 0,
  * -BULK_E_BIND_MISMATCH, -BULK_E_BIND_REFUSED, -BULK_E_EP_NO_CHANNEL (nobody
- * listens on the number there) or -BULK_E_PEER_GONE (no answer within the
- * peer timeout).
+ * listens on the number there), -ENOSPC or -ENOMEM (the creator could not
+ * take one more channel), -BULK_E_BAD_DESC (an answer that makes no sense),
+ * or -BULK_E_PEER_GONE (no answer within the peer timeout).
  */
 int bulk_dpdk_endpoint_remote(struct bulk_dpdk_port *port, uint16_t ep_id,
 			      struct bulk_endpoint **out);
