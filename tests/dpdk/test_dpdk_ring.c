@@ -219,6 +219,143 @@ set_flag(void *arg, int err, struct bulk_channel *ch)
 	*f = err == 0 ? 1 : err;
 }
 
+/*
+ * "lossy": the same transfer over a wire that loses 5%, duplicates 2% and
+ * reorders 25% of the frames, each direction, seeded. The test is the wire:
+ * each port's transmit ring is drained here and what survives is put on
+ * the other port's receive ring. Unlike the netns test (af_xdp copies),
+ * these are the sender's own zero-copy mbufs, so duplicates and held-back
+ * frames still point into the sender's buffers.
+ */
+struct wire_dir {
+	struct rte_ring *in, *out;
+	struct rte_mbuf *held;
+	unsigned idle;
+	uint64_t frames, dropped, duplicated, reordered;
+};
+
+static struct {
+	bool on;
+	uint64_t rs;
+	struct wire_dir dir[2];
+} wire;
+
+static double
+wire_rnd(void)
+{
+	wire.rs ^= wire.rs << 13;
+	wire.rs ^= wire.rs >> 7;
+	wire.rs ^= wire.rs << 17;
+	return (double)(wire.rs >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static void
+wire_put(struct wire_dir *w, struct rte_mbuf *m)
+{
+	if (rte_ring_enqueue(w->out, m) != 0)
+		rte_pktmbuf_free(m); /* a full ring is one more loss */
+}
+
+static void
+wire_dir_step(struct wire_dir *w)
+{
+	struct rte_mbuf *m[32];
+	unsigned n = rte_ring_dequeue_burst(w->in, (void **)m, 32, NULL);
+
+	/* A frame held back goes out after the next one, or when idle. */
+	if (n == 0 && w->held != NULL && ++w->idle > 200) {
+		wire_put(w, w->held);
+		w->held = NULL;
+		w->idle = 0;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		w->frames++;
+		if (wire_rnd() < 0.05) {
+			rte_pktmbuf_free(m[i]);
+			w->dropped++;
+			continue;
+		}
+		if (wire_rnd() < 0.02) {
+			struct rte_mbuf *c = rte_pktmbuf_clone(m[i], m[i]->pool);
+
+			if (c != NULL) {
+				wire_put(w, c);
+				w->duplicated++;
+			}
+		}
+		if (w->held == NULL && wire_rnd() < 0.25) {
+			w->held = m[i];
+			w->reordered++;
+			continue;
+		}
+		wire_put(w, m[i]);
+		if (w->held != NULL) {
+			wire_put(w, w->held);
+			w->held = NULL;
+		}
+	}
+}
+
+static int
+wire_poll(struct bulk_domain *d)
+{
+	if (wire.on) {
+		wire_dir_step(&wire.dir[0]);
+		wire_dir_step(&wire.dir[1]);
+	}
+	return bulk_domain_poll(d, 0);
+}
+
+/* Ports S and R whose frames cross the impaired wire. */
+static void
+wire_pair(const char *name, unsigned ring_size, uint16_t *s_port, uint16_t *r_port, uint64_t seed)
+{
+	struct rte_ring *r[4];
+	char n[64];
+	int is, ir;
+
+	for (int i = 0; i < 4; i++) {
+		snprintf(n, sizeof(n), "%s_%d", name, i);
+		r[i] = rte_ring_create(n, ring_size, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		CHECK(r[i] != NULL);
+	}
+	/* S tx -> r0 -> wire -> r1 -> R rx; R tx -> r2 -> wire -> r3 -> S rx */
+	snprintf(n, sizeof(n), "%s_s", name);
+	is = rte_eth_from_rings(n, &r[3], 1, &r[0], 1, SOCKET_ID_ANY);
+	snprintf(n, sizeof(n), "%s_r", name);
+	ir = rte_eth_from_rings(n, &r[1], 1, &r[2], 1, SOCKET_ID_ANY);
+	CHECK(is >= 0 && ir >= 0);
+	*s_port = (uint16_t)is;
+	*r_port = (uint16_t)ir;
+	wire.on = true;
+	wire.rs = seed * 2654435761u + 88172645463325252ull;
+	wire.dir[0] = (struct wire_dir){ .in = r[0], .out = r[1] };
+	wire.dir[1] = (struct wire_dir){ .in = r[2], .out = r[3] };
+}
+
+/* Nothing may stay on the wire once the links close: the mbufs point
+ * into message records and buffers about to be freed. */
+static void
+wire_drain(void)
+{
+	struct rte_mbuf *m = NULL;
+
+	for (int i = 0; i < 2 && wire.on; i++) {
+		struct wire_dir *w = &wire.dir[i];
+
+		if (w->held != NULL)
+			rte_pktmbuf_free(w->held);
+		w->held = NULL;
+		while (rte_ring_dequeue(w->in, (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+		while (rte_ring_dequeue(w->out, (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+		printf("wire %s: frames=%" PRIu64 " dropped=%" PRIu64 " duplicated=%" PRIu64
+		       " reordered=%" PRIu64 "\n", i == 0 ? "S->R" : "R->S", w->frames,
+		       w->dropped, w->duplicated, w->reordered);
+	}
+}
+
 static int
 run_xfer(uint64_t seed, uint64_t count, uint32_t min, uint32_t max)
 {
@@ -236,7 +373,10 @@ run_xfer(uint64_t seed, uint64_t count, uint32_t min, uint32_t max)
 
 	xfer_init(&src, "source", seed, count, min, max);
 	xfer_init(&snk, "sink", seed, count, min, max);
-	dt_ring_pair("xSR", 8192, &ps, &pr);
+	if (wire.on)
+		wire_pair("xSR", 8192, &ps, &pr, seed);
+	else
+		dt_ring_pair("xSR", 8192, &ps, &pr);
 	CHECK_RC(bulk_domain_create("S", &ds), 0);
 	CHECK_RC(bulk_domain_create("R", &dr), 0);
 	open_link(ds, ps, dt_ip(2, 1), dt_ip(2, 2), &ls);
@@ -259,7 +399,7 @@ run_xfer(uint64_t seed, uint64_t count, uint32_t min, uint32_t max)
 					   (struct bulk_cont){ set_flag, &bound }, &cs), 0);
 		for (long i = 0; bound == 0 && i < 100000000; i++)
 			for (int k = 0; k < 2; k++)
-				CHECK(bulk_domain_poll(doms[k], 0) >= 0);
+				CHECK(wire_poll(doms[k]) >= 0);
 		CHECK_RC(bound, 1);
 		CHECK_EQ_INT(bulk_channel_state(cs), BULK_STATE_CONNECTED);
 		CHECK_EQ_INT(bulk_channel_state(cr), BULK_STATE_CONNECTED);
@@ -274,8 +414,8 @@ run_xfer(uint64_t seed, uint64_t count, uint32_t min, uint32_t max)
 		CHECK_RC(bulk_channel_assign_pool(cs, pool, (struct bulk_cont){ set_flag, &assigned }),
 			 0);
 		for (long i = 0; assigned == 0 && i < 100000000; i++) {
-			CHECK(bulk_domain_poll(ds, 0) >= 0);
-			CHECK(bulk_domain_poll(dr, 0) >= 0);
+			CHECK(wire_poll(ds) >= 0);
+			CHECK(wire_poll(dr) >= 0);
 		}
 		CHECK_RC(assigned, 1);
 	}
@@ -286,8 +426,8 @@ run_xfer(uint64_t seed, uint64_t count, uint32_t min, uint32_t max)
 	t0 = now_s();
 	while (!(src.next == count && src.nawy == 0 && src.stash == NULL)) {
 		xfer_pump(&src);
-		CHECK(bulk_domain_poll(ds, 0) >= 0);
-		CHECK(bulk_domain_poll(dr, 0) >= 0);
+		CHECK(wire_poll(ds) >= 0);
+		CHECK(wire_poll(dr) >= 0);
 		xfer_flush(&snk);
 		CHECK(!src.closed && !snk.closed);
 		if (src.errors || snk.errors || snk.verify_failures || snk.dups || snk.out_of_order)
@@ -335,14 +475,22 @@ run_xfer(uint64_t seed, uint64_t count, uint32_t min, uint32_t max)
 	CHECK_EQ_INT(rst.bad_desc, 0);
 	dt_print_chan_stats("S", cs);
 	dt_print_chan_stats("R", cr);
+	if (wire.on) {
+		struct bulk_dpdk_chan_stats xs, xr;
+
+		CHECK_RC(bulk_dpdk_chan_stats_get(cs, &xs), 0);
+		CHECK_RC(bulk_dpdk_chan_stats_get(cr, &xr), 0);
+		CHECK(xs.retransmits > 0 && xs.naks_rx > 0 && xr.dups_rx > 0);
+		CHECK(xs.tx_zero_copy > 0 && xs.tx_copied == 0);
+	}
 	dt_print_port_stats("S", ls);
 	dt_print_port_stats("R", lr);
 
 	CHECK_RC(bulk_channel_destroy(cs, (struct bulk_cont){ set_flag, &closed }), 0);
 	for (long i = 0; (closed == 0 || bulk_channel_state(cr) != BULK_STATE_CLOSED) &&
 			 i < 100000000; i++) {
-		CHECK(bulk_domain_poll(ds, 0) >= 0);
-		CHECK(bulk_domain_poll(dr, 0) >= 0);
+		CHECK(wire_poll(ds) >= 0);
+		CHECK(wire_poll(dr) >= 0);
 	}
 	CHECK_RC(closed, 1);
 	CHECK_EQ_INT(bulk_channel_state(cs), BULK_STATE_CLOSED);
@@ -350,6 +498,11 @@ run_xfer(uint64_t seed, uint64_t count, uint32_t min, uint32_t max)
 	CHECK_RC(bulk_channel_free(cr), 0);
 	CHECK_RC(bulk_channel_free(cs), 0);
 	CHECK_RC(bulk_endpoint_free(ep), 0);
+	if (wire.on) {
+		wire_drain();
+		/* The wire lost and duplicated frames, and the streams repaired it. */
+		CHECK(wire.dir[0].dropped > 0 && wire.dir[0].duplicated > 0);
+	}
 	CHECK_RC(bulk_dpdk_port_close(ls), 0);
 	CHECK_RC(bulk_dpdk_port_close(lr), 0);
 	CHECK_RC(bulk_domain_destroy(dr), 0); /* its view of the pool goes with it */
@@ -369,11 +522,13 @@ main(int argc, char **argv)
 	int rc;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (strcmp(mode, "model") != 0 && strcmp(mode, "xfer") != 0) {
-		fprintf(stderr, "usage: %s model [SEED [OPS]] | xfer [SEED [COUNT [MIN [MAX]]]]\n",
+	if (strcmp(mode, "model") != 0 && strcmp(mode, "xfer") != 0 && strcmp(mode, "lossy") != 0) {
+		fprintf(stderr,
+			"usage: %s model [SEED [OPS]] | xfer|lossy [SEED [COUNT [MIN [MAX]]]]\n",
 			argv[0]);
 		return 2;
 	}
+	wire.on = strcmp(mode, "lossy") == 0;
 	printf("test_dpdk_ring %s: seed %" PRIu64 "\n", mode, seed);
 	dt_eal_init(argv[0], "1024");
 	if (strcmp(mode, "model") == 0) {
