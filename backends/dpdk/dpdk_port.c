@@ -4,7 +4,7 @@
  * building frames (zero copy where the port sends chained mbufs) and
  * checking and dispatching what arrives.
  */
-/* rte_ipv4_udptcp_cksum_mbuf{,_verify}(): experimental in 22.11, stable since. */
+/* rte_eth_dev_conf_get(): experimental in 22.11, stable since. */
 #define ALLOW_EXPERIMENTAL_API 1
 
 #include <errno.h>
@@ -23,6 +23,7 @@
 #include <rte_random.h>
 #include <rte_udp.h>
 
+#include "dpdk_csum.h"
 #include "dpdk_internal.h"
 
 #define ARP_RETRY_US 100000u
@@ -346,11 +347,22 @@ dpdk_frame_build(struct bulk_dpdk_port *l, const struct bulk_wire_hdr *h, const 
 	hdr_to_wire(p + BULK_WIRE_HDRS, h);
 	if (h->meta_len > 0)
 		memcpy(p + BULK_WIRE_HDRS + sizeof(struct bulk_wire_hdr), meta, h->meta_len);
-	if (!use_ext && plen > 0)
-		memcpy(p + hl, payload, plen);
-	/* No port here offloads UDP checksums of chained external buffers
-	 * reliably; the sum is over the bytes the peer will read. */
-	udp->dgram_cksum = rte_ipv4_udptcp_cksum_mbuf(m, ip, BULK_WIRE_ETH_LEN + BULK_WIRE_IP_LEN);
+	/* The UDP checksum, over the bytes the peer will read: pseudo header,
+	 * our headers, then the payload (copied and summed in one pass). */
+	{
+		uint32_t uh = hl - BULK_WIRE_ETH_LEN - BULK_WIRE_IP_LEN; /* UDP + bulk + meta */
+		uint64_t acc = rte_ipv4_phdr_cksum(ip, 0);
+		uint16_t ck;
+
+		acc = csum_place(acc, csum_bytes((const uint8_t *)udp, uh), 0);
+		if (plen > 0)
+			acc = csum_place(acc,
+					 use_ext ? csum_bytes(payload, plen)
+						 : csum_copy(p + hl, payload, plen),
+					 uh);
+		ck = (uint16_t)~csum_fold(acc);
+		udp->dgram_cksum = ck == 0 ? 0xffff : ck;
+	}
 	if (zc != NULL)
 		*zc = use_ext;
 	return m;
@@ -515,7 +527,8 @@ link_rx_one(struct bulk_dpdk_port *l, struct rte_mbuf *m)
 	if (!(m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_GOOD) &&
 	    ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_BAD ||
 	     udp->dgram_cksum == 0 ||
-	     rte_ipv4_udptcp_cksum_mbuf_verify(m, ip, BULK_WIRE_ETH_LEN + BULK_WIRE_IP_LEN) != 0))
+	     csum_fold(csum_mbuf(m, BULK_WIRE_ETH_LEN + BULK_WIRE_IP_LEN, ul, 0,
+				 rte_ipv4_phdr_cksum(ip, 0))) != 0xffff))
 		csum_ok = false;
 	hdr_from_wire(&h, p + BULK_WIRE_HDRS);
 	if (!csum_ok) {
