@@ -364,6 +364,16 @@ void perf_start_clock(struct perf_run *r);
 bool perf_watchdog(struct perf_run *r, uint64_t now, uint64_t *last, uint64_t *last_t);
 int perf_pool_alloc(struct perf_run *r, struct bulk_domain *d, int mem);
 void perf_pool_home(struct perf_run *r);
+
+/* proc.c: a domain in its own process (shm.c, dpdk.c). */
+void perf_sleep_ns(uint64_t ns);
+bool perf_connected(const struct perf_end *e);
+/** Buffers of the source's pool this process still owns. */
+uint32_t perf_held(struct perf_node *n);
+/** The source's own end-of-run checks: every buffer back, in order. */
+void perf_check_source(struct perf_run *r, struct perf_node *n);
+/** Pass every buffer of the source's pool this process owns upstream. */
+void perf_pass_home(struct perf_run *r, struct perf_node *n);
 void perf_run_free(struct perf_run *r);
 
 /* Callbacks, by the role of the domain and the end of the link. */

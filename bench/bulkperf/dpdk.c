@@ -53,7 +53,6 @@
 /* Closing over a lossy link takes retransmissions: more than the shm 5 s. */
 #define PERF_DPDK_CLOSE_NS	(15 * PERF_SEC_NS)
 #define PERF_DPDK_GIVE_UP_NS	(10 * PERF_SEC_NS)
-#define PERF_DPDK_HOME_BURST	256u
 #define PERF_DPDK_PORT_BUDGET	64u
 
 /* What this process keeps besides the run: one link, its counters, CPU time. */
@@ -77,13 +76,6 @@ struct perf_dpdk {
 	bool cpu_started, cpu_done;
 };
 
-static void
-perf_dpdk_sleep_ns(uint64_t ns)
-{
-	struct timespec ts = { (time_t)(ns / PERF_SEC_NS), (long)(ns % PERF_SEC_NS) };
-
-	nanosleep(&ts, NULL);
-}
 
 static bool
 perf_dpdk_cancelled(struct perf_node *n)
@@ -95,11 +87,6 @@ perf_dpdk_cancelled(struct perf_node *n)
 	return false;
 }
 
-static bool
-perf_dpdk_connected(const struct perf_end *e)
-{
-	return e != NULL && e->ch != NULL && bulk_channel_state(e->ch) == BULK_STATE_CONNECTED;
-}
 
 /* Setup loops: the link (ARP, bind requests and answers) and the domain. */
 static int
@@ -374,9 +361,9 @@ perf_dpdk_bind(struct perf_run *r, struct perf_dpdk *d, struct perf_end *e,
 			said = true;
 		}
 		if (rc == -BULK_E_EP_NO_CHANNEL)
-			perf_dpdk_sleep_ns(PERF_DPDK_RETRY_GAP_NS);
+			perf_sleep_ns(PERF_DPDK_RETRY_GAP_NS);
 	}
-	if (!perf_dpdk_connected(e)) {
+	if (!perf_connected(e)) {
 		fprintf(stderr, "bulkperf: %s: bind answered, but the channel is %s\n", n->name,
 			bulk_channel_state_name(bulk_channel_state(e->ch)));
 		return -EPROTO;
@@ -535,55 +522,6 @@ perf_dpdk_run_source(struct perf_run *r, struct perf_dpdk *d, struct perf_node *
 	perf_dpdk_cpu_stop(d);
 }
 
-/*
- * Send home every buffer of the source's pool this process owns, marked
- * PERF_SEQ_STOP (as shm.c does when a reflector gives up).
- */
-static void
-perf_dpdk_pass_home(struct perf_run *r, struct perf_node *n)
-{
-	static const uint32_t lens[PERF_DPDK_HOME_BURST];
-	uint8_t meta[PERF_DPDK_HOME_BURST * PERF_META_SIZE];
-	struct bulk_buffer *bufs[PERF_DPDK_HOME_BURST];
-	const uint64_t stop[2] = { PERF_SEQ_STOP, 0 };
-	uint64_t deadline = perf_now_ns() + PERF_SETUP_TIMEOUT_NS;
-	uint32_t count, i = 0;
-
-	if (n->view == NULL || !perf_dpdk_connected(n->up))
-		return;
-	for (unsigned k = 0; k < PERF_DPDK_HOME_BURST; k++)
-		memcpy(&meta[(size_t)k * PERF_META_SIZE], stop, PERF_META_SIZE);
-	count = bulk_pool_buffer_count(n->view);
-	while (i < count) {
-		unsigned k = 0;
-
-		for (; i < count && k < PERF_DPDK_HOME_BURST; i++) {
-			struct bulk_buffer *b = bulk_pool_buffer(n->view, i);
-
-			if (b->state == BULK_BUFFER_READ_WRITE)
-				bufs[k++] = b;
-		}
-		for (unsigned sent = 0; sent < k;) {
-			int rc = bulk_channel_pass_burst(n->up->ch, bufs + sent, lens, meta, k - sent,
-							 BULK_CONT_NONE);
-
-			if (rc < 0) {
-				fprintf(stderr, "bulkperf: %s: passing buffers home: %s\n", n->name,
-					bulk_strerror(rc));
-				r->errors++;
-				return;
-			}
-			sent += (unsigned)rc;
-			if (sent < k &&
-			    (bulk_domain_poll(n->dom, 0) < 0 || perf_now_ns() > deadline)) {
-				fprintf(stderr, "bulkperf: %s: the peer took no more buffers\n",
-					n->name);
-				r->errors++;
-				return;
-			}
-		}
-	}
-}
 
 /*
  * The reflector: pass back what arrives until the peer closes. The clock
@@ -614,7 +552,7 @@ perf_dpdk_run_relay(struct perf_run *r, struct perf_dpdk *d, struct perf_node *n
 			}
 		}
 		work = perf_step(r, n);
-		if (!bound && perf_dpdk_connected(n->up)) {
+		if (!bound && perf_connected(n->up)) {
 			bound = true;
 			perf_start_clock(r);
 			perf_dpdk_cpu_start(d);
@@ -625,7 +563,7 @@ perf_dpdk_run_relay(struct perf_run *r, struct perf_dpdk *d, struct perf_node *n
 			break;
 		if (!n->bounce && (perf_aborted(r) || atomic_load_explicit(&perf_interrupted,
 									  memory_order_relaxed))) {
-			if (!perf_dpdk_connected(n->up))
+			if (!perf_connected(n->up))
 				break;
 			if (!perf_aborted(r))
 				fprintf(stderr, "bulkperf: %s: interrupted; sending every buffer back "
@@ -633,7 +571,7 @@ perf_dpdk_run_relay(struct perf_run *r, struct perf_dpdk *d, struct perf_node *n
 					n->name);
 			n->bounce = true;
 			r->ends[0].q.head = r->ends[0].q.tail;
-			perf_dpdk_pass_home(r, n);
+			perf_pass_home(r, n);
 			gave_up = perf_now_ns();
 		}
 		if (n->bounce && perf_now_ns() - gave_up > PERF_DPDK_GIVE_UP_NS) {
@@ -658,7 +596,7 @@ perf_dpdk_run_relay(struct perf_run *r, struct perf_dpdk *d, struct perf_node *n
 		if (since == 0)
 			since = perf_now_ns();
 		else if (perf_now_ns() - since > PERF_DPDK_NAP_AFTER_NS)
-			perf_dpdk_sleep_ns(PERF_DPDK_NAP_NS);
+			perf_sleep_ns(PERF_DPDK_NAP_NS);
 		else
 			perf_dpdk_idle(&spins);
 	}
@@ -722,44 +660,7 @@ perf_dpdk_close(struct perf_run *r, struct perf_dpdk *d, struct perf_node *n, st
 	}
 }
 
-/* Source: every buffer it sent came back, in order. */
-static void
-perf_dpdk_check_source(struct perf_run *r, struct perf_node *n)
-{
-	struct perf_ctrs_snap c;
 
-	if (r->peer_stopped)
-		r->errors++; /* the reflector gave up and said why */
-	if (perf_aborted(r))
-		return;
-	perf_ctrs_read(&n->down->ctr, &c);
-	if (c.tx_bufs != r->sent || c.rx_bufs != r->sent) {
-		fprintf(stderr,
-			"bulkperf: %s: sent %" PRIu64 ", moved %" PRIu64 ", back %" PRIu64 "\n",
-			n->name, r->sent, c.tx_bufs, c.rx_bufs);
-		r->errors++;
-	}
-	if (r->o->verify && !r->peer_stopped && n->expect_seq != r->prepared) {
-		fprintf(stderr,
-			"bulkperf: %s: the last sequence number back is %" PRIu64
-			", but %" PRIu64 " were sent\n",
-			n->name, n->expect_seq, r->prepared);
-		perf_ctr_add(&n->verify_failures, 1);
-	}
-}
-
-static uint32_t
-perf_dpdk_held(struct perf_node *n)
-{
-	uint32_t held = 0;
-
-	if (n->view == NULL)
-		return 0;
-	for (uint32_t i = 0; i < bulk_pool_buffer_count(n->view); i++)
-		if (bulk_buffer_is_owner(bulk_pool_buffer(n->view, i)))
-			held++;
-	return held;
-}
 
 static void
 perf_dpdk_teardown(struct perf_run *r, struct perf_dpdk *d, struct perf_node *n)
@@ -774,13 +675,13 @@ perf_dpdk_teardown(struct perf_run *r, struct perf_dpdk *d, struct perf_node *n)
 	if (n->role == PERF_ROLE_SOURCE)
 		perf_pool_home(r);
 	if (n->role == PERF_ROLE_SOURCE && e->ch != NULL)
-		perf_dpdk_check_source(r, n);
+		perf_check_source(r, n);
 	else
-		perf_dpdk_pass_home(r, n);
+		perf_pass_home(r, n);
 	if (d->port != NULL)
 		perf_dpdk_close(r, d, n, e);
 	if (n->role != PERF_ROLE_SOURCE) {
-		held = perf_dpdk_held(n);
+		held = perf_held(n);
 		if (held != 0)
 			fprintf(stderr, "bulkperf: %s: %u buffers of the source's pool are still here\n",
 				n->name, held);

@@ -38,17 +38,9 @@ _Static_assert(PERF_ENDPOINT_MAX == BULK_SHM_NAME_MAX, "endpoint names as the ba
 #define PERF_SLEEP_MS	    100
 /* Spins between clock reads (and sched_yield()s when crowded). */
 #define PERF_IDLE_SPINS	    64u
-#define PERF_HOME_BURST	    256u
 /* After giving up, the source has this long to drain and close the link. */
 #define PERF_GIVE_UP_NS	    (10 * PERF_SEC_NS)
 
-static void
-perf_sleep_ns(uint64_t ns)
-{
-	struct timespec ts = { (time_t)(ns / PERF_SEC_NS), (long)(ns % PERF_SEC_NS) };
-
-	nanosleep(&ts, NULL);
-}
 
 /* Setup gives up on Ctrl-C, or when a process of a forked chain died. */
 static bool
@@ -66,11 +58,6 @@ perf_shm_cancelled(struct perf_node *n)
 	return false;
 }
 
-static bool
-perf_connected(const struct perf_end *e)
-{
-	return e != NULL && e->ch != NULL && bulk_channel_state(e->ch) == BULK_STATE_CONNECTED;
-}
 
 /* -------------------------------------------------------------- callbacks */
 
@@ -329,55 +316,6 @@ perf_shm_hop_assign(struct perf_run *r, struct perf_node *n)
 
 /* ---------------------------------------------------------------- running */
 
-/*
- * Send home, upstream, every buffer of the source's pool this process owns,
- * marked PERF_SEQ_STOP (no pattern to check, no latency sample).
- */
-static void
-perf_shm_pass_home(struct perf_run *r, struct perf_node *n)
-{
-	static const uint32_t lens[PERF_HOME_BURST];
-	uint8_t meta[PERF_HOME_BURST * PERF_META_SIZE];
-	struct bulk_buffer *bufs[PERF_HOME_BURST];
-	const uint64_t stop[2] = { PERF_SEQ_STOP, 0 };
-	uint64_t deadline = perf_now_ns() + PERF_SETUP_TIMEOUT_NS;
-	uint32_t count, i = 0;
-
-	if (n->view == NULL || !perf_connected(n->up))
-		return;
-	for (unsigned k = 0; k < PERF_HOME_BURST; k++)
-		memcpy(&meta[(size_t)k * PERF_META_SIZE], stop, PERF_META_SIZE);
-	count = bulk_pool_buffer_count(n->view);
-	while (i < count) {
-		unsigned k = 0;
-		int rc;
-
-		for (; i < count && k < PERF_HOME_BURST; i++) {
-			struct bulk_buffer *b = bulk_pool_buffer(n->view, i);
-
-			if (b->state == BULK_BUFFER_READ_WRITE)
-				bufs[k++] = b;
-		}
-		for (unsigned sent = 0; sent < k;) {
-			rc = bulk_channel_pass_burst(n->up->ch, bufs + sent, lens, meta, k - sent,
-						     BULK_CONT_NONE);
-			if (rc < 0) {
-				fprintf(stderr, "bulkperf: %s: passing buffers home: %s\n", n->name,
-					bulk_strerror(rc));
-				r->errors++;
-				return;
-			}
-			sent += (unsigned)rc;
-			if (sent < k && (bulk_domain_poll(n->dom, 0) < 0 ||
-					 perf_now_ns() > deadline)) {
-				fprintf(stderr, "bulkperf: %s: upstream took no more buffers\n",
-					n->name);
-				r->errors++;
-				return;
-			}
-		}
-	}
-}
 
 /*
  * A hop or the sink gives up (downstream died, an error here, SIGINT or
@@ -400,7 +338,7 @@ perf_shm_give_up(struct perf_run *r, struct perf_node *n)
 	/* What the queues hold is owned here, and goes home with the rest. */
 	for (unsigned i = 0; i < r->nends; i++)
 		r->ends[i].q.head = r->ends[i].q.tail;
-	perf_shm_pass_home(r, n);
+	perf_pass_home(r, n);
 }
 
 /*
@@ -610,51 +548,7 @@ perf_shm_close(struct perf_run *r, struct perf_node *n)
 	} while (open);
 }
 
-/* What only the source can check: each buffer it sent came back, in order. */
-static void
-perf_shm_check_source(struct perf_run *r, struct perf_node *n)
-{
-	struct perf_ctrs_snap c;
 
-	if (r->peer_stopped) {
-		/* The process that gave up said why; everything came home. */
-		r->errors++;
-	}
-	if (perf_aborted(r))
-		return;
-	perf_ctrs_read(&n->down->ctr, &c);
-	if (c.tx_bufs != r->sent || c.rx_bufs != r->sent) {
-		fprintf(stderr,
-			"bulkperf: %s: sent %" PRIu64 ", moved %" PRIu64 ", back %" PRIu64 "\n",
-			n->name, r->sent, c.tx_bufs, c.rx_bufs);
-		r->errors++;
-	}
-	if (r->o->verify && !r->peer_stopped && n->expect_seq != r->prepared) {
-		fprintf(stderr,
-			"bulkperf: %s: the last sequence number back is %" PRIu64
-			", but %" PRIu64 " were sent\n",
-			n->name, n->expect_seq, r->prepared);
-		perf_ctr_add(&n->verify_failures, 1);
-	}
-}
-
-/*
- * Buffers of the source's pool this process still owns. A domain cannot
- * let them vanish (bulk_domain_destroy() refuses), so with any left the
- * domain stays until the process exits.
- */
-static uint32_t
-perf_shm_held(struct perf_node *n)
-{
-	uint32_t held = 0;
-
-	if (n->view == NULL)
-		return 0;
-	for (uint32_t i = 0; i < bulk_pool_buffer_count(n->view); i++)
-		if (bulk_buffer_is_owner(bulk_pool_buffer(n->view, i)))
-			held++;
-	return held;
-}
 
 static void
 perf_shm_teardown(struct perf_run *r, struct perf_node *n)
@@ -667,17 +561,17 @@ perf_shm_teardown(struct perf_run *r, struct perf_node *n)
 	r->tearing_down = true;
 	if (n->role == PERF_ROLE_SOURCE) {
 		perf_pool_home(r);
-		perf_shm_check_source(r, n);
+		perf_check_source(r, n);
 	} else {
 		/* Upstream did not close in time after we gave up: what we hold
 		 * goes home before we close it ourselves. */
-		perf_shm_pass_home(r, n);
+		perf_pass_home(r, n);
 	}
 	perf_shm_close(r, n);
 	if (n->role != PERF_ROLE_SOURCE) {
 		/* Upstream closed while they were here (it gave up on them, or
 		 * went away): no loss this process can tell from a failure. */
-		held = perf_shm_held(n);
+		held = perf_held(n);
 		if (held != 0)
 			fprintf(stderr, "bulkperf: %s: %u buffers of the source's pool are still here\n",
 				n->name, held);

@@ -207,7 +207,11 @@ if [ "$mode" = corrupt ]; then
 	echo "corrupt: relay corrupted $corrupted frames; the ends dropped $sum" \
 		"($csum by checksum, the rest not ours or malformed)"
 	[ "$csum" -gt 0 ] || fail "no checksum drops"
-	[ "$sum" -le "$corrupted" ] || fail "more drops ($sum) than corrupted frames ($corrupted)"
+	# "Not ours" also counts what the namespaces' own kernels send now and
+	# then (IGMP, say): the bound holds for the checksum drops alone, and
+	# for everything with a little room.
+	[ "$csum" -le "$corrupted" ] || fail "more checksum drops ($csum) than corrupted frames ($corrupted)"
+	[ "$sum" -le $((corrupted + 16)) ] || fail "more drops ($sum) than corrupted frames ($corrupted)"
 	[ $((sum * 100)) -ge $((corrupted * 95)) ] ||
 		fail "drops ($sum) far below the corrupted frames ($corrupted)"
 fi
