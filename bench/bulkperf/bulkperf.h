@@ -367,6 +367,8 @@ void perf_pool_home(struct perf_run *r);
 
 /* proc.c: a domain in its own process (shm.c, dpdk.c). */
 void perf_sleep_ns(uint64_t ns);
+/** teardown_received callback of a process's channels. */
+void perf_proc_on_teardown(struct bulk_channel *ch, int reason);
 bool perf_connected(const struct perf_end *e);
 /** Buffers of the source's pool this process still owns. */
 uint32_t perf_held(struct perf_node *n);

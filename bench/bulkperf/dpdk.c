@@ -123,27 +123,12 @@ perf_dpdk_tv(const struct timeval *a, const struct timeval *b)
 
 /* -------------------------------------------------------------- callbacks */
 
-static void
-perf_dpdk_on_teardown(struct bulk_channel *ch, int reason)
-{
-	struct perf_end *e = bulk_channel_user(ch);
-
-	e->closed = true;
-	e->close_reason = reason;
-	if (e->run->tearing_down || !e->tx_side)
-		return;
-	/* The source's link closing while the run goes on is a failure. */
-	if (reason == 0)
-		perf_end_error(e, "the peer tore the channel down during the run", -BULK_E_CLOSED);
-	else
-		perf_end_error(e, "the peer went away", reason);
-}
 
 static const struct bulk_channel_callbacks perf_dpdk_cb_source = {
 	.buffer_received = perf_source_on_return,
 	.move_received = perf_on_unexpected,
 	.copy_received = perf_on_unexpected,
-	.teardown_received = perf_dpdk_on_teardown,
+	.teardown_received = perf_proc_on_teardown,
 };
 
 static const struct bulk_channel_callbacks perf_dpdk_cb_sink = {
@@ -151,7 +136,7 @@ static const struct bulk_channel_callbacks perf_dpdk_cb_sink = {
 	.move_received = perf_sink_on_move,
 	.buffer_received = perf_on_unexpected,
 	.copy_received = perf_on_unexpected,
-	.teardown_received = perf_dpdk_on_teardown,
+	.teardown_received = perf_proc_on_teardown,
 };
 
 /* ---------------------------------------------------------- EAL and port */

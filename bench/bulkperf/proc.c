@@ -126,3 +126,25 @@ perf_pass_home(struct perf_run *r, struct perf_node *n)
 		}
 	}
 }
+
+/* A channel closed: how a run ends upstream, a failure downstream. */
+void
+perf_proc_on_teardown(struct bulk_channel *ch, int reason)
+{
+	struct perf_end *e = bulk_channel_user(ch);
+
+	e->closed = true;
+	e->close_reason = reason;
+	if (e->run->tearing_down)
+		return;
+	/*
+	 * Upstream closing is how a run ends for a hop or the sink (the loop
+	 * sees it); downstream closing while the run goes on is a failure.
+	 */
+	if (!e->tx_side)
+		return;
+	if (reason == 0)
+		perf_end_error(e, "the peer tore the channel down during the run", -BULK_E_CLOSED);
+	else
+		perf_end_error(e, "the peer went away", reason);
+}

@@ -61,39 +61,19 @@ perf_shm_cancelled(struct perf_node *n)
 
 /* -------------------------------------------------------------- callbacks */
 
-static void
-perf_shm_on_teardown(struct bulk_channel *ch, int reason)
-{
-	struct perf_end *e = bulk_channel_user(ch);
-
-	e->closed = true;
-	e->close_reason = reason;
-	if (e->run->tearing_down)
-		return;
-	/*
-	 * Upstream closing is how a run ends for a hop or the sink (the loop
-	 * sees it); downstream closing while the run goes on is a failure.
-	 */
-	if (!e->tx_side)
-		return;
-	if (reason == 0)
-		perf_end_error(e, "the peer tore the channel down during the run", -BULK_E_CLOSED);
-	else
-		perf_end_error(e, "the peer went away", reason);
-}
 
 static const struct bulk_channel_callbacks perf_shm_cb_source = {
 	.buffer_received = perf_source_on_return,
 	.move_received = perf_on_unexpected,
 	.copy_received = perf_on_unexpected,
-	.teardown_received = perf_shm_on_teardown,
+	.teardown_received = perf_proc_on_teardown,
 };
 
 static const struct bulk_channel_callbacks perf_shm_cb_hop_down = {
 	.buffer_received = perf_hop_on_return,
 	.move_received = perf_on_unexpected,
 	.copy_received = perf_on_unexpected,
-	.teardown_received = perf_shm_on_teardown,
+	.teardown_received = perf_proc_on_teardown,
 };
 
 static const struct bulk_channel_callbacks perf_shm_cb_hop_up = {
@@ -101,7 +81,7 @@ static const struct bulk_channel_callbacks perf_shm_cb_hop_up = {
 	.move_received = perf_hop_on_move,
 	.buffer_received = perf_on_unexpected,
 	.copy_received = perf_on_unexpected,
-	.teardown_received = perf_shm_on_teardown,
+	.teardown_received = perf_proc_on_teardown,
 };
 
 static const struct bulk_channel_callbacks perf_shm_cb_sink = {
@@ -109,7 +89,7 @@ static const struct bulk_channel_callbacks perf_shm_cb_sink = {
 	.move_received = perf_sink_on_move,
 	.buffer_received = perf_on_unexpected,
 	.copy_received = perf_on_unexpected,
-	.teardown_received = perf_shm_on_teardown,
+	.teardown_received = perf_proc_on_teardown,
 };
 
 /* ------------------------------------------------------------------ setup */

@@ -46,7 +46,7 @@ split_sum(const uint8_t *p, uint32_t len)
 int
 main(int argc, char **argv)
 {
-	static uint8_t buf[70000], dst[70000];
+	static uint8_t buf[70000 + 32], dst[70000 + 32];
 	static const uint32_t big[] = { 1415, 1416, 3357, 3358, 8916, 65535, 65536, 69999 };
 	unsigned long cases = 0;
 
