@@ -34,6 +34,8 @@ static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct bulk_dpdk_port *links;
 static struct dpdk_chan *listeners;
 static unsigned pool_seq;
+/* Message records of closed links that a peer's mbufs still point into. */
+static struct dpdk_grave *orphan_graves;
 
 static uint64_t tsc_per_us;
 
@@ -679,17 +681,32 @@ link_free(struct bulk_dpdk_port *l)
 		rte_eth_dev_stop(l->port_id);
 		l->started = false;
 	}
-	while (l->graves != NULL) {
-		struct dpdk_grave *g = l->graves;
-
-		l->graves = g->next;
-		grave_free(g);
-	}
 	for (unsigned i = 0; i < l->ntxb; i++)
 		rte_pktmbuf_free(l->txb[i]);
-	rte_mempool_free(l->hdr_pool);
-	rte_mempool_free(l->ext_pool);
-	if (l->own_rx_pool)
+	l->ntxb = 0;
+	/*
+	 * Frames may still sit in a peer's receive ring (net_ring hands over
+	 * the mbufs themselves): what they point into stays allocated, freed
+	 * at exit with EAL's memory, rather than freed under them.
+	 */
+	dpdk_link_graves_sweep(l);
+	if (l->graves != NULL) {
+		struct dpdk_grave *g = l->graves;
+
+		while (g->next != NULL)
+			g = g->next;
+		pthread_mutex_lock(&reg_lock);
+		g->next = orphan_graves;
+		orphan_graves = l->graves;
+		pthread_mutex_unlock(&reg_lock);
+		l->graves = NULL;
+		l->ext_pool = NULL; /* their mbufs came from it */
+	}
+	if (l->hdr_pool != NULL && rte_mempool_in_use_count(l->hdr_pool) == 0)
+		rte_mempool_free(l->hdr_pool);
+	if (l->ext_pool != NULL && rte_mempool_in_use_count(l->ext_pool) == 0)
+		rte_mempool_free(l->ext_pool);
+	if (l->own_rx_pool && rte_mempool_in_use_count(l->rx_pool) == 0)
 		rte_mempool_free(l->rx_pool);
 	bulk_free(l);
 }
