@@ -527,6 +527,8 @@ dpdk_rel_rx(struct dpdk_chan *c, const struct bulk_wire_hdr *h, const uint8_t *m
 	if (h->flags & BULK_WF_ACK)
 		rx_ack(c, h->ack, h->wnd, now);
 	if (h->type == BULK_WT_ACK) {
+		if (h->flags & BULK_WF_PROBE)
+			c->ack_now = true;
 		rx_naks(c, m, poff, h->length, h->index, now);
 		return;
 	}
@@ -766,14 +768,14 @@ deliver(struct dpdk_chan *c, unsigned budget)
 /* ------------------------------------------------------------ acks */
 
 static void
-send_ack(struct dpdk_chan *c, uint64_t now)
+send_ack_flags(struct dpdk_chan *c, uint64_t now, uint8_t flags)
 {
 	struct bulk_wire_nak naks[BULK_WIRE_MAX_NAKS];
 	unsigned n = 0;
 	uint32_t s = c->rcv_nxt, end = c->rcv_hi;
 	struct bulk_wire_hdr h = {
 		.type = BULK_WT_ACK,
-		.flags = BULK_WF_ACK,
+		.flags = (uint8_t)(BULK_WF_ACK | flags),
 		.chan = c->peer_id,
 		.ack = c->rcv_nxt,
 		.wnd = adv_wnd(c),
@@ -806,6 +808,12 @@ send_ack(struct dpdk_chan *c, uint64_t now)
 	c->rx_since_ack = 0;
 	c->last_ack_us = now;
 	c->last_tx_us = now;
+}
+
+static void
+send_ack(struct dpdk_chan *c, uint64_t now)
+{
+	send_ack_flags(c, now, 0);
 }
 
 /* ------------------------------------------------------------ poll */
@@ -856,6 +864,14 @@ timers(struct dpdk_chan *c, uint64_t now)
 				c->epoch_lost--; /* a probe, not a loss */
 		}
 	}
+	/*
+	 * Window probe: data waits, nothing is in flight and the peer's offer
+	 * is closed. Its reopening ack may have been lost: ask again, an RTO
+	 * after our last frame.
+	 */
+	if (c->snd_una == c->snd_nxt && c->msg_next != c->msg_tail && send_limit(c) == 0 &&
+	    now - c->last_tx_us >= c->rto_us)
+		send_ack_flags(c, now, BULK_WF_PROBE);
 	/* Loss epochs: more than 1/8 lost in an RTT is congestion. */
 	if (now - c->epoch_us >= (c->srtt_us > 1000 ? c->srtt_us : 1000)) {
 		if (c->epoch_lost * 8 > c->epoch_sent && c->epoch_lost > 2) {

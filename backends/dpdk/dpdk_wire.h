@@ -42,6 +42,7 @@
 #define BULK_WF_LAST 0x02u  /* last frame of a message: meta follows the header */
 #define BULK_WF_ACK 0x04u   /* @c ack and @c wnd are valid */
 #define BULK_WF_RETX 0x08u  /* a retransmission (informational) */
+#define BULK_WF_PROBE 0x10u /* ACK: answer with an ACK (our window view is stale) */
 
 #define BULK_WIRE_ETH_LEN 14u
 #define BULK_WIRE_IP_LEN 20u
