@@ -193,6 +193,7 @@ struct bulk_dpdk_port {
 	uint16_t mtu;
 	uint32_t window;
 	uint32_t rx_desc;              /* receive ring size: bounds what peers may send */
+	uint32_t rx_share;             /* window one channel may offer (link_share()) */
 	uint32_t peer_timeout_us;
 	struct rte_mempool *rx_pool, *hdr_pool, *ext_pool;
 	uint64_t arp_next_us;
@@ -267,9 +268,9 @@ void dpdk_chan_rx_rst(struct dpdk_chan *c);
 /* ---- dpdk_rel.c */
 int dpdk_rel_init(struct dpdk_chan *c);
 void dpdk_rel_fini(struct dpdk_chan *c);
-/** A stream or ACK frame for @p c: @p payload points at @p h->length bytes. */
+/** A stream or ACK frame for @p c, received at @p now: its payload is @p h->length bytes at @p poff. */
 void dpdk_rel_rx(struct dpdk_chan *c, const struct bulk_wire_hdr *h, const uint8_t *meta,
-		 const struct rte_mbuf *m, uint32_t poff);
+		 const struct rte_mbuf *m, uint32_t poff, uint64_t now);
 /** Queue a message. @return 0, or -ENOBUFS when the message ring is full. */
 int dpdk_rel_queue_msg(struct dpdk_chan *c, uint8_t type, uint16_t slot, uint32_t index,
 		       uint8_t *data, uint32_t len, const void *meta,

@@ -144,6 +144,19 @@ dpdk_domain_rx(struct bulk_domain *d, unsigned budget)
 	return work;
 }
 
+/*
+ * What one channel may offer its peer: its share of half the receive ring
+ * (a sender faster than our poll must not overflow the ring). Kept here,
+ * not computed per frame.
+ */
+static void
+link_share(struct bulk_dpdk_port *l)
+{
+	uint32_t ring = l->rx_desc / 2 / (l->nchans ? l->nchans : 1);
+
+	l->rx_share = ring < 64 ? 64 : ring;
+}
+
 void
 dpdk_link_add_chan(struct bulk_dpdk_port *l, struct dpdk_chan *c)
 {
@@ -164,6 +177,7 @@ dpdk_link_add_chan(struct bulk_dpdk_port *l, struct dpdk_chan *c)
 		c->id |= 1u << DPDK_ID_BITS;
 	l->chans[idx] = c;
 	l->nchans++;
+	link_share(l);
 	c->link = l;
 }
 
@@ -175,6 +189,7 @@ dpdk_link_del_chan(struct bulk_dpdk_port *l, struct dpdk_chan *c)
 	if (c->id != 0 && l->chans[idx] == c) {
 		l->chans[idx] = NULL;
 		l->nchans--;
+		link_share(l);
 	}
 }
 
@@ -466,7 +481,7 @@ send_rst(struct bulk_dpdk_port *l, uint32_t bad_chan)
 
 /* One frame. The mbuf stays the caller's. */
 static void
-link_rx_one(struct bulk_dpdk_port *l, struct rte_mbuf *m)
+link_rx_one(struct bulk_dpdk_port *l, struct rte_mbuf *m, uint64_t now)
 {
 	uint8_t hbuf[BULK_WIRE_HDRS + sizeof(struct bulk_wire_hdr) + BULK_META_MAX];
 	const uint8_t *p;
@@ -604,7 +619,7 @@ link_rx_one(struct bulk_dpdk_port *l, struct rte_mbuf *m)
 			send_rst(l, h.chan);
 		return;
 	}
-	dpdk_rel_rx(c, &h, p + need, m, need + h.meta_len);
+	dpdk_rel_rx(c, &h, p + need, m, need + h.meta_len, now);
 }
 
 unsigned
@@ -612,10 +627,10 @@ dpdk_link_rx(struct bulk_dpdk_port *l, unsigned budget)
 {
 	struct rte_mbuf *pkts[DPDK_RX_BURST];
 	uint16_t n;
-	uint64_t now;
+	/* One clock read per burst: every frame of it arrived "now". */
+	uint64_t now = dpdk_now_us();
 
 	if (!l->peer_mac_known) {
-		now = dpdk_now_us();
 		if (now >= l->arp_next_us) {
 			arp_send(l, RTE_ARP_OP_REQUEST, NULL, l->peer_ip);
 			l->arp_next_us = now + ARP_RETRY_US;
@@ -626,11 +641,11 @@ dpdk_link_rx(struct bulk_dpdk_port *l, unsigned budget)
 	n = rte_eth_rx_burst(l->port_id, l->queue_id, pkts, (uint16_t)budget);
 	/* Everything that had arrived is read: a timer may trust silence. */
 	if (n < budget)
-		l->rx_drained_us = dpdk_now_us();
+		l->rx_drained_us = now;
 	for (uint16_t i = 0; i < n; i++) {
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-		link_rx_one(l, pkts[i]);
+		link_rx_one(l, pkts[i], now);
 		rte_pktmbuf_free(pkts[i]);
 	}
 	if (bulk_unlikely(l->graves != NULL))
@@ -848,6 +863,7 @@ bulk_dpdk_port_open(struct bulk_domain *d, const struct bulk_dpdk_port_params *p
 					     qi.nb_desc >= 64
 				     ? qi.nb_desc
 				     : 1024;
+		link_share(l);
 	}
 	pthread_mutex_lock(&reg_lock);
 	l->next = links;

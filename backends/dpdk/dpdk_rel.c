@@ -188,15 +188,10 @@ dpdk_rel_queue_msg(struct dpdk_chan *c, uint8_t type, uint16_t slot, uint32_t in
 static inline uint16_t
 adv_wnd(struct dpdk_chan *c)
 {
-	const struct bulk_dpdk_port *l = c->link;
 	uint32_t free = c->W - (c->rcv_nxt - c->rcv_del);
-	/* Our share of half the receive ring. */
-	uint32_t ring = l->rx_desc / 2 / (l->nchans ? l->nchans : 1);
 
-	if (ring < 64)
-		ring = 64;
-	if (free > ring)
-		free = ring;
+	if (free > c->link->rx_share)
+		free = c->link->rx_share;
 
 	c->last_adv = free;
 	return (uint16_t)(free / 16);
@@ -513,10 +508,9 @@ may_write(const struct bulk_buffer *b)
 
 void
 dpdk_rel_rx(struct dpdk_chan *c, const struct bulk_wire_hdr *h, const uint8_t *meta,
-	    const struct rte_mbuf *m, uint32_t poff)
+	    const struct rte_mbuf *m, uint32_t poff, uint64_t now)
 {
 	struct bulk_channel *ch = &c->ch;
-	uint64_t now = dpdk_now_us();
 	uint32_t seq = h->seq, i;
 	struct dpdk_rxfrm *e;
 	bool bad = false, last = h->flags & BULK_WF_LAST, first = h->flags & BULK_WF_FIRST;
@@ -660,11 +654,8 @@ rx_ctrl(struct dpdk_chan *c, const struct dpdk_rxfrm *e)
 		if (count == 0 || count > BULK_POOL_MAX_BUFFERS || size == 0 ||
 		    (uint64_t)count * size > (1ull << 40) || k->trust != (uint8_t)ch->trust) {
 			ch->stats.bad_desc++;
-			/* Counted as the core counts its own: completions stay aligned. */
-			if (dpdk_ops.tx_ctrl(ch, &(struct bulk_ctrl_msg){ .type = BULK_MSG_POOL_ASSIGN_REPLY,
-									 .slot = e->slot,
-									 .status = -BULK_E_BAD_DESC }) == 0)
-				ch->stats.tx_msgs++;
+			bulk_core_send_ctrl(ch, BULK_MSG_POOL_ASSIGN_REPLY, e->slot, -BULK_E_BAD_DESC,
+					    NULL);
 			return;
 		}
 		bulk_core_rx_pool_assign(ch, e->slot, &d, &mapper);
