@@ -376,6 +376,8 @@ uint32_t perf_held(struct perf_node *n);
 void perf_check_source(struct perf_run *r, struct perf_node *n);
 /** Pass every buffer of the source's pool this process owns upstream. */
 void perf_pass_home(struct perf_run *r, struct perf_node *n);
+/** After the source's pool assignment on @p e completed: 0 or why it failed. */
+int perf_assign_result(struct perf_run *r, struct perf_node *n, struct perf_end *e);
 void perf_run_free(struct perf_run *r);
 
 /* Callbacks, by the role of the domain and the end of the link. */

@@ -390,18 +390,7 @@ perf_dpdk_assign(struct perf_run *r, struct perf_dpdk *d, struct perf_node *n)
 			return -ETIMEDOUT;
 		}
 	}
-	e->started = false;
-	if (e->cont_err != 0) {
-		fprintf(stderr, "bulkperf: %s: pool assignment failed: %s\n", n->name,
-			bulk_strerror(e->cont_err));
-		return e->cont_err;
-	}
-	if (!bulk_channel_has_pool(e->ch, r->pool)) {
-		fprintf(stderr, "bulkperf: %s: pool not assigned after the assignment completed\n",
-			n->name);
-		return -EPROTO;
-	}
-	return 0;
+	return perf_assign_result(r, n, e);
 }
 
 /* Create side: the RX channel on endpoint --ep-id, listening. */

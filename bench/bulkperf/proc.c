@@ -148,3 +148,21 @@ perf_proc_on_teardown(struct bulk_channel *ch, int reason)
 	else
 		perf_end_error(e, "the peer went away", reason);
 }
+
+/* The source's pool assignment on @p e completed: did it take? */
+int
+perf_assign_result(struct perf_run *r, struct perf_node *n, struct perf_end *e)
+{
+	e->started = false;
+	if (e->cont_err != 0) {
+		fprintf(stderr, "bulkperf: %s: pool assignment failed: %s\n", n->name,
+			bulk_strerror(e->cont_err));
+		return e->cont_err;
+	}
+	if (!bulk_channel_has_pool(e->ch, r->pool)) {
+		fprintf(stderr, "bulkperf: %s: pool not assigned after the assignment completed\n",
+			n->name);
+		return -EPROTO;
+	}
+	return 0;
+}
