@@ -13,7 +13,8 @@ set -euo pipefail
 # Build: meson/ninja/pkg-config, gcc and clang (clang-rt-14 carries the
 # ASan/UBSan/TSan runtimes for the sanitizer builds in scripts/test.sh).
 # Libraries: jemalloc (control structures), Google Benchmark (bench/gbench),
-# DPDK (rte_ring comparison now, dpdk backend later), inih (config files).
+# DPDK (rte_ring comparison now, dpdk backend later), inih (config files),
+# liburing (nbs's file store: io_uring reads, writes, fsync, fallocate).
 # Tools: python3 (meson, test summary), iproute2 and ethtool (the dpdk
 # backend's netns/veth tests: tests/integration/netns_lib.sh).
 PACKAGES=(
@@ -29,6 +30,7 @@ PACKAGES=(
 	libbenchmark-dev
 	libdpdk-dev
 	libinih-dev
+	liburing-dev
 	libclang-rt-14-dev
 	python3
 	iproute2

@@ -11,8 +11,10 @@
 # and ends with exactly one line:  N passed, N failed, N skipped
 # counted over every test run in the three, from each build's
 # meson-logs/testlog.json. "failed" counts FAIL, TIMEOUT, ERROR and
-# UNEXPECTEDPASS, plus one for each configure/build step that failed.
-# Exits non-zero if anything failed.
+# UNEXPECTEDPASS, plus one for each configure/build step that failed, and
+# one for each configuration whose tests left no testlog.json or in which no
+# test ran (it proved nothing; the summary says which). Exits non-zero if
+# anything failed.
 #
 # Usage: bash scripts/test.sh            (from any directory)
 #   BULK_TEST_CONFIGS="gcc tsan" bash scripts/test.sh   run a subset
@@ -95,7 +97,8 @@ setup()
 }
 
 # count LOG: print "pass fail skip" for a meson testlog.json; names and
-# results of the tests that did not pass go to stderr.
+# results of the tests that did not pass go to stderr. A line that is not
+# JSON counts as a failure.
 count()
 {
 	python3 - "$1" <<'PY'
@@ -104,11 +107,16 @@ p = f = s = 0
 bad = []
 try:
     with open(sys.argv[1]) as fh:
-        for line in fh:
+        for n, line in enumerate(fh, 1):
             line = line.strip()
             if not line:
                 continue
-            t = json.loads(line)
+            try:
+                t = json.loads(line)
+            except ValueError:
+                f += 1
+                bad.append("testlog.json line %d: not JSON" % n)
+                continue
             r = t.get("result", "")
             if r in ("OK", "EXPECTEDFAIL"):
                 p += 1
@@ -154,14 +162,22 @@ run_config()
 	local rc=0
 	env "$@" meson test -C "$dir" --no-rebuild --print-errorlogs \
 		--num-processes "$JOBS" "${targs[@]}" || rc=$?
-	read -r p f s < <(count "$dir/meson-logs/testlog.json")
+	if [[ -f "$dir/meson-logs/testlog.json" ]]; then
+		read -r p f s < <(count "$dir/meson-logs/testlog.json")
+		: "${p:=0}" "${f:=0}" "${s:=0}" # count printed nothing: nothing ran
+	else
+		note=" (FAILED: no meson-logs/testlog.json)"
+	fi
+	if ((p + f + s == 0)); then
+		# A configuration in which nothing ran proved nothing: a failure.
+		f=1
+		note="$note (FAILED: no test ran)"
+		echo "    not passed: $name: no test ran" >&2
+	fi
 	if ((rc != 0 && f == 0)); then
 		# meson itself failed (or a failure the log does not show).
 		f=1
-		note=" (meson test exited $rc)"
-	fi
-	if ((p + f + s == 0)); then
-		note="$note (no tests ran)"
+		note="$note (meson test exited $rc)"
 	fi
 	total_pass=$((total_pass + p))
 	total_fail=$((total_fail + f))

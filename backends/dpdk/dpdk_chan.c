@@ -5,12 +5,19 @@
  *
  * Handshake. The binder sends BIND_REQ (its channel id, a nonce, what it
  * asks for) to the endpoint number and repeats it with backoff until an
- * answer comes or the peer timeout passes. The creator's link stashes the
+ * answer comes or the peer timeout passes. The creator's port stashes the
  * request in the listening channel, whose own poll negotiates (the core's
  * rules, bind_received included) and answers with BIND_REPLY: the creator's
  * channel id and the binder's settled side, or a refusal. A repeated
  * request of an accepted binder gets the same answer again. Both streams
  * start at sequence 0.
+ *
+ * Peers. A channel belongs to one peer of its port from its bind on: the
+ * peer its binder named, or, for a creator, the address its binder's
+ * request came from (on a multi-peer port, whoever that is: the listener
+ * accepts any peer, as a listening socket does). Answers that make no
+ * channel (no listener, a refusal) go back to the request's source without
+ * a peer table entry.
  */
 #include <errno.h>
 #include <string.h>
@@ -20,7 +27,7 @@
 #include "dpdk_internal.h"
 
 static void
-bind_to_wire(struct bulk_wire_bind *w, const struct bulk_wire_bind *b)
+bind_to_wire(struct dpdk_wire_bind *w, const struct dpdk_wire_bind *b)
 {
 	memset(w, 0, sizeof(*w));
 	w->binder_chan = rte_cpu_to_be_32(b->binder_chan);
@@ -37,7 +44,7 @@ bind_to_wire(struct bulk_wire_bind *w, const struct bulk_wire_bind *b)
 }
 
 static void
-bind_from_wire(struct bulk_wire_bind *b, const struct bulk_wire_bind *w)
+bind_from_wire(struct dpdk_wire_bind *b, const struct dpdk_wire_bind *w)
 {
 	memset(b, 0, sizeof(*b));
 	b->binder_chan = rte_be_to_cpu_32(w->binder_chan);
@@ -54,13 +61,14 @@ bind_from_wire(struct bulk_wire_bind *b, const struct bulk_wire_bind *w)
 }
 
 static void
-send_bind(struct bulk_dpdk_port *l, uint8_t type, uint32_t chan, const struct bulk_wire_bind *b)
+send_bind(struct bulk_dpdk_port *l, const struct dpdk_peer *to, uint8_t type, uint32_t chan,
+	  const struct dpdk_wire_bind *b)
 {
-	struct bulk_wire_bind w;
-	struct bulk_wire_hdr h = { .type = type, .chan = chan, .length = sizeof(w) };
+	struct dpdk_wire_bind w;
+	struct dpdk_wire_hdr h = { .type = type, .chan = chan, .length = sizeof(w) };
 
 	bind_to_wire(&w, b);
-	dpdk_link_send_small(l, &h, &w, sizeof(w));
+	dpdk_port_send_small(l, to, &h, &w, sizeof(w));
 }
 
 /* ------------------------------------------------------------ endpoints */
@@ -85,25 +93,49 @@ bulk_dpdk_endpoint_create(struct bulk_domain *d, uint16_t ep_id, struct bulk_end
 	return 0;
 }
 
-int
-bulk_dpdk_endpoint_remote(struct bulk_dpdk_port *port, uint16_t ep_id, struct bulk_endpoint **out)
+static int
+endpoint_remote(struct bulk_dpdk_port *port, uint32_t peer_ip, uint16_t udp_port, uint16_t ep_id,
+		struct bulk_endpoint **out)
 {
 	struct dpdk_ep *e;
 
-	if (port == NULL || out == NULL || ep_id == 0)
-		return -EINVAL;
 	e = bulk_zalloc(sizeof(*e));
 	if (e == NULL)
 		return -ENOMEM;
 	e->ep.ops = &dpdk_ops;
 	e->ep.dom = port->dom;
-	/* It names the far end: the link's own domain binds through it. */
+	/* It names the far end: the port's own domain binds through it. */
 	e->ep.by_name = true;
 	e->ep_id = ep_id;
 	e->via = port;
+	e->peer_ip = peer_ip;
+	e->peer_udp = udp_port;
 	port->dom->nendpoints++;
 	*out = &e->ep;
 	return 0;
+}
+
+int
+bulk_dpdk_endpoint_remote(struct bulk_dpdk_port *port, uint16_t ep_id, struct bulk_endpoint **out)
+{
+	if (port == NULL || out == NULL || ep_id == 0)
+		return -EINVAL;
+	if (port->multi)
+		return -EDESTADDRREQ;
+	return endpoint_remote(port, 0, 0, ep_id, out);
+}
+
+int
+bulk_dpdk_endpoint_remote_ip(struct bulk_dpdk_port *port, uint32_t peer_ip, uint16_t udp_port,
+			     uint16_t ep_id, struct bulk_endpoint **out)
+{
+	if (port == NULL || out == NULL || ep_id == 0 || peer_ip == 0 || peer_ip == port->local_ip)
+		return -EINVAL;
+	/* A fixed peer port talks to its peer on its own UDP port only. */
+	if (!port->multi &&
+	    (peer_ip != port->peer_ip || (udp_port != 0 && udp_port != port->udp_port)))
+		return -EINVAL;
+	return endpoint_remote(port, peer_ip, udp_port, ep_id, out);
 }
 
 int
@@ -136,8 +168,8 @@ static void
 send_bind_req(struct dpdk_chan *c)
 {
 	/* Before ARP answered nothing goes out; the first poll after does. */
-	c->bind_sent = c->link->peer_mac_known;
-	send_bind(c->link, BULK_WT_BIND_REQ, 0, &c->req);
+	c->bind_sent = c->peer->mac_known;
+	send_bind(c->port, c->peer, DPDK_WT_BIND_REQ, 0, &c->req);
 }
 
 static int
@@ -145,27 +177,31 @@ dpdk_bind(struct bulk_channel *ch, struct bulk_endpoint *remote, const struct bu
 {
 	struct dpdk_chan *c = dpdk_chan(ch);
 	struct dpdk_ep *e = container_of(remote, struct dpdk_ep, ep);
+	struct dpdk_peer to = { 0 };
 	struct bulk_dpdk_port *l;
 	uint64_t now = dpdk_now_us();
+	int rc;
 
 	if (e->via != NULL) {
 		l = e->via;
 		if (l->dom != ch->dom)
 			return -BULK_E_WRONG_DOMAIN;
+		to.ip = e->peer_ip ? e->peer_ip : l->peer_ip;
+		to.udp_port = e->peer_udp ? e->peer_udp : l->udp_port;
 	} else {
 		if (remote->dom == ch->dom)
 			return -BULK_E_WRONG_DOMAIN;
-		l = dpdk_link_towards(ch->dom, remote->dom);
+		l = dpdk_port_towards(ch->dom, remote->dom, &to);
 		if (l == NULL)
 			return -EHOSTUNREACH;
 	}
-	dpdk_link_add_chan(l, c);
-	if (c->id == 0)
-		return -ENOSPC;
+	rc = dpdk_port_add_chan(l, c, &to);
+	if (rc < 0)
+		return rc;
 	c->ep_id = e->ep_id;
 	c->mode = DPDK_BINDING;
 	c->nonce = (uint32_t)rte_rand() | 1u;
-	c->req = (struct bulk_wire_bind){
+	c->req = (struct dpdk_wire_bind){
 		.binder_chan = c->id,
 		.nonce = c->nonce,
 		.meta_size = bp ? bp->meta_size : 0,
@@ -180,7 +216,7 @@ dpdk_bind(struct bulk_channel *ch, struct bulk_endpoint *remote, const struct bu
 	c->bind_next_us = now + c->bind_backoff_us;
 	c->bind_deadline_us = now + l->peer_timeout_us;
 	send_bind_req(c);
-	dpdk_link_flush(l);
+	dpdk_port_flush(l);
 	return 0;
 }
 
@@ -191,9 +227,9 @@ dpdk_free(struct bulk_channel *ch)
 
 	if (c->mode == DPDK_LISTEN)
 		dpdk_listener_del(c);
-	if (c->link != NULL) {
+	if (c->port != NULL) {
 		dpdk_rel_flush_out(c);
-		dpdk_link_del_chan(c->link, c);
+		dpdk_port_del_chan(c->port, c);
 	}
 	dpdk_rel_fini(c);
 }
@@ -240,7 +276,7 @@ static int
 dpdk_tx_ctrl(struct bulk_channel *ch, const struct bulk_ctrl_msg *m)
 {
 	struct dpdk_chan *c = dpdk_chan(ch);
-	struct bulk_wire_ctrl k;
+	struct dpdk_wire_ctrl k;
 
 	if (c->mode != DPDK_OPEN)
 		return -BULK_E_PEER_GONE;
@@ -278,36 +314,40 @@ dpdk_tx_ctrl(struct bulk_channel *ch, const struct bulk_ctrl_msg *m)
 /* ------------------------------------------------------------ handshake */
 
 void
-dpdk_chan_rx_bind_req(struct bulk_dpdk_port *l, const struct bulk_wire_bind *w)
+dpdk_chan_rx_bind_req(struct bulk_dpdk_port *l, const struct dpdk_peer *src,
+		      const struct dpdk_wire_bind *w)
 {
-	struct bulk_wire_bind b;
+	struct dpdk_wire_bind b;
 	struct dpdk_chan *c;
 
 	bind_from_wire(&b, w);
-	/* A repeat from a binder we accepted: it missed our answer. */
+	/* A repeat from a binder we accepted: it missed our answer. Its
+	 * channel id is only unique at its own end, hence the address. */
 	for (unsigned i = 1; i < DPDK_MAX_CHANS; i++) {
 		c = l->chans[i];
 		if (c != NULL && c->ch.side == 0 && c->peer_id == b.binder_chan &&
-		    c->nonce == b.nonce) {
-			send_bind(l, BULK_WT_BIND_REPLY, b.binder_chan, &c->reply);
+		    c->nonce == b.nonce && c->peer->ip == src->ip &&
+		    c->peer->udp_port == src->udp_port) {
+			send_bind(l, c->peer, DPDK_WT_BIND_REPLY, b.binder_chan, &c->reply);
 			return;
 		}
 	}
 	c = dpdk_listener_find(l->dom, b.ep_id);
 	if (c == NULL || c->mode != DPDK_LISTEN) {
-		struct bulk_wire_bind r = {
+		struct dpdk_wire_bind r = {
 			.binder_chan = b.binder_chan,
 			.nonce = b.nonce,
 			.status = -BULK_E_EP_NO_CHANNEL,
 		};
 
-		send_bind(l, BULK_WT_BIND_REPLY, b.binder_chan, &r);
+		send_bind(l, src, DPDK_WT_BIND_REPLY, b.binder_chan, &r);
 		return;
 	}
 	if (c->req_pending)
 		return; /* one at a time; the other binder repeats */
 	c->req = b;
-	c->req_link = l;
+	c->req_port = l;
+	c->req_src = *src;
 	c->req_pending = true;
 }
 
@@ -316,8 +356,10 @@ static void
 creator_answer(struct dpdk_chan *c)
 {
 	struct bulk_channel *ch = &c->ch;
-	struct bulk_wire_bind b = c->req;
-	struct bulk_dpdk_port *l = c->req_link;
+	struct dpdk_wire_bind b = c->req;
+	struct bulk_dpdk_port *l = c->req_port;
+	/* A refusal goes back where the request came from. */
+	const struct dpdk_peer *src = l->multi ? &c->req_src : &l->peers[0];
 	struct bulk_bind_params bp = {
 		.role = (enum bulk_role)b.role,
 		.trust = (enum bulk_trust)b.trust,
@@ -325,7 +367,7 @@ creator_answer(struct dpdk_chan *c)
 		.queue_size = b.queue_size,
 	};
 	struct bulk_side side = { 0 };
-	struct bulk_wire_bind r = { .binder_chan = b.binder_chan, .nonce = b.nonce };
+	struct dpdk_wire_bind r = { .binder_chan = b.binder_chan, .nonce = b.nonce };
 	int rc = 0;
 
 	c->req_pending = false;
@@ -334,26 +376,22 @@ creator_answer(struct dpdk_chan *c)
 		rc = -BULK_E_BIND_MISMATCH;
 	if (rc == 0)
 		rc = bulk_core_negotiate(ch->direction, ch->role, ch->trust, ch->meta_size, &bp, &side);
-	if (rc == 0) {
-		unsigned idx;
-
-		for (idx = 1; idx < DPDK_MAX_CHANS && l->chans[idx] != NULL; idx++)
-			;
-		if (idx == DPDK_MAX_CHANS)
-			rc = -ENOSPC;
-	}
+	/* Room for the channel, and for its peer if the peer is new: checked
+	 * before the core hears of the bind, so that adding cannot fail. */
+	if (rc == 0)
+		rc = dpdk_port_can_add(l, src);
 	if (rc == 0)
 		rc = bulk_core_rx_bind_request(ch, side.role);
 	if (rc == 0) {
 		dpdk_listener_del(c);
-		dpdk_link_add_chan(l, c);
+		(void)dpdk_port_add_chan(l, c, src);
 		c->peer_id = b.binder_chan;
 		c->nonce = b.nonce;
 		c->peer_mtu = b.mtu;
 		rc = dpdk_rel_init(c);
 		if (rc < 0) {
 			r.status = rc;
-			send_bind(l, BULK_WT_BIND_REPLY, b.binder_chan, &r);
+			send_bind(l, c->peer, DPDK_WT_BIND_REPLY, b.binder_chan, &r);
 			c->mode = DPDK_DEAD;
 			bulk_core_peer_gone(ch, rc);
 			return;
@@ -367,16 +405,17 @@ creator_answer(struct dpdk_chan *c)
 		r.queue_size = ch->queue_size;
 		r.mtu = l->mtu;
 		c->reply = r;
+		src = c->peer;
 	} else {
 		r.status = rc;
 	}
-	send_bind(l, BULK_WT_BIND_REPLY, b.binder_chan, &r);
+	send_bind(l, src, DPDK_WT_BIND_REPLY, b.binder_chan, &r);
 }
 
 void
-dpdk_chan_rx_bind_reply(struct dpdk_chan *c, const struct bulk_wire_bind *w)
+dpdk_chan_rx_bind_reply(struct dpdk_chan *c, const struct dpdk_wire_bind *w)
 {
-	struct bulk_wire_bind b;
+	struct dpdk_wire_bind b;
 
 	bind_from_wire(&b, w);
 	if (c->mode != DPDK_BINDING || b.nonce != c->nonce || b.binder_chan != c->id)
@@ -389,7 +428,7 @@ static void
 binder_poll(struct dpdk_chan *c, uint64_t now)
 {
 	struct bulk_channel *ch = &c->ch;
-	struct bulk_wire_bind *r = &c->reply;
+	struct dpdk_wire_bind *r = &c->reply;
 
 	if (c->reply_pending) {
 		c->reply_pending = false;
@@ -417,20 +456,20 @@ binder_poll(struct dpdk_chan *c, uint64_t now)
 			bulk_core_rx_bind_reply(ch, 0);
 		} else {
 			c->mode = DPDK_DEAD;
-			dpdk_link_del_chan(c->link, c);
-			c->link = NULL;
+			dpdk_port_del_chan(c->port, c);
+			c->port = NULL;
 			bulk_core_rx_bind_reply(ch, r->status);
 		}
 		return;
 	}
 	if (now >= c->bind_deadline_us) {
 		c->mode = DPDK_DEAD;
-		dpdk_link_del_chan(c->link, c);
-		c->link = NULL;
+		dpdk_port_del_chan(c->port, c);
+		c->port = NULL;
 		bulk_core_peer_gone(ch, -BULK_E_PEER_GONE);
 		return;
 	}
-	if (now >= c->bind_next_us || (!c->bind_sent && c->link->peer_mac_known)) {
+	if (now >= c->bind_next_us || (!c->bind_sent && c->peer->mac_known)) {
 		send_bind_req(c);
 		c->bind_backoff_us = c->bind_backoff_us * 2 > 200000 ? 200000 : c->bind_backoff_us * 2;
 		c->bind_next_us = now + c->bind_backoff_us;
@@ -456,12 +495,12 @@ static int
 dpdk_poll(struct bulk_channel *ch, unsigned budget)
 {
 	struct dpdk_chan *c = dpdk_chan(ch);
-	struct bulk_dpdk_port *l = c->link;
+	struct bulk_dpdk_port *l = c->port;
 	unsigned work = 0;
 	uint64_t now;
 
 	if (l != NULL)
-		work += dpdk_link_rx(l, budget);
+		work += dpdk_port_rx(l, budget);
 	else if (c->mode == DPDK_LISTEN)
 		work += dpdk_domain_rx(ch->dom, budget);
 	now = dpdk_now_us();
@@ -478,8 +517,10 @@ dpdk_poll(struct bulk_channel *ch, unsigned budget)
 	case DPDK_OPEN:
 		if (c->rst_teardown) {
 			c->rst_teardown = false;
+			/* The reset answered our acknowledged TEARDOWN: as good as its ack. */
 			if (ch->state == BULK_STATE_TEARDOWN)
-				bulk_core_rx_teardown_ack(ch);
+				bulk_core_rx_ctrl(ch, &(struct bulk_ctrl_rx){
+					.type = BULK_MSG_TEARDOWN_ACK });
 		}
 		work += dpdk_rel_poll(c, budget, now);
 		if (c->gone_reason != 0) {
@@ -493,8 +534,8 @@ dpdk_poll(struct bulk_channel *ch, unsigned budget)
 	default:
 		break;
 	}
-	if (c->link != NULL)
-		dpdk_link_flush(c->link);
+	if (c->port != NULL)
+		dpdk_port_flush(c->port);
 	return (int)work;
 }
 
@@ -502,6 +543,7 @@ const struct bulk_backend_ops dpdk_ops = {
 	.name = "dpdk",
 	.chan_size = sizeof(struct dpdk_chan),
 	.trust_mask = 1u << BULK_TRUST_FULL,
+	.shares_memory = false, /* each machine has its own copy of a pool */
 	.create = dpdk_create,
 	.bind = dpdk_bind,
 	.free = dpdk_free,

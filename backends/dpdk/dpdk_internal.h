@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * DPDK backend internals: the link (a port and queue to one peer), the
- * channel with its two half streams, and the functions the files share.
+ * DPDK backend internals: the port (struct bulk_dpdk_port: an ethdev port
+ * and queue, our IP, its peers), the channel with its two half streams, and
+ * the functions the files share.
  *
- *   dpdk_port.c   EAL, link set-up, ARP, frame building and parsing, rx demux
+ *   dpdk_port.c   EAL, port set-up, the peer table, ARP, frame building and
+ *                 parsing, rx demux
  *   dpdk_chan.c   the ops table: create, bind handshake, tx_burst/tx_ctrl, poll
  *   dpdk_rel.c    reliability: segmentation, window, acks/NAKs, RTO, cwnd,
  *                 reassembly in place and in-order delivery
  *
- * Everything of a link runs in its domain's thread, except the external
+ * Everything of a port runs in its domain's thread, except the external
  * buffer free callback, which runs wherever the driver frees the mbuf.
  */
 #ifndef BULK_DPDK_INTERNAL_H
@@ -25,7 +27,7 @@
 #include "bulk_backend.h"
 #include "dpdk_wire.h"
 
-#define DPDK_MAX_CHANS 1024u     /* channels per link (index part of an id) */
+#define DPDK_MAX_CHANS 1024u     /* channels per port (index part of an id) */
 #define DPDK_ID_BITS 10u
 #define DPDK_TX_BATCH 64u        /* frames gathered before rte_eth_tx_burst */
 #define DPDK_RX_BURST 32u
@@ -40,12 +42,15 @@
 /* Header mbuf data room in zero-copy mode: an ACK with every NAK fits. */
 #define DPDK_HDR_ROOM 512u
 
-static_assert(DPDK_HDR_ROOM >= BULK_WIRE_HDRS + sizeof(struct bulk_wire_hdr) +
-			      BULK_WIRE_MAX_NAKS * sizeof(struct bulk_wire_nak),
+static_assert(DPDK_HDR_ROOM >= DPDK_WIRE_HDRS + sizeof(struct dpdk_wire_hdr) +
+			      DPDK_WIRE_MAX_NAKS * sizeof(struct dpdk_wire_nak),
 	      "an ACK with every NAK fits a header mbuf");
-static_assert(DPDK_HDR_ROOM >= BULK_WIRE_HDRS + sizeof(struct bulk_wire_hdr) + BULK_META_MAX +
-			      sizeof(struct bulk_wire_ctrl) + sizeof(struct bulk_wire_bind),
+static_assert(DPDK_HDR_ROOM >= DPDK_WIRE_HDRS + sizeof(struct dpdk_wire_hdr) + BULK_META_MAX +
+			      sizeof(struct dpdk_wire_ctrl) + sizeof(struct dpdk_wire_bind),
 	      "headers, meta and any control payload fit a header mbuf");
+/* A peer stays in the table only while one of its channels holds a slot. */
+static_assert(BULK_DPDK_MAX_PEERS_LIMIT < DPDK_MAX_CHANS, "every peer can hold a channel");
+static_assert(BULK_DPDK_MAX_PEERS <= BULK_DPDK_MAX_PEERS_LIMIT, "the default is allowed");
 
 extern const struct bulk_backend_ops dpdk_ops;
 
@@ -63,7 +68,7 @@ struct dpdk_txmsg {
 	bool acked;
 	bool zc;                   /* the shinfo holds our reference */
 	struct rte_mbuf_ext_shared_info shinfo;
-	struct bulk_wire_ctrl ctrl;
+	struct dpdk_wire_ctrl ctrl;
 	uint8_t meta[BULK_META_MAX];
 };
 
@@ -85,7 +90,7 @@ struct dpdk_rxfrm {
 	uint16_t slot;
 	uint32_t index;
 	uint32_t total;
-	struct bulk_wire_ctrl ctrl;
+	struct dpdk_wire_ctrl ctrl;
 };
 
 enum dpdk_mode {
@@ -101,18 +106,38 @@ struct dpdk_ovf {
 	uint8_t type;
 	uint16_t slot;
 	uint32_t index;
-	struct bulk_wire_ctrl ctrl;
+	struct dpdk_wire_ctrl ctrl;
 };
 
 struct dpdk_ep {
 	struct bulk_endpoint ep;
 	uint16_t ep_id;
-	struct bulk_dpdk_port *via;    /* remote endpoint: over this link; NULL: ours */
+	struct bulk_dpdk_port *via;    /* remote endpoint: over this port; NULL: ours */
+	uint32_t peer_ip;              /* remote: the peer (host order); 0: the port's fixed peer */
+	uint16_t peer_udp;             /* remote: the peer's UDP port; 0: the port's own */
+};
+
+/*
+ * A peer of a port: where its frames come from and ours go. A port with a
+ * fixed peer has exactly one, for its whole life; a multi-peer port takes
+ * an entry with a peer's first channel and frees it with its last, so a
+ * host that binds nothing occupies nothing.
+ */
+struct dpdk_peer {
+	uint32_t ip;               /* host order; 0: a free entry */
+	uint16_t udp_port;         /* its UDP port: our frames' destination port */
+	bool mac_known;
+	struct rte_ether_addr mac;
+	uint32_t nchans;           /* channels of the port bound to it */
+	uint64_t arp_next_us;      /* next ARP request while the MAC is unknown */
+	/* No liveness here: silence is judged per channel (dpdk_rel.c), and
+	 * every channel has exactly one peer. */
 };
 
 struct dpdk_chan {
 	struct bulk_channel ch;    /* first: the core's part */
-	struct bulk_dpdk_port *link; /* NULL while a creator listens */
+	struct bulk_dpdk_port *port; /* NULL while a creator listens */
+	struct dpdk_peer *peer;    /* the one peer of this channel, while on a port */
 	struct dpdk_chan *lnext;   /* list of listening creators */
 	uint32_t id;
 	uint32_t peer_id;
@@ -128,9 +153,10 @@ struct dpdk_chan {
 
 	/* Bind: creator's stashed request, binder's pending answer. */
 	bool req_pending;
-	struct bulk_wire_bind req;
-	struct bulk_dpdk_port *req_link;
-	struct bulk_wire_bind reply;   /* creator: what we answered (resent on dups) */
+	struct dpdk_wire_bind req;
+	struct bulk_dpdk_port *req_port;
+	struct dpdk_peer req_src;      /* where the request came from (a copy) */
+	struct dpdk_wire_bind reply;   /* creator: what we answered (resent on dups) */
 	bool reply_pending;
 	bool bind_sent;            /* a request went out (the peer's MAC was known) */
 	uint64_t bind_next_us, bind_deadline_us, bind_backoff_us;
@@ -181,11 +207,13 @@ struct dpdk_chan {
 
 struct bulk_dpdk_port {
 	struct bulk_domain *dom;
-	struct bulk_dpdk_port *next;   /* all links of the process */
+	struct bulk_dpdk_port *next;   /* all ports of the process */
 	uint16_t port_id, queue_id;
-	uint32_t local_ip, peer_ip;    /* host order */
-	struct rte_ether_addr local_mac, peer_mac;
-	bool peer_mac_known;
+	uint32_t local_ip;             /* host order */
+	uint32_t peer_ip;              /* the fixed peer (peers[0].ip); 0: a multi-peer port */
+	struct rte_ether_addr local_mac;
+	bool multi;                    /* peers come and go (peer_ip 0) */
+	bool addr_registered;          /* resolves addresses (dpdk_addr.c); registry lock */
 	bool started;                  /* we configured and started the port */
 	bool own_rx_pool;
 	bool tx_zc;
@@ -193,10 +221,15 @@ struct bulk_dpdk_port {
 	uint16_t mtu;
 	uint32_t window;
 	uint32_t rx_desc;              /* receive ring size: bounds what peers may send */
-	uint32_t rx_share;             /* window one channel may offer (link_share()) */
+	uint32_t rx_share;             /* window one channel may offer (port_share()) */
 	uint32_t peer_timeout_us;
 	struct rte_mempool *rx_pool, *hdr_pool, *ext_pool;
-	uint64_t arp_next_us;
+	/* The peer table: max_peers entries (1 with a fixed peer), found by
+	 * scanning, which only binds, resets and ARP do: a stream frame goes
+	 * by channel id, and its channel names its peer. */
+	struct dpdk_peer *peers;
+	uint32_t max_peers, npeers;
+	uint32_t nunresolved;           /* peers whose MAC is unknown (ARP to send) */
 	uint64_t rx_drained_us;         /* last time a receive found the ring empty */
 	uint32_t id_gen;
 	unsigned nchans;
@@ -225,56 +258,78 @@ dpdk_chan(struct bulk_channel *ch)
 }
 
 /** Receive and dispatch up to @p budget frames. @return frames handled. */
-unsigned dpdk_link_rx(struct bulk_dpdk_port *l, unsigned budget);
+unsigned dpdk_port_rx(struct bulk_dpdk_port *l, unsigned budget);
 /** Hand gathered frames to the port. @return false if some stayed. */
-bool dpdk_link_flush(struct bulk_dpdk_port *l);
-/** Room for this many more frames before the link must flush? */
+bool dpdk_port_flush(struct bulk_dpdk_port *l);
+/** Room for this many more frames before the port must flush? */
 static inline bool
-dpdk_link_room(const struct bulk_dpdk_port *l)
+dpdk_port_room(const struct bulk_dpdk_port *l)
 {
 	return l->ntxb < DPDK_TX_BATCH;
 }
 /** Queue one built frame (flushes when the batch is full). @return false: no room. */
-bool dpdk_link_queue(struct bulk_dpdk_port *l, struct rte_mbuf *m);
+bool dpdk_port_queue(struct bulk_dpdk_port *l, struct rte_mbuf *m);
 /**
- * Build a frame: headers, the bulk header @p h (host order, converted
- * here), @p meta_len bytes of meta, then @p plen bytes of payload from
- * @p payload (copied) or, with @p ext, by an external-buffer mbuf.
+ * Build a frame to peer @p to: headers, the bulk header @p h (host order,
+ * converted here), @p meta_len bytes of meta, then @p plen bytes of payload
+ * from @p payload (copied) or, with @p ext, by an external-buffer mbuf.
  * @return the frame, or NULL (no mbufs).
  */
-struct rte_mbuf *dpdk_frame_build(struct bulk_dpdk_port *l, const struct bulk_wire_hdr *h,
-				  const void *meta, const void *payload, uint32_t plen,
+struct rte_mbuf *dpdk_frame_build(struct bulk_dpdk_port *l, const struct dpdk_peer *to,
+				  const struct dpdk_wire_hdr *h, const void *meta,
+				  const void *payload, uint32_t plen,
 				  struct rte_mbuf_ext_shared_info *ext, bool *zc);
-/** Queue a frame without stream data (ack, bind, reset). @return false: not sent. */
-bool dpdk_link_send_small(struct bulk_dpdk_port *l, const struct bulk_wire_hdr *h,
-			  const void *payload, uint32_t plen);
-void dpdk_link_add_chan(struct bulk_dpdk_port *l, struct dpdk_chan *c);
-void dpdk_link_del_chan(struct bulk_dpdk_port *l, struct dpdk_chan *c);
-void dpdk_link_graves_sweep(struct bulk_dpdk_port *l);
-/** Poll every link of @p d (a listening creator). */
+/** Queue a frame without stream data (ack, bind, reset) to @p to. @return false: not sent. */
+bool dpdk_port_send_small(struct bulk_dpdk_port *l, const struct dpdk_peer *to,
+			  const struct dpdk_wire_hdr *h, const void *payload, uint32_t plen);
+/**
+ * Could a channel to peer @p to (ip and UDP port) join the port? Counts a
+ * refusal for a full peer table. @return 0, or -ENOSPC (no channel slot, or
+ * a new peer and the table is full).
+ */
+int dpdk_port_can_add(struct bulk_dpdk_port *l, const struct dpdk_peer *to);
+/**
+ * Give @p c an id on the port and bind it to peer @p to (ip, UDP port, and
+ * the MAC if known: the entry is made or shared; a fixed peer port uses its
+ * peer whatever @p to says). @return 0, or -ENOSPC as dpdk_port_can_add().
+ */
+int dpdk_port_add_chan(struct bulk_dpdk_port *l, struct dpdk_chan *c, const struct dpdk_peer *to);
+void dpdk_port_del_chan(struct bulk_dpdk_port *l, struct dpdk_chan *c);
+void dpdk_port_graves_sweep(struct bulk_dpdk_port *l);
+/** Poll every port of @p d (a listening creator). */
 unsigned dpdk_domain_rx(struct bulk_domain *d, unsigned budget);
 /** The listening creator of @p d on @p ep_id, or NULL. */
 struct dpdk_chan *dpdk_listener_find(struct bulk_domain *d, uint16_t ep_id);
 int dpdk_listener_add(struct dpdk_chan *c);
 void dpdk_listener_del(struct dpdk_chan *c);
-/** A link of @p d whose peer is one of @p peer_dom's links. */
-struct bulk_dpdk_port *dpdk_link_towards(struct bulk_domain *d, struct bulk_domain *peer_dom);
+/**
+ * A port of @p d that leads to one of @p peer_dom's ports: a fixed peer pair
+ * first, else a multi-peer port at either end. @p to gets the peer's
+ * address and UDP port.
+ */
+struct bulk_dpdk_port *dpdk_port_towards(struct bulk_domain *d, struct bulk_domain *peer_dom,
+					 struct dpdk_peer *to);
+/** Is @p ip (and @p udp, 0: any) the fixed peer of a registered port of @p d? */
+bool dpdk_port_fixed_registered(struct bulk_domain *d, uint32_t ip, uint16_t udp);
+void dpdk_port_set_registered(struct bulk_dpdk_port *l, bool on);
 
 /* ---- dpdk_chan.c (called by the demux) */
-void dpdk_chan_rx_bind_req(struct bulk_dpdk_port *l, const struct bulk_wire_bind *b);
-void dpdk_chan_rx_bind_reply(struct dpdk_chan *c, const struct bulk_wire_bind *b);
+/** A bind request from @p src (a table entry or the frame's source). */
+void dpdk_chan_rx_bind_req(struct bulk_dpdk_port *l, const struct dpdk_peer *src,
+			   const struct dpdk_wire_bind *b);
+void dpdk_chan_rx_bind_reply(struct dpdk_chan *c, const struct dpdk_wire_bind *b);
 void dpdk_chan_rx_rst(struct dpdk_chan *c);
 
 /* ---- dpdk_rel.c */
 int dpdk_rel_init(struct dpdk_chan *c);
 void dpdk_rel_fini(struct dpdk_chan *c);
 /** A stream or ACK frame for @p c, received at @p now: its payload is @p h->length bytes at @p poff. */
-void dpdk_rel_rx(struct dpdk_chan *c, const struct bulk_wire_hdr *h, const uint8_t *meta,
+void dpdk_rel_rx(struct dpdk_chan *c, const struct dpdk_wire_hdr *h, const uint8_t *meta,
 		 const struct rte_mbuf *m, uint32_t poff, uint64_t now);
 /** Queue a message. @return 0, or -ENOBUFS when the message ring is full. */
 int dpdk_rel_queue_msg(struct dpdk_chan *c, uint8_t type, uint16_t slot, uint32_t index,
 		       uint8_t *data, uint32_t len, const void *meta,
-		       const struct bulk_wire_ctrl *ctrl);
+		       const struct dpdk_wire_ctrl *ctrl);
 /** Work of an open channel: deliver, complete, timers, send, ack. */
 unsigned dpdk_rel_poll(struct dpdk_chan *c, unsigned budget, uint64_t now);
 /** Send now what can be sent (used when the channel is freed). */

@@ -1,8 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * DPDK backend, the link: EAL convenience, port and queue set-up, ARP,
- * building frames (zero copy where the port sends chained mbufs) and
- * checking and dispatching what arrives.
+ * DPDK backend, the port: EAL convenience, port and queue set-up, the peer
+ * table, ARP, building frames (zero copy where the port sends chained
+ * mbufs) and checking and dispatching what arrives.
+ *
+ * Peers. A port with a fixed peer knows only that address: anything else
+ * is not ours. A multi-peer port takes frames from any unicast address; a
+ * stream frame names a channel, and the channel names the one peer (IPv4
+ * address and UDP port) whose frames it takes. The table only holds peers
+ * that have a channel here, so its size is bounded by what the application
+ * accepts or binds, and by max_peers whatever a hostile host sends:
+ * requests and resets are answered to the frame's source without an entry.
  */
 /* rte_eth_dev_conf_get(): experimental in 22.11, stable since. */
 #define ALLOW_EXPERIMENTAL_API 1
@@ -29,12 +37,12 @@
 #define ARP_RETRY_US 100000u
 #define MBUFS_PER_POOL 8191u
 
-/* Links and listening creators of the process: set-up paths only. */
+/* Ports and listening creators of the process: set-up paths only. */
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct bulk_dpdk_port *links;
+static struct bulk_dpdk_port *ports;
 static struct dpdk_chan *listeners;
 static unsigned pool_seq;
-/* Message records of closed links that a peer's mbufs still point into. */
+/* Message records of closed ports that a peer's mbufs still point into. */
 static struct dpdk_grave *orphan_graves;
 
 static uint64_t tsc_per_us;
@@ -105,24 +113,60 @@ dpdk_listener_del(struct dpdk_chan *c)
 	pthread_mutex_unlock(&reg_lock);
 }
 
+/* Could @p l reach @p p and @p p answer, as far as their addresses tell? */
+static bool
+port_leads_to(const struct bulk_dpdk_port *l, const struct bulk_dpdk_port *p)
+{
+	/* A fixed peer port sends to its own UDP port and takes only frames
+	 * to it; a multi-peer port answers any source port. */
+	return p->local_ip != l->local_ip && (l->multi || l->peer_ip == p->local_ip) &&
+	       (p->multi || p->peer_ip == l->local_ip) &&
+	       ((l->multi && p->multi) || l->udp_port == p->udp_port);
+}
+
 struct bulk_dpdk_port *
-dpdk_link_towards(struct bulk_domain *d, struct bulk_domain *peer_dom)
+dpdk_port_towards(struct bulk_domain *d, struct bulk_domain *peer_dom, struct dpdk_peer *to)
 {
 	struct bulk_dpdk_port *l, *p, *found = NULL;
 
 	pthread_mutex_lock(&reg_lock);
-	for (l = links; l != NULL && found == NULL; l = l->next) {
-		if (l->dom != d)
-			continue;
-		for (p = links; p != NULL; p = p->next)
-			if (p->dom == peer_dom && p->local_ip == l->peer_ip &&
-			    p->peer_ip == l->local_ip) {
-				found = l;
-				break;
-			}
-	}
+	/* Two fixed peers naming each other first: the choice of old. */
+	for (int pass = 0; pass < 2 && found == NULL; pass++)
+		for (l = ports; l != NULL && found == NULL; l = l->next) {
+			if (l->dom != d)
+				continue;
+			for (p = ports; p != NULL; p = p->next)
+				if (p->dom == peer_dom && (pass == 1 || (!l->multi && !p->multi)) &&
+				    port_leads_to(l, p)) {
+					found = l;
+					to->ip = p->local_ip;
+					to->udp_port = p->udp_port;
+					break;
+				}
+		}
 	pthread_mutex_unlock(&reg_lock);
 	return found;
+}
+
+bool
+dpdk_port_fixed_registered(struct bulk_domain *d, uint32_t ip, uint16_t udp)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&reg_lock);
+	for (struct bulk_dpdk_port *l = ports; l != NULL && !found; l = l->next)
+		found = l->dom == d && !l->multi && l->addr_registered && l->peer_ip == ip &&
+			(udp == 0 || udp == l->udp_port);
+	pthread_mutex_unlock(&reg_lock);
+	return found;
+}
+
+void
+dpdk_port_set_registered(struct bulk_dpdk_port *l, bool on)
+{
+	pthread_mutex_lock(&reg_lock);
+	l->addr_registered = on;
+	pthread_mutex_unlock(&reg_lock);
 }
 
 unsigned
@@ -132,14 +176,14 @@ dpdk_domain_rx(struct bulk_domain *d, unsigned budget)
 	unsigned n = 0, work = 0;
 
 	pthread_mutex_lock(&reg_lock);
-	for (struct bulk_dpdk_port *l = links; l != NULL && n < 16; l = l->next)
+	for (struct bulk_dpdk_port *l = ports; l != NULL && n < 16; l = l->next)
 		if (l->dom == d)
 			mine[n++] = l;
 	pthread_mutex_unlock(&reg_lock);
-	/* Only this domain's thread receives on its links. */
+	/* Only this domain's thread receives on its ports. */
 	for (unsigned i = 0; i < n; i++) {
-		work += dpdk_link_rx(mine[i], budget);
-		dpdk_link_flush(mine[i]);
+		work += dpdk_port_rx(mine[i], budget);
+		dpdk_port_flush(mine[i]);
 	}
 	return work;
 }
@@ -150,16 +194,86 @@ dpdk_domain_rx(struct bulk_domain *d, unsigned budget)
  * not computed per frame.
  */
 static void
-link_share(struct bulk_dpdk_port *l)
+port_share(struct bulk_dpdk_port *l)
 {
 	uint32_t ring = l->rx_desc / 2 / (l->nchans ? l->nchans : 1);
 
 	l->rx_share = ring < 64 ? 64 : ring;
 }
 
-void
-dpdk_link_add_chan(struct bulk_dpdk_port *l, struct dpdk_chan *c)
+/* ------------------------------------------------------------ peers */
+
+/* The entry of peer @p ip, @p udp of a multi-peer port, or NULL. */
+static struct dpdk_peer *
+peer_find(struct bulk_dpdk_port *l, uint32_t ip, uint16_t udp)
 {
+	for (uint32_t i = 0, seen = 0; i < l->max_peers && seen < l->npeers; i++) {
+		struct dpdk_peer *p = &l->peers[i];
+
+		if (p->ip == 0)
+			continue;
+		seen++;
+		if (p->ip == ip && p->udp_port == udp)
+			return p;
+	}
+	return NULL;
+}
+
+/* The entry of @p to, made if need be. @return NULL: the table is full. */
+static struct dpdk_peer *
+peer_take(struct bulk_dpdk_port *l, const struct dpdk_peer *to)
+{
+	struct dpdk_peer *p = peer_find(l, to->ip, to->udp_port);
+
+	if (p != NULL) {
+		if (!p->mac_known && to->mac_known) {
+			p->mac = to->mac;
+			p->mac_known = true;
+			l->nunresolved--;
+		}
+		return p;
+	}
+	if (l->npeers >= l->max_peers)
+		return NULL;
+	for (p = l->peers; p->ip != 0; p++)
+		;
+	*p = (struct dpdk_peer){
+		.ip = to->ip, .udp_port = to->udp_port, .mac_known = to->mac_known, .mac = to->mac
+	};
+	l->npeers++;
+	if (!p->mac_known)
+		l->nunresolved++;
+	return p;
+}
+
+/* A channel of @p p went: a multi-peer port forgets a peer with none left. */
+static void
+peer_put(struct bulk_dpdk_port *l, struct dpdk_peer *p)
+{
+	if (--p->nchans > 0 || !l->multi)
+		return;
+	if (!p->mac_known)
+		l->nunresolved--;
+	memset(p, 0, sizeof(*p));
+	l->npeers--;
+}
+
+int
+dpdk_port_can_add(struct bulk_dpdk_port *l, const struct dpdk_peer *to)
+{
+	if (l->nchans >= DPDK_MAX_CHANS - 1)
+		return -ENOSPC;
+	if (l->multi && l->npeers >= l->max_peers && peer_find(l, to->ip, to->udp_port) == NULL) {
+		l->st.peers_refused++;
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+int
+dpdk_port_add_chan(struct bulk_dpdk_port *l, struct dpdk_chan *c, const struct dpdk_peer *to)
+{
+	struct dpdk_peer *p = &l->peers[0];
 	unsigned idx;
 
 	/* Id = generation | index: a frame for an earlier channel in the same
@@ -169,32 +283,46 @@ dpdk_link_add_chan(struct bulk_dpdk_port *l, struct dpdk_chan *c)
 			break;
 	if (idx == DPDK_MAX_CHANS) {
 		c->id = 0;
-		return;
+		return -ENOSPC;
 	}
+	if (l->multi) {
+		p = peer_take(l, to);
+		if (p == NULL) {
+			c->id = 0;
+			l->st.peers_refused++;
+			return -ENOSPC;
+		}
+	}
+	p->nchans++;
 	l->id_gen++;
 	c->id = ((l->id_gen << DPDK_ID_BITS) | idx) & 0x7fffffffu;
 	if (c->id >> DPDK_ID_BITS == 0)
 		c->id |= 1u << DPDK_ID_BITS;
 	l->chans[idx] = c;
 	l->nchans++;
-	link_share(l);
-	c->link = l;
+	port_share(l);
+	c->port = l;
+	c->peer = p;
+	return 0;
 }
 
 void
-dpdk_link_del_chan(struct bulk_dpdk_port *l, struct dpdk_chan *c)
+dpdk_port_del_chan(struct bulk_dpdk_port *l, struct dpdk_chan *c)
 {
 	unsigned idx = c->id & (DPDK_MAX_CHANS - 1);
 
 	if (c->id != 0 && l->chans[idx] == c) {
 		l->chans[idx] = NULL;
 		l->nchans--;
-		link_share(l);
+		port_share(l);
+		if (c->peer != NULL)
+			peer_put(l, c->peer);
 	}
+	c->peer = NULL;
 }
 
 static inline struct dpdk_chan *
-link_chan(struct bulk_dpdk_port *l, uint32_t id)
+port_chan(struct bulk_dpdk_port *l, uint32_t id)
 {
 	struct dpdk_chan *c = l->chans[id & (DPDK_MAX_CHANS - 1)];
 
@@ -209,7 +337,7 @@ grave_free(struct dpdk_grave *g)
 }
 
 void
-dpdk_link_graves_sweep(struct bulk_dpdk_port *l)
+dpdk_port_graves_sweep(struct bulk_dpdk_port *l)
 {
 	struct dpdk_grave **pp = &l->graves;
 
@@ -231,7 +359,7 @@ dpdk_link_graves_sweep(struct bulk_dpdk_port *l)
 /* ------------------------------------------------------------ transmit */
 
 bool
-dpdk_link_flush(struct bulk_dpdk_port *l)
+dpdk_port_flush(struct bulk_dpdk_port *l)
 {
 	uint16_t sent;
 
@@ -248,13 +376,13 @@ dpdk_link_flush(struct bulk_dpdk_port *l)
 }
 
 bool
-dpdk_link_queue(struct bulk_dpdk_port *l, struct rte_mbuf *m)
+dpdk_port_queue(struct bulk_dpdk_port *l, struct rte_mbuf *m)
 {
-	if (l->ntxb == DPDK_TX_BATCH && !dpdk_link_flush(l) && l->ntxb == DPDK_TX_BATCH)
+	if (l->ntxb == DPDK_TX_BATCH && !dpdk_port_flush(l) && l->ntxb == DPDK_TX_BATCH)
 		return false;
 	l->txb[l->ntxb++] = m;
 	if (l->ntxb == DPDK_TX_BATCH)
-		dpdk_link_flush(l);
+		dpdk_port_flush(l);
 	return true;
 }
 
@@ -263,12 +391,12 @@ dpdk_link_queue(struct bulk_dpdk_port *l, struct rte_mbuf *m)
  * read in an aligned local copy and moved with memcpy.
  */
 static void
-hdr_to_wire(void *dst, const struct bulk_wire_hdr *h)
+hdr_to_wire(void *dst, const struct dpdk_wire_hdr *h)
 {
-	struct bulk_wire_hdr w;
+	struct dpdk_wire_hdr w;
 
-	w.magic = rte_cpu_to_be_32(BULK_WIRE_MAGIC);
-	w.version = BULK_WIRE_VERSION;
+	w.magic = rte_cpu_to_be_32(DPDK_WIRE_MAGIC);
+	w.version = DPDK_WIRE_VERSION;
 	w.type = h->type;
 	w.flags = h->flags;
 	w.meta_len = h->meta_len;
@@ -285,9 +413,9 @@ hdr_to_wire(void *dst, const struct bulk_wire_hdr *h)
 }
 
 static void
-hdr_from_wire(struct bulk_wire_hdr *h, const void *src)
+hdr_from_wire(struct dpdk_wire_hdr *h, const void *src)
 {
-	struct bulk_wire_hdr w;
+	struct dpdk_wire_hdr w;
 
 	memcpy(&w, src, sizeof(w));
 	h->magic = rte_be_to_cpu_32(w.magic);
@@ -307,14 +435,15 @@ hdr_from_wire(struct bulk_wire_hdr *h, const void *src)
 }
 
 struct rte_mbuf *
-dpdk_frame_build(struct bulk_dpdk_port *l, const struct bulk_wire_hdr *h, const void *meta,
-		 const void *payload, uint32_t plen, struct rte_mbuf_ext_shared_info *ext, bool *zc)
+dpdk_frame_build(struct bulk_dpdk_port *l, const struct dpdk_peer *to,
+		 const struct dpdk_wire_hdr *h, const void *meta, const void *payload,
+		 uint32_t plen, struct rte_mbuf_ext_shared_info *ext, bool *zc)
 {
 	struct rte_mbuf *m, *x = NULL;
 	struct rte_ether_hdr *eth;
 	struct rte_ipv4_hdr *ip;
 	struct rte_udp_hdr *udp;
-	uint32_t hl = BULK_WIRE_HDRS + (uint32_t)sizeof(struct bulk_wire_hdr) + h->meta_len;
+	uint32_t hl = DPDK_WIRE_HDRS + (uint32_t)sizeof(struct dpdk_wire_hdr) + h->meta_len;
 	bool use_ext = ext != NULL && plen > 0;
 	uint8_t *p;
 
@@ -343,31 +472,31 @@ dpdk_frame_build(struct bulk_dpdk_port *l, const struct bulk_wire_hdr *h, const 
 		rte_pktmbuf_chain(m, x);
 	}
 	eth = (struct rte_ether_hdr *)p;
-	rte_ether_addr_copy(&l->peer_mac, &eth->dst_addr);
+	rte_ether_addr_copy(&to->mac, &eth->dst_addr);
 	rte_ether_addr_copy(&l->local_mac, &eth->src_addr);
 	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-	ip = (struct rte_ipv4_hdr *)(p + BULK_WIRE_ETH_LEN);
+	ip = (struct rte_ipv4_hdr *)(p + DPDK_WIRE_ETH_LEN);
 	memset(ip, 0, sizeof(*ip));
 	ip->version_ihl = RTE_IPV4_VHL_DEF;
-	ip->total_length = rte_cpu_to_be_16((uint16_t)(hl - BULK_WIRE_ETH_LEN + plen));
+	ip->total_length = rte_cpu_to_be_16((uint16_t)(hl - DPDK_WIRE_ETH_LEN + plen));
 	ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
 	ip->time_to_live = 64;
 	ip->next_proto_id = IPPROTO_UDP;
 	ip->src_addr = rte_cpu_to_be_32(l->local_ip);
-	ip->dst_addr = rte_cpu_to_be_32(l->peer_ip);
+	ip->dst_addr = rte_cpu_to_be_32(to->ip);
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	udp = (struct rte_udp_hdr *)(p + BULK_WIRE_ETH_LEN + BULK_WIRE_IP_LEN);
+	udp = (struct rte_udp_hdr *)(p + DPDK_WIRE_ETH_LEN + DPDK_WIRE_IP_LEN);
 	udp->src_port = rte_cpu_to_be_16(l->udp_port);
-	udp->dst_port = rte_cpu_to_be_16(l->udp_port);
-	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(hl - BULK_WIRE_ETH_LEN - BULK_WIRE_IP_LEN + plen));
+	udp->dst_port = rte_cpu_to_be_16(to->udp_port);
+	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(hl - DPDK_WIRE_ETH_LEN - DPDK_WIRE_IP_LEN + plen));
 	udp->dgram_cksum = 0;
-	hdr_to_wire(p + BULK_WIRE_HDRS, h);
+	hdr_to_wire(p + DPDK_WIRE_HDRS, h);
 	if (h->meta_len > 0)
-		memcpy(p + BULK_WIRE_HDRS + sizeof(struct bulk_wire_hdr), meta, h->meta_len);
+		memcpy(p + DPDK_WIRE_HDRS + sizeof(struct dpdk_wire_hdr), meta, h->meta_len);
 	/* The UDP checksum, over the bytes the peer will read: pseudo header,
 	 * our headers, then the payload (copied and summed in one pass). */
 	{
-		uint32_t uh = hl - BULK_WIRE_ETH_LEN - BULK_WIRE_IP_LEN; /* UDP + bulk + meta */
+		uint32_t uh = hl - DPDK_WIRE_ETH_LEN - DPDK_WIRE_IP_LEN; /* UDP + bulk + meta */
 		uint64_t acc = rte_ipv4_phdr_cksum(ip, 0);
 		uint16_t ck;
 
@@ -386,17 +515,17 @@ dpdk_frame_build(struct bulk_dpdk_port *l, const struct bulk_wire_hdr *h, const 
 }
 
 bool
-dpdk_link_send_small(struct bulk_dpdk_port *l, const struct bulk_wire_hdr *h, const void *payload,
-		     uint32_t plen)
+dpdk_port_send_small(struct bulk_dpdk_port *l, const struct dpdk_peer *to,
+		     const struct dpdk_wire_hdr *h, const void *payload, uint32_t plen)
 {
 	struct rte_mbuf *m;
 
-	if (!l->peer_mac_known)
+	if (!to->mac_known)
 		return false;
-	m = dpdk_frame_build(l, h, NULL, payload, plen, NULL, NULL);
+	m = dpdk_frame_build(l, to, h, NULL, payload, plen, NULL, NULL);
 	if (m == NULL)
 		return false;
-	if (!dpdk_link_queue(l, m)) {
+	if (!dpdk_port_queue(l, m)) {
 		rte_pktmbuf_free(m);
 		return false;
 	}
@@ -438,10 +567,44 @@ arp_send(struct bulk_dpdk_port *l, uint16_t op, const struct rte_ether_addr *tha
 	else
 		rte_ether_addr_copy(tha, &a->arp_data.arp_tha);
 	a->arp_data.arp_tip = rte_cpu_to_be_32(tip);
-	if (dpdk_link_queue(l, m))
+	if (dpdk_port_queue(l, m))
 		l->st.arp_tx++;
 	else
 		rte_pktmbuf_free(m);
+}
+
+/* Learn the MAC of every peer at @p ip that we do not know yet. */
+static void
+arp_learn(struct bulk_dpdk_port *l, uint32_t ip, const struct rte_ether_addr *mac)
+{
+	if (l->nunresolved == 0 || !rte_is_unicast_ether_addr(mac))
+		return;
+	for (uint32_t i = 0; i < l->max_peers; i++) {
+		struct dpdk_peer *p = &l->peers[i];
+
+		if (p->ip == ip && ip != 0 && !p->mac_known) {
+			rte_ether_addr_copy(mac, &p->mac);
+			p->mac_known = true;
+			l->nunresolved--;
+		}
+	}
+}
+
+/* Ask for the MAC of each peer that has none, every ARP_RETRY_US. */
+static void
+arp_resolve(struct bulk_dpdk_port *l, uint64_t now)
+{
+	for (uint32_t i = 0, seen = 0; i < l->max_peers && seen < l->npeers; i++) {
+		struct dpdk_peer *p = &l->peers[i];
+
+		if (p->ip == 0)
+			continue;
+		seen++;
+		if (!p->mac_known && now >= p->arp_next_us) {
+			arp_send(l, RTE_ARP_OP_REQUEST, NULL, p->ip);
+			p->arp_next_us = now + ARP_RETRY_US;
+		}
+	}
 }
 
 static void
@@ -451,7 +614,7 @@ arp_rx(struct bulk_dpdk_port *l, const struct rte_mbuf *m)
 	const struct rte_arp_hdr *a;
 	uint32_t sip, tip;
 
-	a = rte_pktmbuf_read(m, BULK_WIRE_ETH_LEN, sizeof(abuf), &abuf);
+	a = rte_pktmbuf_read(m, DPDK_WIRE_ETH_LEN, sizeof(abuf), &abuf);
 	if (a == NULL || a->arp_hardware != rte_cpu_to_be_16(RTE_ARP_HRD_ETHER) ||
 	    a->arp_protocol != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) ||
 	    a->arp_hlen != RTE_ETHER_ADDR_LEN || a->arp_plen != 4) {
@@ -461,10 +624,7 @@ arp_rx(struct bulk_dpdk_port *l, const struct rte_mbuf *m)
 	l->st.arp_rx++;
 	sip = rte_be_to_cpu_32(a->arp_data.arp_sip);
 	tip = rte_be_to_cpu_32(a->arp_data.arp_tip);
-	if (sip == l->peer_ip && !l->peer_mac_known && rte_is_unicast_ether_addr(&a->arp_data.arp_sha)) {
-		rte_ether_addr_copy(&a->arp_data.arp_sha, &l->peer_mac);
-		l->peer_mac_known = true;
-	}
+	arp_learn(l, sip, &a->arp_data.arp_sha);
 	if (a->arp_opcode == rte_cpu_to_be_16(RTE_ARP_OP_REQUEST) && tip == l->local_ip)
 		arp_send(l, RTE_ARP_OP_REPLY, &a->arp_data.arp_sha, sip);
 }
@@ -472,29 +632,75 @@ arp_rx(struct bulk_dpdk_port *l, const struct rte_mbuf *m)
 /* ------------------------------------------------------------ receive */
 
 static void
-send_rst(struct bulk_dpdk_port *l, uint32_t bad_chan)
+send_rst(struct bulk_dpdk_port *l, const struct dpdk_peer *to, uint32_t bad_chan)
 {
-	struct bulk_wire_hdr h = { .type = BULK_WT_RST, .index = bad_chan };
+	struct dpdk_wire_hdr h = { .type = DPDK_WT_RST, .index = bad_chan };
 
-	dpdk_link_send_small(l, &h, NULL, 0);
+	dpdk_port_send_small(l, to, &h, NULL, 0);
+}
+
+/* May a multi-peer port take a frame from @p ip? Any one unicast host but us. */
+static inline bool
+peer_ip_ok(const struct bulk_dpdk_port *l, uint32_t ip)
+{
+	return ip != l->local_ip && (ip >> 24) != 0 && (ip >> 28) < 0xe;
+}
+
+/* Did channel @p c's peer send this frame? A fixed peer's address was checked already. */
+static inline bool
+chan_from(const struct bulk_dpdk_port *l, const struct dpdk_chan *c, uint32_t sip, uint16_t sport)
+{
+	return !l->multi || (c->peer->ip == sip && c->peer->udp_port == sport);
+}
+
+/*
+ * The peer a frame came from, to answer it: the fixed peer; on a
+ * multi-peer port its entry (which learns the MAC if ARP has not yet), or,
+ * for a host without a channel here, @p tmp filled from the frame itself:
+ * answered, not remembered.
+ */
+static const struct dpdk_peer *
+frame_peer(struct bulk_dpdk_port *l, uint32_t sip, uint16_t sport, const struct rte_ether_hdr *eth,
+	   struct dpdk_peer *tmp)
+{
+	struct dpdk_peer *p;
+
+	if (!l->multi)
+		return &l->peers[0];
+	memset(tmp, 0, sizeof(*tmp));
+	tmp->ip = sip;
+	tmp->udp_port = sport;
+	rte_ether_addr_copy(&eth->src_addr, &tmp->mac);
+	tmp->mac_known = rte_is_unicast_ether_addr(&tmp->mac);
+	p = peer_find(l, sip, sport);
+	if (p == NULL)
+		return tmp;
+	if (!p->mac_known && tmp->mac_known) {
+		p->mac = tmp->mac;
+		p->mac_known = true;
+		l->nunresolved--;
+	}
+	return p;
 }
 
 /* One frame. The mbuf stays the caller's. */
 static void
-link_rx_one(struct bulk_dpdk_port *l, struct rte_mbuf *m, uint64_t now)
+port_rx_one(struct bulk_dpdk_port *l, struct rte_mbuf *m, uint64_t now)
 {
-	uint8_t hbuf[BULK_WIRE_HDRS + sizeof(struct bulk_wire_hdr) + BULK_META_MAX];
+	uint8_t hbuf[DPDK_WIRE_HDRS + sizeof(struct dpdk_wire_hdr) + BULK_META_MAX];
 	const uint8_t *p;
 	const struct rte_ether_hdr *eth;
 	const struct rte_ipv4_hdr *ip;
 	const struct rte_udp_hdr *udp;
-	struct bulk_wire_hdr h;
-	uint32_t tl, ul, need = BULK_WIRE_HDRS + sizeof(struct bulk_wire_hdr);
+	struct dpdk_wire_hdr h;
+	struct dpdk_peer tmp;
+	uint32_t tl, ul, sip, need = DPDK_WIRE_HDRS + sizeof(struct dpdk_wire_hdr);
+	uint16_t sport;
 	struct dpdk_chan *c;
 	bool csum_ok = true;
 
 	l->st.rx_frames++;
-	if (m->pkt_len < BULK_WIRE_ETH_LEN) {
+	if (m->pkt_len < DPDK_WIRE_ETH_LEN) {
 		l->st.rx_malformed++;
 		return;
 	}
@@ -508,102 +714,121 @@ link_rx_one(struct bulk_dpdk_port *l, struct rte_mbuf *m, uint64_t now)
 		l->st.rx_not_ours++;
 		return;
 	}
-	if (m->pkt_len < BULK_WIRE_ETH_LEN + BULK_WIRE_IP_LEN) {
+	if (m->pkt_len < DPDK_WIRE_ETH_LEN + DPDK_WIRE_IP_LEN) {
 		l->st.rx_malformed++;
 		return;
 	}
-	ip = (const struct rte_ipv4_hdr *)(p + BULK_WIRE_ETH_LEN);
+	ip = (const struct rte_ipv4_hdr *)(p + DPDK_WIRE_ETH_LEN);
+	sip = rte_be_to_cpu_32(ip->src_addr);
 	if (ip->dst_addr != rte_cpu_to_be_32(l->local_ip) || ip->next_proto_id != IPPROTO_UDP ||
-	    ip->src_addr != rte_cpu_to_be_32(l->peer_ip)) {
+	    (l->multi ? !peer_ip_ok(l, sip) : sip != l->peer_ip)) {
 		/* A corrupted address lands here too: nothing says it was ours. */
 		l->st.rx_not_ours++;
 		return;
 	}
 	if (!(m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_GOOD) &&
 	    ((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_BAD ||
-	     rte_raw_cksum(ip, BULK_WIRE_IP_LEN) != 0xffff)) {
+	     rte_raw_cksum(ip, DPDK_WIRE_IP_LEN) != 0xffff)) {
 		l->st.rx_csum_drops++;
 		return;
 	}
 	tl = rte_be_to_cpu_16(ip->total_length);
 	if (ip->version_ihl != RTE_IPV4_VHL_DEF || (rte_be_to_cpu_16(ip->fragment_offset) & 0x3fff) ||
-	    tl < BULK_WIRE_IP_LEN + BULK_WIRE_UDP_LEN || BULK_WIRE_ETH_LEN + tl > m->pkt_len) {
+	    tl < DPDK_WIRE_IP_LEN + DPDK_WIRE_UDP_LEN || DPDK_WIRE_ETH_LEN + tl > m->pkt_len) {
 		l->st.rx_malformed++;
 		return;
 	}
-	udp = (const struct rte_udp_hdr *)(p + BULK_WIRE_ETH_LEN + BULK_WIRE_IP_LEN);
+	udp = (const struct rte_udp_hdr *)(p + DPDK_WIRE_ETH_LEN + DPDK_WIRE_IP_LEN);
 	if (udp->dst_port != rte_cpu_to_be_16(l->udp_port)) {
 		l->st.rx_not_ours++;
 		return;
 	}
+	sport = rte_be_to_cpu_16(udp->src_port);
 	ul = rte_be_to_cpu_16(udp->dgram_len);
-	if (ul != tl - BULK_WIRE_IP_LEN || tl < need - BULK_WIRE_ETH_LEN) {
+	if (ul != tl - DPDK_WIRE_IP_LEN || tl < need - DPDK_WIRE_ETH_LEN) {
 		l->st.rx_malformed++;
 		return;
 	}
 	if (!(m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_GOOD) &&
 	    ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_BAD ||
 	     udp->dgram_cksum == 0 ||
-	     csum_fold(csum_mbuf(m, BULK_WIRE_ETH_LEN + BULK_WIRE_IP_LEN, ul, 0,
+	     csum_fold(csum_mbuf(m, DPDK_WIRE_ETH_LEN + DPDK_WIRE_IP_LEN, ul, 0,
 				 rte_ipv4_phdr_cksum(ip, 0))) != 0xffff))
 		csum_ok = false;
-	hdr_from_wire(&h, p + BULK_WIRE_HDRS);
+	hdr_from_wire(&h, p + DPDK_WIRE_HDRS);
 	if (!csum_ok) {
 		/* Blame the channel only if the header still names one. */
 		l->st.rx_csum_drops++;
-		if (h.magic == BULK_WIRE_MAGIC && (c = link_chan(l, h.chan)) != NULL)
+		if (h.magic == DPDK_WIRE_MAGIC && (c = port_chan(l, h.chan)) != NULL &&
+		    chan_from(l, c, sip, sport))
 			c->st.csum_drops++;
 		return;
 	}
-	if (h.magic != BULK_WIRE_MAGIC || h.version != BULK_WIRE_VERSION ||
+	if (h.magic != DPDK_WIRE_MAGIC || h.version != DPDK_WIRE_VERSION ||
 	    h.meta_len > BULK_META_MAX ||
-	    (uint64_t)h.length + sizeof(h) + h.meta_len + BULK_WIRE_UDP_LEN != ul) {
+	    (uint64_t)h.length + sizeof(h) + h.meta_len + DPDK_WIRE_UDP_LEN != ul) {
 		l->st.rx_malformed++;
 		return;
 	}
-	if (h.meta_len > 0 && BULK_WIRE_HDRS + sizeof(h) + h.meta_len > RTE_MIN(m->pkt_len, (uint32_t)sizeof(hbuf))) {
+	if (h.meta_len > 0 && DPDK_WIRE_HDRS + sizeof(h) + h.meta_len > RTE_MIN(m->pkt_len, (uint32_t)sizeof(hbuf))) {
 		l->st.rx_malformed++;
 		return;
 	}
 	switch (h.type) {
-	case BULK_WT_BIND_REQ: {
-		struct bulk_wire_bind b;
+	case DPDK_WT_BIND_REQ: {
+		struct dpdk_wire_bind b;
 
 		if (h.length != sizeof(b)) {
 			l->st.rx_malformed++;
 			return;
 		}
 		memcpy(&b, rte_pktmbuf_read(m, need + h.meta_len, sizeof(b), &b), sizeof(b));
-		dpdk_chan_rx_bind_req(l, &b);
+		dpdk_chan_rx_bind_req(l, frame_peer(l, sip, sport, eth, &tmp), &b);
 		return;
 	}
-	case BULK_WT_BIND_REPLY: {
-		struct bulk_wire_bind b;
+	case DPDK_WT_BIND_REPLY: {
+		struct dpdk_wire_bind b;
 
 		if (h.length != sizeof(b)) {
 			l->st.rx_malformed++;
 			return;
 		}
-		c = link_chan(l, h.chan);
+		c = port_chan(l, h.chan);
 		if (c == NULL) {
 			l->st.rx_unknown_chan++;
+			return;
+		}
+		if (!chan_from(l, c, sip, sport)) {
+			l->st.rx_wrong_peer++;
 			return;
 		}
 		memcpy(&b, rte_pktmbuf_read(m, need + h.meta_len, sizeof(b), &b), sizeof(b));
 		dpdk_chan_rx_bind_reply(c, &b);
 		return;
 	}
-	case BULK_WT_RST:
+	case DPDK_WT_RST: {
+		bool other = false;
+
+		/* Peers number their channels each on their own: the id is
+		 * only that of the sender's channel. */
 		for (unsigned i = 1; i < DPDK_MAX_CHANS; i++) {
 			c = l->chans[i];
-			if (c != NULL && c->peer_id == h.index && c->peer_id != 0) {
-				dpdk_chan_rx_rst(c);
-				return;
+			if (c == NULL || c->peer_id != h.index || c->peer_id == 0)
+				continue;
+			if (!chan_from(l, c, sip, sport)) {
+				other = true;
+				continue;
 			}
+			dpdk_chan_rx_rst(c);
+			return;
 		}
-		l->st.rx_unknown_chan++;
+		if (other)
+			l->st.rx_wrong_peer++;
+		else
+			l->st.rx_unknown_chan++;
 		return;
-	case BULK_WT_ACK:
+	}
+	case DPDK_WT_ACK:
 		break;
 	default:
 		if (h.type == 0 || h.type >= BULK_MSG_TYPE_MAX) {
@@ -612,30 +837,32 @@ link_rx_one(struct bulk_dpdk_port *l, struct rte_mbuf *m, uint64_t now)
 		}
 		break;
 	}
-	c = link_chan(l, h.chan);
+	c = port_chan(l, h.chan);
+	if (c != NULL && !chan_from(l, c, sip, sport)) {
+		/* Another host's channel: not even a reset, which would be
+		 * the other host's to act on. */
+		l->st.rx_wrong_peer++;
+		return;
+	}
 	if (c == NULL || c->mode == DPDK_LISTEN || c->mode == DPDK_BINDING) {
 		l->st.rx_unknown_chan++;
 		if (c == NULL)
-			send_rst(l, h.chan);
+			send_rst(l, frame_peer(l, sip, sport, eth, &tmp), h.chan);
 		return;
 	}
 	dpdk_rel_rx(c, &h, p + need, m, need + h.meta_len, now);
 }
 
 unsigned
-dpdk_link_rx(struct bulk_dpdk_port *l, unsigned budget)
+dpdk_port_rx(struct bulk_dpdk_port *l, unsigned budget)
 {
 	struct rte_mbuf *pkts[DPDK_RX_BURST];
 	uint16_t n;
 	/* One clock read per burst: every frame of it arrived "now". */
 	uint64_t now = dpdk_now_us();
 
-	if (!l->peer_mac_known) {
-		if (now >= l->arp_next_us) {
-			arp_send(l, RTE_ARP_OP_REQUEST, NULL, l->peer_ip);
-			l->arp_next_us = now + ARP_RETRY_US;
-		}
-	}
+	if (l->nunresolved > 0)
+		arp_resolve(l, now);
 	if (budget > DPDK_RX_BURST)
 		budget = DPDK_RX_BURST;
 	n = rte_eth_rx_burst(l->port_id, l->queue_id, pkts, (uint16_t)budget);
@@ -645,11 +872,11 @@ dpdk_link_rx(struct bulk_dpdk_port *l, unsigned budget)
 	for (uint16_t i = 0; i < n; i++) {
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-		link_rx_one(l, pkts[i], now);
+		port_rx_one(l, pkts[i], now);
 		rte_pktmbuf_free(pkts[i]);
 	}
 	if (bulk_unlikely(l->graves != NULL))
-		dpdk_link_graves_sweep(l);
+		dpdk_port_graves_sweep(l);
 	return n;
 }
 
@@ -690,7 +917,7 @@ port_configure(struct bulk_dpdk_port *l, const struct rte_eth_dev_info *info)
 }
 
 static void
-link_free(struct bulk_dpdk_port *l)
+port_free(struct bulk_dpdk_port *l)
 {
 	if (l->started) {
 		rte_eth_dev_stop(l->port_id);
@@ -704,7 +931,7 @@ link_free(struct bulk_dpdk_port *l)
 	 * the mbufs themselves): what they point into stays allocated, freed
 	 * at exit with EAL's memory, rather than freed under them.
 	 */
-	dpdk_link_graves_sweep(l);
+	dpdk_port_graves_sweep(l);
 	if (l->graves != NULL) {
 		struct dpdk_grave *g = l->graves;
 
@@ -723,6 +950,7 @@ link_free(struct bulk_dpdk_port *l)
 		rte_mempool_free(l->ext_pool);
 	if (l->own_rx_pool && rte_mempool_in_use_count(l->rx_pool) == 0)
 		rte_mempool_free(l->rx_pool);
+	bulk_free(l->peers);
 	bulk_free(l);
 }
 
@@ -737,8 +965,13 @@ bulk_dpdk_port_open(struct bulk_domain *d, const struct bulk_dpdk_port_params *p
 	unsigned seq, hdr_room;
 	int rc;
 
-	if (d == NULL || pp == NULL || out == NULL || pp->local_ip == 0 || pp->peer_ip == 0 ||
+	if (d == NULL || pp == NULL || out == NULL || pp->local_ip == 0 ||
 	    pp->local_ip == pp->peer_ip)
+		return -EINVAL;
+	/* peer_ip 0: any peer. A MAC then would belong to nobody. */
+	if (pp->peer_ip == 0 &&
+	    (!rte_is_zero_ether_addr((const struct rte_ether_addr *)pp->peer_mac) ||
+	     pp->max_peers > BULK_DPDK_MAX_PEERS_LIMIT))
 		return -EINVAL;
 	if (pp->window != 0 &&
 	    (pp->window < 64 || pp->window > 65536 || (pp->window & (pp->window - 1)) != 0))
@@ -752,7 +985,7 @@ bulk_dpdk_port_open(struct bulk_domain *d, const struct bulk_dpdk_port_params *p
 			  : (pp->queue_id >= info.nb_rx_queues || pp->queue_id >= info.nb_tx_queues))
 		return -EINVAL;
 	pthread_mutex_lock(&reg_lock);
-	for (l = links; l != NULL; l = l->next)
+	for (l = ports; l != NULL; l = l->next)
 		if (l->port_id == pp->port_id && l->queue_id == pp->queue_id) {
 			pthread_mutex_unlock(&reg_lock);
 			return -EEXIST;
@@ -771,12 +1004,29 @@ bulk_dpdk_port_open(struct bulk_domain *d, const struct bulk_dpdk_port_params *p
 	l->queue_id = pp->queue_id;
 	l->local_ip = pp->local_ip;
 	l->peer_ip = pp->peer_ip;
+	l->multi = pp->peer_ip == 0;
 	l->udp_port = pp->udp_port ? pp->udp_port : BULK_DPDK_UDP_PORT;
 	l->window = pp->window ? pp->window : BULK_DPDK_WINDOW;
 	l->peer_timeout_us = (pp->peer_timeout_ms ? pp->peer_timeout_ms : BULK_DPDK_PEER_TIMEOUT_MS) * 1000u;
 	rte_eth_macaddr_get(pp->port_id, &l->local_mac);
-	memcpy(&l->peer_mac, pp->peer_mac, sizeof(l->peer_mac));
-	l->peer_mac_known = !rte_is_zero_ether_addr(&l->peer_mac);
+	l->max_peers = !l->multi ? 1 : pp->max_peers ? pp->max_peers : BULK_DPDK_MAX_PEERS;
+	l->peers = bulk_zalloc(sizeof(*l->peers) * l->max_peers);
+	if (l->peers == NULL) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	if (!l->multi) {
+		/* The one peer, for the port's whole life: it sends to our UDP
+		 * port from the same port number. */
+		struct dpdk_peer *p = &l->peers[0];
+
+		p->ip = pp->peer_ip;
+		p->udp_port = l->udp_port;
+		memcpy(&p->mac, pp->peer_mac, sizeof(p->mac));
+		p->mac_known = !rte_is_zero_ether_addr(&p->mac);
+		l->npeers = 1;
+		l->nunresolved = p->mac_known ? 0 : 1;
+	}
 	if (rte_eth_dev_get_mtu(pp->port_id, &mtu) < 0 || mtu == 0)
 		mtu = RTE_ETHER_MTU;
 	if (pp->mtu != 0) {
@@ -786,7 +1036,7 @@ bulk_dpdk_port_open(struct bulk_domain *d, const struct bulk_dpdk_port_params *p
 			(void)rte_eth_dev_set_mtu(pp->port_id, pp->mtu);
 		mtu = pp->mtu;
 	}
-	if (mtu < BULK_WIRE_IP_OVERHEAD + BULK_META_MAX + 64) {
+	if (mtu < DPDK_WIRE_IP_OVERHEAD + BULK_META_MAX + 64) {
 		rc = -EINVAL;
 		goto fail;
 	}
@@ -817,7 +1067,7 @@ bulk_dpdk_port_open(struct bulk_domain *d, const struct bulk_dpdk_port_params *p
 	/* Zero copy: headers, meta and the largest frame without payload (an
 	 * ACK with every NAK). Copy: the whole frame. */
 	hdr_room = RTE_PKTMBUF_HEADROOM +
-		   (l->tx_zc ? DPDK_HDR_ROOM : (unsigned)mtu + BULK_WIRE_ETH_LEN + 64u);
+		   (l->tx_zc ? DPDK_HDR_ROOM : (unsigned)mtu + DPDK_WIRE_ETH_LEN + 64u);
 	snprintf(name, sizeof(name), "bulk_h%u_%u", seq, (unsigned)pp->port_id);
 	l->hdr_pool = rte_pktmbuf_pool_create(name, MBUFS_PER_POOL, 256, 0, (uint16_t)hdr_room,
 					      rte_eth_dev_socket_id(pp->port_id));
@@ -834,7 +1084,7 @@ bulk_dpdk_port_open(struct bulk_domain *d, const struct bulk_dpdk_port_params *p
 			/* af_xdp receives into the pool itself, behind 256 bytes
 			 * of XDP headroom, and its objects must fit a page. */
 			unsigned room = RTE_PKTMBUF_HEADROOM +
-					RTE_MAX(2048u, (unsigned)mtu + BULK_WIRE_ETH_LEN + 256u + 32u);
+					RTE_MAX(2048u, (unsigned)mtu + DPDK_WIRE_ETH_LEN + 256u + 32u);
 
 			if (info.driver_name != NULL && strstr(info.driver_name, "af_xdp") != NULL &&
 			    room > 3840u)
@@ -863,16 +1113,16 @@ bulk_dpdk_port_open(struct bulk_domain *d, const struct bulk_dpdk_port_params *p
 					     qi.nb_desc >= 64
 				     ? qi.nb_desc
 				     : 1024;
-		link_share(l);
+		port_share(l);
 	}
 	pthread_mutex_lock(&reg_lock);
-	l->next = links;
-	links = l;
+	l->next = ports;
+	ports = l;
 	pthread_mutex_unlock(&reg_lock);
 	*out = l;
 	return 0;
 fail:
-	link_free(l);
+	port_free(l);
 	return rc;
 }
 
@@ -885,16 +1135,16 @@ bulk_dpdk_port_close(struct bulk_dpdk_port *l)
 		return -EBUSY;
 	pthread_mutex_lock(&reg_lock);
 	for (struct dpdk_chan *c = listeners; c != NULL; c = c->lnext)
-		if (c->req_pending && c->req_link == l)
+		if (c->req_pending && c->req_port == l)
 			c->req_pending = false; /* the binder will find nobody */
-	for (struct bulk_dpdk_port **pp = &links; *pp != NULL; pp = &(*pp)->next)
+	for (struct bulk_dpdk_port **pp = &ports; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == l) {
 			*pp = l->next;
 			break;
 		}
 	pthread_mutex_unlock(&reg_lock);
-	dpdk_link_flush(l);
-	link_free(l);
+	dpdk_port_flush(l);
+	port_free(l);
 	return 0;
 }
 
@@ -905,8 +1155,8 @@ bulk_dpdk_port_poll(struct bulk_dpdk_port *l, unsigned budget)
 
 	if (l == NULL)
 		return -EINVAL;
-	n = dpdk_link_rx(l, budget ? budget : DPDK_RX_BURST);
-	dpdk_link_flush(l);
+	n = dpdk_port_rx(l, budget ? budget : DPDK_RX_BURST);
+	dpdk_port_flush(l);
 	return (int)n;
 }
 
@@ -916,5 +1166,6 @@ bulk_dpdk_port_stats_get(const struct bulk_dpdk_port *l, struct bulk_dpdk_port_s
 	if (l == NULL || st == NULL)
 		return -EINVAL;
 	*st = l->st;
+	st->peers = l->npeers;
 	return 0;
 }

@@ -70,14 +70,14 @@ pow2_at_least(uint32_t v)
 int
 dpdk_rel_init(struct dpdk_chan *c)
 {
-	struct bulk_dpdk_port *l = c->link;
+	struct bulk_dpdk_port *l = c->port;
 	uint32_t q = c->ch.queue_size ? c->ch.queue_size : BULK_CHANNEL_DEFAULT_QUEUE;
 
 	uint32_t mtu = c->peer_mtu != 0 && c->peer_mtu < l->mtu ? c->peer_mtu : l->mtu;
 
 	c->W = l->window;
 	/* Frames must fit the smaller MTU of the two ends. */
-	c->mss = mtu - (uint32_t)BULK_WIRE_IP_OVERHEAD - c->ch.meta_size;
+	c->mss = mtu - (uint32_t)DPDK_WIRE_IP_OVERHEAD - c->ch.meta_size;
 	c->msg_cap = pow2_at_least(q < 64 ? 64 : q);
 	c->msgs = bulk_zalloc_aligned(64, sizeof(*c->msgs) * c->msg_cap);
 	c->sw = bulk_zalloc(sizeof(*c->sw) * c->W);
@@ -115,14 +115,14 @@ dpdk_rel_fini(struct dpdk_chan *c)
 		for (uint32_t i = 0; i < c->msg_cap && !busy; i++)
 			busy = c->msgs[i].zc && rte_mbuf_ext_refcnt_read(&c->msgs[i].shinfo) > 0;
 	}
-	if (busy && c->link != NULL) {
+	if (busy && c->port != NULL) {
 		struct dpdk_grave *g = bulk_zalloc(sizeof(*g));
 
 		if (g != NULL) {
 			g->msgs = c->msgs;
 			g->cap = c->msg_cap;
-			g->next = c->link->graves;
-			c->link->graves = g;
+			g->next = c->port->graves;
+			c->port->graves = g;
 			c->msgs = NULL;
 		} else {
 			c->msgs = NULL; /* leaked rather than freed under a NIC */
@@ -152,7 +152,7 @@ ext_free_cb(void *addr, void *opaque)
 
 int
 dpdk_rel_queue_msg(struct dpdk_chan *c, uint8_t type, uint16_t slot, uint32_t index,
-		   uint8_t *data, uint32_t len, const void *meta, const struct bulk_wire_ctrl *ctrl)
+		   uint8_t *data, uint32_t len, const void *meta, const struct dpdk_wire_ctrl *ctrl)
 {
 	struct dpdk_txmsg *m;
 
@@ -173,7 +173,7 @@ dpdk_rel_queue_msg(struct dpdk_chan *c, uint8_t type, uint16_t slot, uint32_t in
 		memcpy(m->meta, meta, c->ch.meta_size);
 	if (ctrl != NULL)
 		m->ctrl = *ctrl;
-	if (is_data(type) && len > 0 && c->link->tx_zc) {
+	if (is_data(type) && len > 0 && c->port->tx_zc) {
 		m->shinfo.free_cb = ext_free_cb;
 		m->shinfo.fcb_opaque = m;
 		rte_mbuf_ext_refcnt_set(&m->shinfo, 1);
@@ -190,8 +190,8 @@ adv_wnd(struct dpdk_chan *c)
 {
 	uint32_t free = c->W - (c->rcv_nxt - c->rcv_del);
 
-	if (free > c->link->rx_share)
-		free = c->link->rx_share;
+	if (free > c->port->rx_share)
+		free = c->port->rx_share;
 
 	c->last_adv = free;
 	return (uint16_t)(free / 16);
@@ -202,12 +202,12 @@ static bool
 send_frame(struct dpdk_chan *c, uint32_t seq, struct dpdk_txmsg *m, uint32_t fidx, uint32_t off,
 	   uint32_t len, bool retx, uint64_t now)
 {
-	struct bulk_dpdk_port *l = c->link;
+	struct bulk_dpdk_port *l = c->port;
 	bool last = fidx + 1 == m->nframes;
-	struct bulk_wire_hdr h = {
+	struct dpdk_wire_hdr h = {
 		.type = m->type,
-		.flags = (uint8_t)((fidx == 0 ? BULK_WF_FIRST : 0) | (last ? BULK_WF_LAST : 0) |
-				   BULK_WF_ACK | (retx ? BULK_WF_RETX : 0)),
+		.flags = (uint8_t)((fidx == 0 ? DPDK_WF_FIRST : 0) | (last ? DPDK_WF_LAST : 0) |
+				   DPDK_WF_ACK | (retx ? DPDK_WF_RETX : 0)),
 		.meta_len = (uint8_t)(last && is_data(m->type) ? c->ch.meta_size : 0),
 		.chan = c->peer_id,
 		.seq = seq,
@@ -224,10 +224,10 @@ send_frame(struct dpdk_chan *c, uint32_t seq, struct dpdk_txmsg *m, uint32_t fid
 	struct rte_mbuf *f;
 	bool zc = false;
 
-	f = dpdk_frame_build(l, &h, m->meta, payload, len, m->zc ? &m->shinfo : NULL, &zc);
+	f = dpdk_frame_build(l, c->peer, &h, m->meta, payload, len, m->zc ? &m->shinfo : NULL, &zc);
 	if (f == NULL)
 		return false;
-	if (!dpdk_link_queue(l, f)) {
+	if (!dpdk_port_queue(l, f)) {
 		rte_pktmbuf_free(f);
 		return false;
 	}
@@ -295,7 +295,7 @@ pump(struct dpdk_chan *c, uint64_t now)
 		memmove(c->ovf, c->ovf + 1, (c->novf - 1) * sizeof(*c->ovf));
 		c->novf--;
 	}
-	if (!c->link->peer_mac_known)
+	if (!c->peer->mac_known)
 		return 0;
 	while (c->msg_next != c->msg_tail && c->snd_nxt - c->snd_una < limit) {
 		struct dpdk_txmsg *m = msg_at(c, c->msg_next);
@@ -308,7 +308,7 @@ pump(struct dpdk_chan *c, uint64_t now)
 		if (is_data(m->type))
 			len = m->len - off < c->mss ? m->len - off : c->mss;
 		else
-			len = is_ctrl(m->type) ? (uint32_t)sizeof(struct bulk_wire_ctrl) : 0;
+			len = is_ctrl(m->type) ? (uint32_t)sizeof(struct dpdk_wire_ctrl) : 0;
 		if (!send_frame(c, c->snd_nxt, m, k, off, len, false, now))
 			break;
 		if (c->snd_una == c->snd_nxt)
@@ -407,11 +407,11 @@ static void
 rx_naks(struct dpdk_chan *c, const struct rte_mbuf *mb, uint32_t poff, uint32_t len,
 	uint32_t hi, uint64_t now)
 {
-	struct bulk_wire_nak naks[BULK_WIRE_MAX_NAKS];
+	struct dpdk_wire_nak naks[DPDK_WIRE_MAX_NAKS];
 	uint32_t n = len / sizeof(naks[0]), wait;
-	const struct bulk_wire_nak *v;
+	const struct dpdk_wire_nak *v;
 
-	if (n > BULK_WIRE_MAX_NAKS || len % sizeof(naks[0]) != 0) {
+	if (n > DPDK_WIRE_MAX_NAKS || len % sizeof(naks[0]) != 0) {
 		c->st.bad_frames++;
 		return;
 	}
@@ -483,45 +483,22 @@ mbuf_copy(const struct rte_mbuf *m, uint32_t off, uint32_t len, uint8_t *dst)
 	}
 }
 
-/*
- * May a frame write into @p b? Only a buffer this domain can not access
- * (the sender holds it), and not one that went away over a channel of a
- * backend that shares memory (local, shm): that peer may be using it.
- * Away over another dpdk channel is fine: that peer has its own memory,
- * and a buffer that left over one channel may come home over another.
- */
-static inline bool
-may_write(const struct bulk_buffer *b)
-{
-	const struct bulk_pool *p = b->pool;
-
-	if (b->state != BULK_BUFFER_INVALID || (b->flags & BULK_BUF_F_FREE) || b->copies_out)
-		return false;
-	for (unsigned i = 0; i < p->nlinks; i++) {
-		const struct bulk_channel *o = p->links[i].ch;
-
-		if (o->ops != &dpdk_ops && bulk_bit_test(o->slots[p->links[i].slot].away, b->index))
-			return false;
-	}
-	return true;
-}
-
 void
-dpdk_rel_rx(struct dpdk_chan *c, const struct bulk_wire_hdr *h, const uint8_t *meta,
+dpdk_rel_rx(struct dpdk_chan *c, const struct dpdk_wire_hdr *h, const uint8_t *meta,
 	    const struct rte_mbuf *m, uint32_t poff, uint64_t now)
 {
 	struct bulk_channel *ch = &c->ch;
 	uint32_t seq = h->seq, i;
 	struct dpdk_rxfrm *e;
-	bool bad = false, last = h->flags & BULK_WF_LAST, first = h->flags & BULK_WF_FIRST;
+	bool bad = false, last = h->flags & DPDK_WF_LAST, first = h->flags & DPDK_WF_FIRST;
 
 	c->last_rx_us = now;
 	c->st.frames_rx++;
 	c->st.bytes_rx += h->length;
-	if (h->flags & BULK_WF_ACK)
+	if (h->flags & DPDK_WF_ACK)
 		rx_ack(c, h->ack, h->wnd, now);
-	if (h->type == BULK_WT_ACK) {
-		if (h->flags & BULK_WF_PROBE)
+	if (h->type == DPDK_WT_ACK) {
+		if (h->flags & DPDK_WF_PROBE)
 			c->ack_now = true;
 		rx_naks(c, m, poff, h->length, h->index, now);
 		return;
@@ -558,13 +535,13 @@ dpdk_rel_rx(struct dpdk_chan *c, const struct bulk_wire_hdr *h, const uint8_t *m
 
 			/* Anything else is decided at delivery (a copy of a
 			 * buffer we can read already goes back unread). */
-			if (may_write(b))
+			if (bulk_core_rx_may_write(b))
 				mbuf_copy(m, poff, h->length, (uint8_t *)b->addr + h->offset);
 		}
 	} else if (h->type == BULK_MSG_RELEASE) {
 		bad = h->length != 0 || !first || !last || h->meta_len != 0;
 	} else {
-		bad = h->length != sizeof(struct bulk_wire_ctrl) || !first || !last || h->meta_len != 0;
+		bad = h->length != sizeof(struct dpdk_wire_ctrl) || !first || !last || h->meta_len != 0;
 		if (!bad)
 			mbuf_copy(m, poff, h->length, (uint8_t *)&e->ctrl);
 	}
@@ -633,50 +610,29 @@ view_map_set(void *arg, struct bulk_pool *view)
 static void
 rx_ctrl(struct dpdk_chan *c, const struct dpdk_rxfrm *e)
 {
-	struct bulk_channel *ch = &c->ch;
-	const struct bulk_wire_ctrl *k = &e->ctrl;
-
-	switch (e->type) {
-	case BULK_MSG_POOL_ASSIGN: {
-		struct bulk_pool_mapper mapper = { .map = view_map_set };
-		uint32_t count = rte_be_to_cpu_32(k->count), size = rte_be_to_cpu_32(k->buffer_size);
-		struct bulk_pool_desc d = {
+	const struct dpdk_wire_ctrl *k = &e->ctrl;
+	struct bulk_pool_mapper mapper = { .map = view_map_set };
+	struct bulk_ctrl_rx m = {
+		.type = e->type,
+		.slot = e->slot,
+		.status = (int32_t)rte_be_to_cpu_32((uint32_t)k->status),
+		.pool = {
 			.id = {
 				.host = rte_be_to_cpu_64(k->pool_host),
 				.pid = rte_be_to_cpu_32(k->pool_pid),
 				.seq = rte_be_to_cpu_32(k->pool_seq),
 			},
-			.count = count,
-			.buffer_size = size,
-			.trust = ch->trust,
-		};
+			.count = rte_be_to_cpu_32(k->count),
+			.buffer_size = rte_be_to_cpu_32(k->buffer_size),
+			.trust = (enum bulk_trust)k->trust,
+		},
+		/* Each side allocates its own memory for a pool: nothing to
+		 * prove, so no same(); the core decides whether a view we know
+		 * may take the peer's data. */
+		.mapper = &mapper,
+	};
 
-		if (count == 0 || count > BULK_POOL_MAX_BUFFERS || size == 0 ||
-		    (uint64_t)count * size > (1ull << 40) || k->trust != (uint8_t)ch->trust) {
-			ch->stats.bad_desc++;
-			bulk_core_send_ctrl(ch, BULK_MSG_POOL_ASSIGN_REPLY, e->slot, -BULK_E_BAD_DESC,
-					    NULL);
-			return;
-		}
-		bulk_core_rx_pool_assign(ch, e->slot, &d, &mapper);
-		return;
-	}
-	case BULK_MSG_POOL_ASSIGN_REPLY:
-		bulk_core_rx_pool_assign_reply(ch, e->slot, (int32_t)rte_be_to_cpu_32((uint32_t)k->status));
-		return;
-	case BULK_MSG_POOL_REMOVE:
-		bulk_core_rx_pool_remove(ch, e->slot);
-		return;
-	case BULK_MSG_TEARDOWN:
-		bulk_core_rx_teardown(ch);
-		return;
-	case BULK_MSG_TEARDOWN_ACK:
-		bulk_core_rx_teardown_ack(ch);
-		return;
-	default:
-		ch->stats.bad_desc++;
-		return;
-	}
+	bulk_core_rx_ctrl(&c->ch, &m);
 }
 
 /* Deliver complete messages in order. @return messages delivered. */
@@ -694,7 +650,7 @@ deliver(struct dpdk_chan *c, unsigned budget)
 
 		if (e->bad)
 			c->msg_bad = true;
-		if (!(e->flags & BULK_WF_LAST)) {
+		if (!(e->flags & DPDK_WF_LAST)) {
 			e->got = 0;
 			c->rcv_del++;
 			continue;
@@ -761,12 +717,12 @@ deliver(struct dpdk_chan *c, unsigned budget)
 static void
 send_ack_flags(struct dpdk_chan *c, uint64_t now, uint8_t flags)
 {
-	struct bulk_wire_nak naks[BULK_WIRE_MAX_NAKS];
+	struct dpdk_wire_nak naks[DPDK_WIRE_MAX_NAKS];
 	unsigned n = 0;
 	uint32_t s = c->rcv_nxt, end = c->rcv_hi;
-	struct bulk_wire_hdr h = {
-		.type = BULK_WT_ACK,
-		.flags = (uint8_t)(BULK_WF_ACK | flags),
+	struct dpdk_wire_hdr h = {
+		.type = DPDK_WT_ACK,
+		.flags = (uint8_t)(DPDK_WF_ACK | flags),
 		.chan = c->peer_id,
 		.ack = c->rcv_nxt,
 		.wnd = adv_wnd(c),
@@ -775,7 +731,7 @@ send_ack_flags(struct dpdk_chan *c, uint64_t now, uint8_t flags)
 
 	if (end - s > NAK_SCAN_MAX)
 		end = s + NAK_SCAN_MAX;
-	while (s != end && n < BULK_WIRE_MAX_NAKS) {
+	while (s != end && n < DPDK_WIRE_MAX_NAKS) {
 		uint32_t start;
 
 		if (c->rw[s & (c->W - 1)].got) {
@@ -790,7 +746,7 @@ send_ack_flags(struct dpdk_chan *c, uint64_t now, uint8_t flags)
 		n++;
 	}
 	h.length = n * (uint32_t)sizeof(naks[0]);
-	if (!dpdk_link_send_small(c->link, &h, naks, h.length))
+	if (!dpdk_port_send_small(c->port, c->peer, &h, naks, h.length))
 		return; /* still owed: the next poll tries again */
 	c->st.acks_tx++;
 	c->st.naks_tx += n;
@@ -818,7 +774,7 @@ timers(struct dpdk_chan *c, uint64_t now)
 	 * Only once our own receive ring was empty after the deadline: when we
 	 * are the slow side, the peer's acks queue behind its data in our ring.
 	 */
-	if (c->snd_una != c->snd_nxt && now >= c->rto_at_us && c->link->rx_drained_us >= c->rto_at_us) {
+	if (c->snd_una != c->snd_nxt && now >= c->rto_at_us && c->port->rx_drained_us >= c->rto_at_us) {
 		c->st.rto_expired++;
 		/*
 		 * NAKs repair what the peer saw missing; a timeout mostly means a
@@ -862,7 +818,7 @@ timers(struct dpdk_chan *c, uint64_t now)
 	 */
 	if (c->snd_una == c->snd_nxt && c->msg_next != c->msg_tail && send_limit(c) == 0 &&
 	    now - c->last_tx_us >= c->rto_us)
-		send_ack_flags(c, now, BULK_WF_PROBE);
+		send_ack_flags(c, now, DPDK_WF_PROBE);
 	/* Loss epochs: more than 1/8 lost in an RTT is congestion. */
 	if (now - c->epoch_us >= (c->srtt_us > 1000 ? c->srtt_us : 1000)) {
 		if (c->epoch_lost * 8 > c->epoch_sent && c->epoch_lost > 2) {
@@ -874,7 +830,7 @@ timers(struct dpdk_chan *c, uint64_t now)
 	}
 	/* Silent, and not merely queued behind other traffic in our ring. */
 	if (now - c->last_rx_us > c->peer_timeout_us && c->gone_reason == 0 &&
-	    c->link->rx_drained_us - c->last_rx_us > c->peer_timeout_us)
+	    c->port->rx_drained_us - c->last_rx_us > c->peer_timeout_us)
 		c->gone_reason = -BULK_E_PEER_GONE;
 	if (now - c->last_tx_us >= c->peer_timeout_us / 4)
 		c->ack_now = true; /* keep-alive */
@@ -898,7 +854,7 @@ dpdk_rel_poll(struct dpdk_chan *c, unsigned budget, uint64_t now)
 	 * free transmitted mbufs lazily, so ask for them back. */
 	if (c->msg_head != c->msg_acked && now - c->cleanup_us >= 100) {
 		c->cleanup_us = now;
-		rte_eth_tx_done_cleanup(c->link->port_id, c->link->queue_id, 0);
+		rte_eth_tx_done_cleanup(c->port->port_id, c->port->queue_id, 0);
 	}
 	if (c->msgs_done != before) {
 		bulk_core_tx_complete(ch, c->msgs_done);
@@ -925,10 +881,10 @@ dpdk_rel_flush_out(struct dpdk_chan *c)
 {
 	uint64_t now = dpdk_now_us();
 
-	if (c->mode != DPDK_OPEN || c->link == NULL)
+	if (c->mode != DPDK_OPEN || c->port == NULL)
 		return;
 	/* Only an ack: the core may have unmapped pools already, so no new
 	 * data frames (a lost TEARDOWN_ACK is answered by our reset). */
 	send_ack(c, now);
-	dpdk_link_flush(c->link);
+	dpdk_port_flush(c->port);
 }

@@ -6,20 +6,20 @@
  * tcpdump and a dissector read it as is. Tests that play a malformed peer
  * build frames from this header.
  *
- * Frame kinds (bulk_wire_hdr.type):
+ * Frame kinds (dpdk_wire_hdr.type):
  *  - stream frames, types 1..BULK_MSG_TYPE_MAX-1 (enum bulk_msg_type): one
  *    message split into frames with consecutive sequence numbers. Data
  *    messages (MOVE, PASS, COPY) carry the buffer's bytes at @c offset; the
- *    first frame has BULK_WF_FIRST, the last BULK_WF_LAST and the meta.
- *    RELEASE carries none; control messages carry a struct bulk_wire_ctrl.
+ *    first frame has DPDK_WF_FIRST, the last DPDK_WF_LAST and the meta.
+ *    RELEASE carries none; control messages carry a struct dpdk_wire_ctrl.
  *  - ACK: no sequence number of its own; @c ack is cumulative, @c index the
  *    highest sequence received + 1, and the payload lists gaps below it
- *    (struct bulk_wire_nak). Also a keep-alive.
- *  - BIND_REQ / BIND_REPLY: channel set-up (struct bulk_wire_bind), outside
+ *    (struct dpdk_wire_nak). Also a keep-alive.
+ *  - BIND_REQ / BIND_REPLY: channel set-up (struct dpdk_wire_bind), outside
  *    any stream; the binder repeats its request until it is answered.
  *  - RST: "no such channel": the frame's @c index is the channel id that was
  *    not found; the receiver closes the channel whose peer id that is.
- * Every stream frame also carries the sender's cumulative ack (BULK_WF_ACK).
+ * Every stream frame also carries the sender's cumulative ack (DPDK_WF_ACK).
  */
 #ifndef BULK_DPDK_WIRE_H
 #define BULK_DPDK_WIRE_H
@@ -28,32 +28,32 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BULK_WIRE_MAGIC 0x42554c4bu /* "BULK" */
-#define BULK_WIRE_VERSION 1u
+#define DPDK_WIRE_MAGIC 0x42554c4bu /* the bytes "BULK", big endian (see shm_wire.h) */
+#define DPDK_WIRE_VERSION 1u
 
 /* Frame types beyond the stream's message types. */
-#define BULK_WT_ACK 0x40u
-#define BULK_WT_BIND_REQ 0x41u
-#define BULK_WT_BIND_REPLY 0x42u
-#define BULK_WT_RST 0x43u
+#define DPDK_WT_ACK 0x40u
+#define DPDK_WT_BIND_REQ 0x41u
+#define DPDK_WT_BIND_REPLY 0x42u
+#define DPDK_WT_RST 0x43u
 
 /* Flags. */
-#define BULK_WF_FIRST 0x01u /* first frame of a message */
-#define BULK_WF_LAST 0x02u  /* last frame of a message: meta follows the header */
-#define BULK_WF_ACK 0x04u   /* @c ack and @c wnd are valid */
-#define BULK_WF_RETX 0x08u  /* a retransmission (informational) */
-#define BULK_WF_PROBE 0x10u /* ACK: answer with an ACK (our window view is stale) */
+#define DPDK_WF_FIRST 0x01u /* first frame of a message */
+#define DPDK_WF_LAST 0x02u  /* last frame of a message: meta follows the header */
+#define DPDK_WF_ACK 0x04u   /* @c ack and @c wnd are valid */
+#define DPDK_WF_RETX 0x08u  /* a retransmission (informational) */
+#define DPDK_WF_PROBE 0x10u /* ACK: answer with an ACK (our window view is stale) */
 
-#define BULK_WIRE_ETH_LEN 14u
-#define BULK_WIRE_IP_LEN 20u
-#define BULK_WIRE_UDP_LEN 8u
+#define DPDK_WIRE_ETH_LEN 14u
+#define DPDK_WIRE_IP_LEN 20u
+#define DPDK_WIRE_UDP_LEN 8u
 
 /** The bulk header, right after the UDP header. */
-struct bulk_wire_hdr {
-	uint32_t magic;    /**< BULK_WIRE_MAGIC */
-	uint8_t version;   /**< BULK_WIRE_VERSION */
-	uint8_t type;      /**< enum bulk_msg_type, or BULK_WT_* */
-	uint8_t flags;     /**< BULK_WF_* */
+struct dpdk_wire_hdr {
+	uint32_t magic;    /**< DPDK_WIRE_MAGIC */
+	uint8_t version;   /**< DPDK_WIRE_VERSION */
+	uint8_t type;      /**< enum bulk_msg_type, or DPDK_WT_* */
+	uint8_t flags;     /**< DPDK_WF_* */
 	uint8_t meta_len;  /**< bytes of meta after the header (last frame only) */
 	uint32_t chan;     /**< the receiver's channel id (0: BIND_REQ) */
 	uint32_t seq;      /**< frame sequence number within the stream */
@@ -67,7 +67,7 @@ struct bulk_wire_hdr {
 };
 
 /** Control message payload (POOL_ASSIGN, its reply, POOL_REMOVE, TEARDOWN*). */
-struct bulk_wire_ctrl {
+struct dpdk_wire_ctrl {
 	uint64_t pool_host;
 	uint32_t pool_pid;
 	uint32_t pool_seq;
@@ -79,13 +79,13 @@ struct bulk_wire_ctrl {
 };
 
 /** One gap the receiver is missing: [start, start + count). */
-struct bulk_wire_nak {
+struct dpdk_wire_nak {
 	uint32_t start;
 	uint32_t count;
 };
 
 /** BIND_REQ and BIND_REPLY payload. */
-struct bulk_wire_bind {
+struct dpdk_wire_bind {
 	uint32_t binder_chan;  /**< binder's channel id */
 	uint32_t creator_chan; /**< reply: creator's channel id */
 	uint32_t nonce;        /**< binder's attempt, echoed in the reply */
@@ -107,25 +107,25 @@ struct bulk_wire_bind {
 };
 
 /** Most gaps one ACK reports. */
-#define BULK_WIRE_MAX_NAKS 32u
+#define DPDK_WIRE_MAX_NAKS 32u
 
 /** Headers in front of the bulk header. */
-#define BULK_WIRE_HDRS (BULK_WIRE_ETH_LEN + BULK_WIRE_IP_LEN + BULK_WIRE_UDP_LEN)
+#define DPDK_WIRE_HDRS (DPDK_WIRE_ETH_LEN + DPDK_WIRE_IP_LEN + DPDK_WIRE_UDP_LEN)
 /** Headers counted by the IP MTU in front of payload and meta. */
-#define BULK_WIRE_IP_OVERHEAD (BULK_WIRE_IP_LEN + BULK_WIRE_UDP_LEN + sizeof(struct bulk_wire_hdr))
+#define DPDK_WIRE_IP_OVERHEAD (DPDK_WIRE_IP_LEN + DPDK_WIRE_UDP_LEN + sizeof(struct dpdk_wire_hdr))
 
-static_assert(sizeof(struct bulk_wire_hdr) == 40, "bulk_wire_hdr layout");
-static_assert(offsetof(struct bulk_wire_hdr, chan) == 8, "bulk_wire_hdr.chan");
-static_assert(offsetof(struct bulk_wire_hdr, wnd) == 20, "bulk_wire_hdr.wnd");
-static_assert(offsetof(struct bulk_wire_hdr, index) == 24, "bulk_wire_hdr.index");
-static_assert(offsetof(struct bulk_wire_hdr, total) == 36, "bulk_wire_hdr.total");
-static_assert(sizeof(struct bulk_wire_ctrl) == 32, "bulk_wire_ctrl layout");
-static_assert(offsetof(struct bulk_wire_ctrl, status) == 24, "bulk_wire_ctrl.status");
-static_assert(sizeof(struct bulk_wire_nak) == 8, "bulk_wire_nak layout");
-static_assert(sizeof(struct bulk_wire_bind) == 40, "bulk_wire_bind layout");
-static_assert(offsetof(struct bulk_wire_bind, ep_id) == 24, "bulk_wire_bind.ep_id");
-static_assert(offsetof(struct bulk_wire_bind, mtu) == 30, "bulk_wire_bind.mtu");
-static_assert(BULK_WIRE_HDRS == 42, "Ethernet + IPv4 + UDP");
-static_assert(BULK_WIRE_MAX_NAKS * sizeof(struct bulk_wire_nak) <= 512, "ACK fits any frame");
+static_assert(sizeof(struct dpdk_wire_hdr) == 40, "dpdk_wire_hdr layout");
+static_assert(offsetof(struct dpdk_wire_hdr, chan) == 8, "dpdk_wire_hdr.chan");
+static_assert(offsetof(struct dpdk_wire_hdr, wnd) == 20, "dpdk_wire_hdr.wnd");
+static_assert(offsetof(struct dpdk_wire_hdr, index) == 24, "dpdk_wire_hdr.index");
+static_assert(offsetof(struct dpdk_wire_hdr, total) == 36, "dpdk_wire_hdr.total");
+static_assert(sizeof(struct dpdk_wire_ctrl) == 32, "dpdk_wire_ctrl layout");
+static_assert(offsetof(struct dpdk_wire_ctrl, status) == 24, "dpdk_wire_ctrl.status");
+static_assert(sizeof(struct dpdk_wire_nak) == 8, "dpdk_wire_nak layout");
+static_assert(sizeof(struct dpdk_wire_bind) == 40, "dpdk_wire_bind layout");
+static_assert(offsetof(struct dpdk_wire_bind, ep_id) == 24, "dpdk_wire_bind.ep_id");
+static_assert(offsetof(struct dpdk_wire_bind, mtu) == 30, "dpdk_wire_bind.mtu");
+static_assert(DPDK_WIRE_HDRS == 42, "Ethernet + IPv4 + UDP");
+static_assert(DPDK_WIRE_MAX_NAKS * sizeof(struct dpdk_wire_nak) <= 512, "ACK fits any frame");
 
 #endif /* BULK_DPDK_WIRE_H */

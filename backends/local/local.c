@@ -395,7 +395,8 @@ local_answer_binder(struct bulk_channel *ch, struct local_chan *lc, struct local
 		l->ring[1].efd = lc->efd;
 		l->ring[1].wake_enabled = lc->want_wake;
 		lc->efd_owned = false;
-		bulk_core_send_ctrl(ch, BULK_MSG_BIND_REPLY, 0, 0, NULL);
+		if (local_tx_ctrl(ch, &(struct bulk_ctrl_msg){ .type = BULK_MSG_BIND_REPLY }) == 0)
+			ch->stats.tx_msgs++;
 		return;
 	}
 	/* Refused: answer on the binder's link, then forget it; the
@@ -442,6 +443,15 @@ local_map(void *arg, struct bulk_pool *view)
 	return 0;
 }
 
+/* One address space: the same memory is the same base address. */
+static int
+local_same(void *arg, const struct bulk_pool *view)
+{
+	const struct bulk_pool *origin = arg;
+
+	return origin->base == view->base && origin->count == view->count &&
+	       origin->buffer_size == view->buffer_size;
+}
 
 /*
  * Validate and deliver one run of same-type data descriptors starting at
@@ -449,7 +459,7 @@ local_map(void *arg, struct bulk_pool *view)
  * checks fold into one straight loop per operation.
  * @return index of the first descriptor not in the run.
  */
-static inline __attribute__((always_inline)) uint32_t
+static BULK_ALWAYS_INLINE uint32_t
 local_rx_run(struct bulk_channel *ch, struct local_ring *r, uint32_t tail, uint32_t i, uint32_t n,
 	     enum bulk_msg_type type)
 {
@@ -480,41 +490,29 @@ local_rx_run(struct bulk_channel *ch, struct local_ring *r, uint32_t tail, uint3
 static void
 rx_ctrl(struct bulk_channel *ch, const struct local_desc *d)
 {
-	switch (d->type) {
-	case BULK_MSG_POOL_ASSIGN: {
+	struct bulk_ctrl_rx m = { .type = d->type, .slot = d->slot, .status = d->status };
+	struct bulk_pool_mapper mapper = { .map = local_map, .same = local_same };
+
+	if (d->type == BULK_MSG_BIND_REPLY) {
+		bulk_core_rx_bind_reply(ch, d->status);
+		return;
+	}
+	if (d->type == BULK_MSG_POOL_ASSIGN) {
+		/* Same address space: the descriptor carries the origin view. */
 		const struct bulk_pool *origin =
 			(const struct bulk_pool *)(uintptr_t)((uint64_t)d->index |
 							      ((uint64_t)d->len << 32));
-		struct bulk_pool_desc pd = {
+
+		m.pool = (struct bulk_pool_desc){
 			.id = origin->id,
 			.count = origin->count,
 			.buffer_size = origin->buffer_size,
 			.trust = origin->trust,
 		};
-		struct bulk_pool_mapper mapper = { .map = local_map, .arg = (void *)(uintptr_t)origin };
-
-		bulk_core_rx_pool_assign(ch, d->slot, &pd, &mapper);
-		break;
+		mapper.arg = (void *)(uintptr_t)origin;
+		m.mapper = &mapper;
 	}
-	case BULK_MSG_POOL_ASSIGN_REPLY:
-		bulk_core_rx_pool_assign_reply(ch, d->slot, d->status);
-		break;
-	case BULK_MSG_POOL_REMOVE:
-		bulk_core_rx_pool_remove(ch, d->slot);
-		break;
-	case BULK_MSG_BIND_REPLY:
-		bulk_core_rx_bind_reply(ch, d->status);
-		break;
-	case BULK_MSG_TEARDOWN:
-		bulk_core_rx_teardown(ch);
-		break;
-	case BULK_MSG_TEARDOWN_ACK:
-		bulk_core_rx_teardown_ack(ch);
-		break;
-	default:
-		ch->stats.bad_desc++;
-		break;
-	}
+	bulk_core_rx_ctrl(ch, &m);
 }
 
 static int
@@ -641,6 +639,7 @@ static const struct bulk_backend_ops local_ops = {
 	.name = "local",
 	.chan_size = sizeof(struct local_chan),
 	.trust_mask = 1u << BULK_TRUST_FULL,
+	.shares_memory = true,
 	.create = local_create,
 	.bind = local_bind,
 	.free = local_free,

@@ -325,8 +325,8 @@ shm_tx_pool_assign(struct shm_chan *sc, struct shm_pending *p, struct bulk_pool 
 	struct bulk_channel *ch = &sc->ch;
 	uint64_t len = shm_pool_bytes(pool->count, pool->buffer_size);
 	struct shm_pool_msg pm = {
-		.magic = SHM_MAGIC,
-		.version = SHM_VERSION,
+		.magic = SHM_WIRE_MAGIC,
+		.version = SHM_WIRE_VERSION,
 		.type = SHM_SOCK_POOL,
 		.slot = p->d.slot,
 		.id_host = pool->id.host,
@@ -356,10 +356,10 @@ shm_tx_pool_assign(struct shm_chan *sc, struct shm_pending *p, struct bulk_pool 
 			shm_stage_drop(sc, p->d.slot);
 		return sock_err(rc);
 	}
-	/* FULL and HALF share the pool's own memory: it must be a memfd, and
-	 * HALF protects 4 KiB pages (hugepages cannot be split). */
-	if (pool->fd < 0 || pool->mem == BULK_MEM_HUGEPAGE)
-		return -BULK_E_POOL_GEOMETRY;
+	/* FULL and HALF share the pool's own memory: it must be a memfd
+	 * (anonymous and hugepage pools are private mappings). */
+	if (pool->fd < 0)
+		return -BULK_E_POOL_NOT_SHAREABLE;
 	if ((uintptr_t)pool->base % SHM_PAGE != 0)
 		return -BULK_E_POOL_GEOMETRY;
 	rc = shm_sock_send(sc->sock, &pm, sizeof(pm), &pool->fd, 1);
@@ -426,7 +426,7 @@ rx_staged(const struct shm_chan *sc, const struct shm_desc *d)
  * @p i. Always inlined with a constant @p type so the core's per-type
  * checks fold into one loop per operation.
  */
-static inline __attribute__((always_inline)) uint32_t
+static BULK_ALWAYS_INLINE uint32_t
 rx_run(struct shm_chan *sc, uint32_t tail, uint32_t i, uint32_t n, enum bulk_msg_type type)
 {
 	struct bulk_channel *ch = &sc->ch;
@@ -484,6 +484,11 @@ rx_run(struct shm_chan *sc, uint32_t tail, uint32_t i, uint32_t n, enum bulk_msg
 	return i;
 }
 
+/*
+ * The transport's part of a pool assignment: the memfd that came ahead of
+ * the descriptor on the socket, and (NONE) the staging memory mapped from
+ * it. What the peer announced is judged by the core.
+ */
 static void
 rx_pool_assign(struct shm_chan *sc, const struct shm_desc *d, const uint8_t *slot)
 {
@@ -491,87 +496,56 @@ rx_pool_assign(struct shm_chan *sc, const struct shm_desc *d, const uint8_t *slo
 	struct shm_pool_info info;
 	struct shm_pool_msg pm;
 	struct shm_map_req req = { .fd = -1 };
-	struct bulk_pool_desc pd;
-	struct bulk_pool_mapper mapper = { .map = shm_pool_map, .arg = &req };
+	struct bulk_pool_mapper mapper = { .map = shm_pool_map, .same = shm_pool_same, .arg = &req };
+	struct bulk_ctrl_rx m = { .type = BULK_MSG_POOL_ASSIGN, .slot = d->slot, .mapper = &mapper };
+	bool staged = false;
 	unsigned nfds = 0;
 	ssize_t n;
-	int status = 0;
 
 	memcpy(&info, slot + sizeof(*d), sizeof(info));
-	n = sc->sock >= 0 ? shm_sock_recv(sc->sock, &pm, sizeof(pm), &req.fd, 1, &nfds) : -EBADF;
-	if (n != (ssize_t)sizeof(pm) || nfds != 1 || pm.magic != SHM_MAGIC ||
-	    pm.version != SHM_VERSION || pm.type != SHM_SOCK_POOL || pm.slot != d->slot ||
-	    pm.id_host != info.id_host || pm.id_pid != info.id_pid || pm.id_seq != info.id_seq ||
-	    info.trust != (uint32_t)ch->trust || info.count == 0 ||
-	    info.count > BULK_POOL_MAX_BUFFERS || info.buffer_size == 0 ||
-	    pm.length != shm_pool_bytes(info.count, info.buffer_size)) {
-		/* No fd for it, or not the one announced: the pool cannot be
-		 * mapped. Refuse it, and keep the channel. */
-		ch->stats.bad_desc++;
-		status = -BULK_E_BAD_DESC;
-		goto reply;
-	}
-	req.length = pm.length;
-	req.trust = ch->trust;
-	if (ch->trust == BULK_TRUST_NONE) {
-		/* The staging memory is the data path: map it (sealed, long
-		 * enough) before accepting, or refuse the pool. A slot in use
-		 * is left to the core to refuse. */
-		if (d->slot >= BULK_CHANNEL_MAX_POOLS)
-			goto core;
-		if (ch->slots[d->slot].state != BULK_SLOT_FREE)
-			goto core;
-		status = shm_stage_map(sc, d->slot, req.fd, pm.length);
-		if (status < 0)
-			goto reply;
-	}
-core:
-	pd = (struct bulk_pool_desc){
+	m.pool = (struct bulk_pool_desc){
 		.id = { .host = info.id_host, .pid = info.id_pid, .seq = info.id_seq },
 		.count = info.count,
 		.buffer_size = info.buffer_size,
-		.trust = ch->trust,
+		.trust = (enum bulk_trust)info.trust,
 	};
-	bulk_core_rx_pool_assign(ch, d->slot, &pd, &mapper);
+	n = sc->sock >= 0 ? shm_sock_recv(sc->sock, &pm, sizeof(pm), &req.fd, 1, &nfds) : -EBADF;
+	if (n != (ssize_t)sizeof(pm) || nfds != 1 || pm.magic != SHM_WIRE_MAGIC ||
+	    pm.version != SHM_WIRE_VERSION || pm.type != SHM_SOCK_POOL || pm.slot != d->slot ||
+	    pm.id_host != info.id_host || pm.id_pid != info.id_pid || pm.id_seq != info.id_seq ||
+	    pm.length != shm_pool_bytes(info.count, info.buffer_size)) {
+		/* No fd for it, or not the one announced: the pool cannot be
+		 * mapped. Refuse it, and keep the channel. */
+		m.refuse = -BULK_E_BAD_DESC;
+	} else {
+		req.length = pm.length;
+		req.trust = ch->trust;
+	}
+	/* NONE: the staging memory is the data path; map it (sealed, long
+	 * enough) before accepting, or refuse the pool. A slot the core will
+	 * refuse anyway is left alone. */
+	if (m.refuse == 0 && ch->trust == BULK_TRUST_NONE && d->slot < BULK_CHANNEL_MAX_POOLS &&
+	    ch->slots[d->slot].state == BULK_SLOT_FREE) {
+		m.refuse = shm_stage_map(sc, d->slot, req.fd, pm.length);
+		staged = m.refuse == 0;
+	}
+	bulk_core_rx_ctrl(ch, &m);
 	/* Refused or vetoed: nothing of it stays mapped. */
-	if (ch->trust == BULK_TRUST_NONE && d->slot < BULK_CHANNEL_MAX_POOLS &&
-	    ch->slots[d->slot].state == BULK_SLOT_FREE)
+	if (staged && ch->slots[d->slot].state == BULK_SLOT_FREE)
 		shm_stage_drop(sc, d->slot);
 	if (!req.used && req.fd >= 0)
 		close(req.fd);
-	return;
-reply:
-	if (req.fd >= 0)
-		close(req.fd);
-	shm_tx_ctrl(ch, &(struct bulk_ctrl_msg){
-		.type = BULK_MSG_POOL_ASSIGN_REPLY, .slot = d->slot, .status = status });
 }
 
 static void
 rx_ctrl(struct shm_chan *sc, const struct shm_desc *d, const uint8_t *slot)
 {
-	struct bulk_channel *ch = &sc->ch;
-
-	switch (d->type) {
-	case BULK_MSG_POOL_ASSIGN:
+	if (d->type == BULK_MSG_POOL_ASSIGN) {
 		rx_pool_assign(sc, d, slot);
-		break;
-	case BULK_MSG_POOL_ASSIGN_REPLY:
-		bulk_core_rx_pool_assign_reply(ch, d->slot, d->status);
-		break;
-	case BULK_MSG_POOL_REMOVE:
-		bulk_core_rx_pool_remove(ch, d->slot);
-		break;
-	case BULK_MSG_TEARDOWN:
-		bulk_core_rx_teardown(ch);
-		break;
-	case BULK_MSG_TEARDOWN_ACK:
-		bulk_core_rx_teardown_ack(ch);
-		break;
-	default:
-		ch->stats.bad_desc++;
-		break;
+		return;
 	}
+	bulk_core_rx_ctrl(&sc->ch, &(struct bulk_ctrl_rx){
+		.type = d->type, .slot = d->slot, .status = d->status });
 }
 
 static int
@@ -657,8 +631,8 @@ static void
 creator_refuse(int fd, int status)
 {
 	struct shm_welcome w = {
-		.magic = SHM_MAGIC,
-		.version = SHM_VERSION,
+		.magic = SHM_WIRE_MAGIC,
+		.version = SHM_WIRE_VERSION,
 		.type = SHM_SOCK_WELCOME,
 		.status = status,
 	};
@@ -716,8 +690,8 @@ creator_connect(struct shm_chan *sc, const struct bulk_side *binder)
 	 * header is complete before the fd leaves this process. */
 	h = base;
 	*h = (struct shm_region_hdr){
-		.magic = SHM_MAGIC,
-		.version = SHM_VERSION,
+		.magic = SHM_WIRE_MAGIC,
+		.version = SHM_WIRE_VERSION,
 		.queue_size = ch->queue_size,
 		.slot_size = slot_size,
 		.meta_size = ch->meta_size,
@@ -732,8 +706,8 @@ creator_connect(struct shm_chan *sc, const struct bulk_side *binder)
 		__atomic_store_n(&sc->rx.ctl->wake_enabled, 1, __ATOMIC_RELAXED);
 	sc->efd_peer = efd_b;
 	w = (struct shm_welcome){
-		.magic = SHM_MAGIC,
-		.version = SHM_VERSION,
+		.magic = SHM_WIRE_MAGIC,
+		.version = SHM_WIRE_VERSION,
 		.type = SHM_SOCK_WELCOME,
 		.status = 0,
 		.direction = (uint32_t)binder->direction,
@@ -786,7 +760,7 @@ creator_poll(struct shm_chan *sc)
 		close_fd(&sc->pend);
 		return 1;
 	}
-	if (n != (ssize_t)sizeof(hi) || hi.magic != SHM_MAGIC || hi.version != SHM_VERSION ||
+	if (n != (ssize_t)sizeof(hi) || hi.magic != SHM_WIRE_MAGIC || hi.version != SHM_WIRE_VERSION ||
 	    hi.type != SHM_SOCK_HELLO) {
 		ch->stats.bad_desc++;
 		rc = -EPROTO;
@@ -851,7 +825,7 @@ welcome_valid(const struct shm_welcome *w, const struct shm_region_hdr *h, uint6
 	    w->role > BULK_ROLE_SLAVE || w->trust < BULK_TRUST_NONE || w->trust > BULK_TRUST_FULL ||
 	    w->meta_size > BULK_META_MAX)
 		return false;
-	if (w->region_size != fsize || h->magic != SHM_MAGIC || h->version != SHM_VERSION ||
+	if (w->region_size != fsize || h->magic != SHM_WIRE_MAGIC || h->version != SHM_WIRE_VERSION ||
 	    h->queue_size != w->queue_size || h->meta_size != w->meta_size ||
 	    h->region_size != fsize || h->queue_size < 2 || h->queue_size > SHM_QUEUE_MAX ||
 	    (h->queue_size & (h->queue_size - 1)) != 0 || h->slot_size != shm_slot_size(h->meta_size))
@@ -893,7 +867,7 @@ binder_poll(struct shm_chan *sc)
 		bulk_core_peer_gone(ch, -BULK_E_PEER_GONE);
 		return 1;
 	}
-	if (n != (ssize_t)sizeof(w) || w.magic != SHM_MAGIC || w.version != SHM_VERSION ||
+	if (n != (ssize_t)sizeof(w) || w.magic != SHM_WIRE_MAGIC || w.version != SHM_WIRE_VERSION ||
 	    w.type != SHM_SOCK_WELCOME)
 		goto fail;
 	if (w.status != 0) {
@@ -974,8 +948,8 @@ shm_bind(struct bulk_channel *ch, struct bulk_endpoint *remote, const struct bul
 {
 	struct shm_chan *sc = shm_chan(ch);
 	struct shm_hello hi = {
-		.magic = SHM_MAGIC,
-		.version = SHM_VERSION,
+		.magic = SHM_WIRE_MAGIC,
+		.version = SHM_WIRE_VERSION,
 		.type = SHM_SOCK_HELLO,
 		.role = bp ? (uint32_t)bp->role : 0,
 		.trust = bp ? (uint32_t)bp->trust : 0,
@@ -1156,6 +1130,7 @@ static const struct bulk_backend_ops shm_ops = {
 	.name = "shm",
 	.chan_size = sizeof(struct shm_chan),
 	.trust_mask = (1u << BULK_TRUST_FULL) | (1u << BULK_TRUST_HALF) | (1u << BULK_TRUST_NONE),
+	.shares_memory = true, /* FULL and HALF; the core knows NONE does not */
 	.create = shm_create,
 	.bind = shm_bind,
 	.free = shm_free,

@@ -91,6 +91,7 @@ struct shm_map_req {
 	bool used;
 };
 int shm_pool_map(void *arg, struct bulk_pool *view);
+int shm_pool_same(void *arg, const struct bulk_pool *view);
 /** Bytes a process maps for @p count buffers of @p size. */
 uint64_t shm_pool_bytes(uint32_t count, uint32_t size);
 /** 0 if @p fd is sealed against shrinking and holds @p need bytes, else < 0. */

@@ -96,6 +96,21 @@ shm_pool_map(void *arg, struct bulk_pool *view)
 }
 
 int
+shm_pool_same(void *arg, const struct bulk_pool *view)
+{
+	const struct shm_map_req *req = arg;
+	struct stat a, b;
+
+	/* A view with no fd (anonymous, hugepage, received over a network
+	 * or at NONE) is memory no peer can have been given. */
+	if (view->fd < 0 || req->fd < 0)
+		return 0;
+	if (fstat(req->fd, &a) < 0 || fstat(view->fd, &b) < 0)
+		return 0;
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+int
 shm_prot_of(uint8_t state)
 {
 	switch (state) {

@@ -35,8 +35,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SHM_MAGIC 0x4b4c5542u   /* "BULK" little endian */
-#define SHM_VERSION 1u
+/* Both backends' wires start with the bytes "BULK": read as a host-order
+ * integer here (shared memory on one host), big endian on the network. */
+#define SHM_WIRE_MAGIC 0x4b4c5542u
+#define SHM_WIRE_VERSION 1u
 #define SHM_CACHE_LINE 64u
 #define SHM_PAGE 4096u
 #define SHM_QUEUE_MAX (1u << 16)

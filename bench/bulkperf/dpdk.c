@@ -1,20 +1,21 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * One side of one link per process over the dpdk backend, started by hand
- * like the shm pair (shm.c), with a DPDK port where shm has a socket name:
+ * The dpdk form: one side of one link per process, started by hand like
+ * the shm pair, with a DPDK port where shm has a socket:
  *
  *   --role create  the reflector: the sink of the link; creates its channel
- *                  as RX on endpoint number --ep-id and passes every buffer
+ *                  as RX at dpdk:ip=LOCAL_IP,ep=N and passes every buffer
  *                  straight back until the peer tears the channel down or
  *                  goes away;
- *   --role bind    the source: binds as TX to the peer's --ep-id over the
+ *   --role bind    the source: binds as TX to the same address over the
  *                  port (retrying while nobody answers), assigns its pool
  *                  and runs --mode.
  *
  * bulkperf owns EAL here: it initialises it with the arguments before "--"
  * (bulk_dpdk_init()), lets the library configure and start the port
- * (params.configure) and closes the port and EAL at the end. Besides the
- * usual blocks it prints the transport's counters of the channel (frames,
+ * (params.configure), registers the link so that dpdk: addresses resolve
+ * through it, and closes the port and EAL at the end. Besides the usual
+ * blocks it prints the transport's counters of the channel (frames,
  * retransmissions, NAKs, duplicates, zero-copy against copied frames, RTT),
  * the link's and the ethdev's, and the CPU time the run took.
  *
@@ -24,11 +25,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <sched.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include <arpa/inet.h>
 
@@ -36,32 +33,23 @@
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 
-#include <bulk/bulk.h>
-#include <bulk/bulk_alloc.h>
 #include <bulk/bulk_dpdk.h>
 
 #include "bulkperf.h"
 
 /* The binder retries at least this long while nobody answers. */
-#define PERF_DPDK_BIND_RETRY_NS (20 * PERF_SEC_NS)
-#define PERF_DPDK_RETRY_GAP_NS	(100 * 1000 * 1000)
-/* Idle spins between sched_yield()s and clock reads. */
-#define PERF_DPDK_IDLE_SPINS	64u
-/* The reflector nobody bound to yet naps after this long idle. */
-#define PERF_DPDK_NAP_AFTER_NS	(50 * 1000 * 1000)
-#define PERF_DPDK_NAP_NS	(1000 * 1000)
+#define PERF_DPDK_BIND_RETRY_NS (20 * APP_SEC_NS)
+#define PERF_DPDK_RETRY_GAP_NS	(100 * APP_MS_NS)
 /* Closing over a lossy link takes retransmissions: more than the shm 5 s. */
-#define PERF_DPDK_CLOSE_NS	(15 * PERF_SEC_NS)
-#define PERF_DPDK_GIVE_UP_NS	(10 * PERF_SEC_NS)
+#define PERF_DPDK_CLOSE_NS	(15 * APP_SEC_NS)
 #define PERF_DPDK_PORT_BUDGET	64u
 
-/* What this process keeps besides the run: one link, its counters, CPU time. */
+/* What this process keeps besides the run: the link, its counters. */
 struct perf_dpdk {
-	const struct perf_opts *o;
-	char **eal_argv;
 	bool eal;
 	struct bulk_dpdk_port *port;
-	bool port_configured; /* bulk_dpdk_port_open() opened it: close the ethdev too */
+	bool configured; /* bulk_dpdk_port_open() opened it: close the ethdev too */
+	bool registered; /* dpdk: addresses resolve through it */
 	char local[INET_ADDRSTRLEN];
 	char peer[INET_ADDRSTRLEN];
 	/* Read before the channel and the link go away. */
@@ -71,128 +59,72 @@ struct perf_dpdk {
 	bool have_link;
 	struct rte_eth_stats eth;
 	bool have_eth;
-	/* Process CPU time (all threads) from the start of the clock to its end. */
-	struct rusage ru0, ru1;
-	bool cpu_started, cpu_done;
 };
 
+static struct perf_dpdk perf_dpdk;
 
-static bool
-perf_dpdk_cancelled(struct perf_node *n)
+static const char *
+perf_ip(uint32_t ip, char buf[INET_ADDRSTRLEN])
 {
-	if (atomic_load_explicit(&perf_interrupted, memory_order_relaxed)) {
-		fprintf(stderr, "bulkperf: %s: interrupted during setup\n", n->name);
-		return true;
-	}
-	return false;
+	struct in_addr a = { htonl(ip) };
+
+	return inet_ntop(AF_INET, &a, buf, INET_ADDRSTRLEN);
 }
 
-
-/* Setup loops: the link (ARP, bind requests and answers) and the domain. */
-static int
-perf_dpdk_poll_setup(struct perf_dpdk *d, struct perf_node *n)
-{
-	int rc = bulk_dpdk_port_poll(d->port, PERF_DPDK_PORT_BUDGET);
-
-	if (rc < 0)
-		return rc;
-	return bulk_domain_poll(n->dom, 0);
-}
-
-static void
-perf_dpdk_cpu_start(struct perf_dpdk *d)
-{
-	getrusage(RUSAGE_SELF, &d->ru0);
-	d->cpu_started = true;
-}
-
-static void
-perf_dpdk_cpu_stop(struct perf_dpdk *d)
-{
-	if (!d->cpu_started)
-		return;
-	getrusage(RUSAGE_SELF, &d->ru1);
-	d->cpu_done = true;
-}
-
-static double
-perf_dpdk_tv(const struct timeval *a, const struct timeval *b)
-{
-	return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_usec - a->tv_usec) / 1e6;
-}
-
-/* -------------------------------------------------------------- callbacks */
-
-
-static const struct bulk_channel_callbacks perf_dpdk_cb_source = {
-	.buffer_received = perf_source_on_return,
-	.move_received = perf_on_unexpected,
-	.copy_received = perf_on_unexpected,
-	.teardown_received = perf_proc_on_teardown,
-};
-
-static const struct bulk_channel_callbacks perf_dpdk_cb_sink = {
-	.pool_assigned = perf_on_pool_assigned,
-	.move_received = perf_sink_on_move,
-	.buffer_received = perf_on_unexpected,
-	.copy_received = perf_on_unexpected,
-	.teardown_received = perf_proc_on_teardown,
-};
-
-/* ---------------------------------------------------------- EAL and port */
+/* -------------------------------------------------------- EAL and the port */
 
 static int
-perf_dpdk_eal(struct perf_dpdk *d)
+perf_dpdk_eal(const struct perf_opts *o)
 {
-	const struct perf_opts *o = d->o;
-	int rc;
+	int rc = bulk_dpdk_init(o->args.eal_argc, o->args.eal_argv);
 
-	/* rte_eal_init() permutes what it gets: a copy, NULL-terminated. */
-	d->eal_argv = calloc((size_t)o->eal_argc + 1, sizeof(*d->eal_argv));
-	if (d->eal_argv == NULL)
-		return -ENOMEM;
-	memcpy(d->eal_argv, o->eal_argv, (size_t)o->eal_argc * sizeof(*d->eal_argv));
-	rc = bulk_dpdk_init(o->eal_argc, d->eal_argv);
 	if (rc < 0) {
-		fprintf(stderr, "bulkperf: EAL initialisation failed: %s\n", bulk_strerror(rc));
-		fprintf(stderr, "bulkperf: EAL arguments:");
-		for (int i = 1; i < o->eal_argc; i++)
-			fprintf(stderr, " %s", o->eal_argv[i]);
-		fprintf(stderr, "%s\n",
-			o->eal_argc <= 1 ? " (none: put them before \"--\", e.g. -l 1 --no-pci "
-					   "--no-huge -m 512 --no-shconf --vdev "
-					   "net_af_xdp0,iface=IF)"
-					 : "");
+		app_err("EAL initialisation failed: %s", bulk_strerror(rc));
+		app_err("EAL arguments:%s",
+			o->args.eal_argc <= 1 ? " none: put them before \"--\" (or in the config "
+						"key eal), e.g. -l 1 --no-pci --no-huge -m 512 "
+						"--no-shconf --vdev net_af_xdp0,iface=IF"
+					      : "");
+		for (int i = 1; i < o->args.eal_argc; i++)
+			fprintf(stderr, " %s", o->args.eal_argv[i]);
+		if (o->args.eal_argc > 1)
+			fprintf(stderr, "\n");
 		return rc;
 	}
-	d->eal = true;
+	perf_dpdk.eal = true;
 	return 0;
 }
 
 static int
-perf_dpdk_open(struct perf_dpdk *d, struct perf_node *n)
+perf_dpdk_open(struct perf_run *r)
 {
-	const struct perf_opts *o = d->o;
+	const struct perf_opts *o = r->o;
+	struct perf_dpdk *d = &perf_dpdk;
+	struct perf_node *n = &r->nodes[0];
 	struct bulk_dpdk_port_params pp;
 	char name[RTE_ETH_NAME_MAX_LEN] = "?";
 	struct rte_ether_addr mac;
 	uint16_t mtu = 0;
 	int rc;
 
+	r->form_data = d;
+	perf_ip(o->local_ip, d->local);
+	perf_ip(o->peer_ip, d->peer);
+	rc = perf_dpdk_eal(o);
+	if (rc < 0)
+		return rc;
 	if (rte_eth_dev_count_avail() == 0) {
-		fprintf(stderr, "bulkperf: EAL found no port: give one with --vdev (e.g. "
-				"net_af_xdp0,iface=IF or net_memif0,role=server,socket=PATH) "
-				"before \"--\"\n");
+		app_err("EAL found no port: give one with --vdev (e.g. net_af_xdp0,iface=IF or "
+			"net_memif0,role=server,socket=PATH) before \"--\"");
 		return -ENODEV;
 	}
 	if (!rte_eth_dev_is_valid_port(o->port)) {
-		fprintf(stderr, "bulkperf: --port %u: no such port (EAL found %u)\n", o->port,
+		app_err("--port %u: no such port (EAL found %u)", o->port,
 			(unsigned)rte_eth_dev_count_avail());
 		return -ENODEV;
 	}
 	memset(&pp, 0, sizeof(pp));
 	pp.port_id = o->port;
-	pp.queue_id = 0;
 	pp.local_ip = o->local_ip;
 	pp.peer_ip = o->peer_ip;
 	memcpy(pp.peer_mac, o->peer_mac, sizeof(pp.peer_mac));
@@ -200,551 +132,156 @@ perf_dpdk_open(struct perf_dpdk *d, struct perf_node *n)
 	pp.mtu = o->mtu;
 	pp.window = o->window;
 	pp.peer_timeout_ms = o->peer_timeout_ms;
-	pp.tx_mode = o->tx_mode == PERF_TX_ZERO_COPY ? BULK_DPDK_TX_ZERO_COPY
-		     : o->tx_mode == PERF_TX_COPY    ? BULK_DPDK_TX_COPY
-						     : BULK_DPDK_TX_AUTO;
+	pp.tx_mode = (enum bulk_dpdk_tx_mode)o->tx_mode;
 	pp.configure = 1;
 	rc = bulk_dpdk_port_open(n->dom, &pp, &d->port);
 	if (rc < 0) {
 		d->port = NULL;
-		fprintf(stderr, "bulkperf: %s: open port %u (%s -> %s): %s\n", n->name, o->port,
-			d->local, d->peer, bulk_strerror(rc));
+		app_err("%s: open port %u (%s -> %s): %s", n->name, o->port, d->local, d->peer,
+			bulk_strerror(rc));
 		return rc;
 	}
-	d->port_configured = true;
+	d->configured = true;
+	rc = bulk_dpdk_port_addr_register(d->port);
+	if (rc < 0) {
+		app_err("%s: register port %u for dpdk: addresses: %s", n->name, o->port,
+			bulk_strerror(rc));
+		return rc;
+	}
+	d->registered = true;
 	rte_eth_dev_get_name_by_port(o->port, name);
 	memset(&mac, 0, sizeof(mac));
 	rte_eth_macaddr_get(o->port, &mac);
 	rte_eth_dev_get_mtu(o->port, &mtu);
-	printf("bulkperf: %s: port %u (%s), MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u, "
-	       "%s -> %s, UDP port %u\n",
-	       n->name, o->port, name, mac.addr_bytes[0], mac.addr_bytes[1], mac.addr_bytes[2],
-	       mac.addr_bytes[3], mac.addr_bytes[4], mac.addr_bytes[5], mtu, d->local, d->peer,
-	       o->udp_port != 0 ? o->udp_port : BULK_DPDK_UDP_PORT);
-	fflush(stdout);
+	app_say("%s: port %u (%s), MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u, %s -> %s, UDP port %u",
+		n->name, o->port, name, mac.addr_bytes[0], mac.addr_bytes[1], mac.addr_bytes[2],
+		mac.addr_bytes[3], mac.addr_bytes[4], mac.addr_bytes[5], mtu, d->local, d->peer,
+		o->udp_port != 0 ? o->udp_port : BULK_DPDK_UDP_PORT);
 	return 0;
 }
 
-/* ------------------------------------------------------------------ setup */
-
-static const char *
-perf_dpdk_bind_hint(int err)
-{
-	switch (-err) {
-	case BULK_E_BIND_MISMATCH:
-		return " (both sides need the same --trust and meta size)";
-	case BULK_E_ALREADY_BOUND:
-		return " (the create side serves another client)";
-	case BULK_E_BIND_REFUSED:
-		return " (the create side refused)";
-	default:
-		return "";
-	}
-}
-
-/* Nobody listens yet, or nobody answers yet: try again. */
-static bool
-perf_dpdk_bind_retryable(int err)
-{
-	return err == -BULK_E_EP_NO_CHANNEL || err == -BULK_E_PEER_GONE;
-}
-
-/*
- * Bind the source's end to the peer's endpoint --ep-id as TX. The answer
- * comes in the continuation: -BULK_E_EP_NO_CHANNEL when nobody listens on
- * the number there, -BULK_E_PEER_GONE when nothing answered within the peer
- * timeout; both are retried (a fresh channel each time) for a while.
- */
+/* The link, not a channel, hears ARP and the binder's request. */
 static int
-perf_dpdk_bind(struct perf_run *r, struct perf_dpdk *d, struct perf_end *e,
-	       struct bulk_endpoint *ep)
+perf_dpdk_poll(struct perf_run *r)
 {
-	const struct perf_opts *o = r->o;
-	struct perf_node *n = e->node;
-	uint64_t timeout_ns = (uint64_t)(o->peer_timeout_ms != 0 ? o->peer_timeout_ms
-								 : BULK_DPDK_PEER_TIMEOUT_MS) *
-			      1000000ull;
-	uint64_t retry_ns = 3 * timeout_ns > PERF_DPDK_BIND_RETRY_NS ? 3 * timeout_ns
-								     : PERF_DPDK_BIND_RETRY_NS;
-	uint64_t deadline = perf_now_ns() + retry_ns;
-	struct bulk_bind_params bp;
-	bool said = false;
 	int rc;
 
-	memset(&bp, 0, sizeof(bp));
-	bp.trust = o->trust;
-	bp.meta_size = PERF_META_SIZE;
-	bp.user = e;
-	for (;;) {
-		uint64_t answer;
-
-		rc = bulk_channel_bind(n->dom, ep, &perf_dpdk_cb_source, &bp, perf_end_cont(e),
-				       &e->ch);
-		if (rc < 0) {
-			e->ch = NULL;
-			e->started = false;
-		} else {
-			/* The backend answers within the peer timeout; a margin on top. */
-			answer = perf_now_ns() + timeout_ns + PERF_SETUP_TIMEOUT_NS;
-			while (!e->cont_fired) {
-				rc = perf_dpdk_poll_setup(d, n);
-				if (rc < 0) {
-					fprintf(stderr, "bulkperf: %s: poll while binding: %s\n",
-						n->name, bulk_strerror(rc));
-					return rc;
-				}
-				if (perf_dpdk_cancelled(n))
-					return -EINTR;
-				if (perf_now_ns() > answer) {
-					fprintf(stderr,
-						"bulkperf: %s: the bind to endpoint %u at %s got no "
-						"answer, not even a failure, within %llu ms\n",
-						n->name, o->ep_id, d->peer,
-						(unsigned long long)((timeout_ns +
-								      PERF_SETUP_TIMEOUT_NS) /
-								     1000000ull));
-					return -ETIMEDOUT;
-				}
-			}
-			e->started = false;
-			rc = e->cont_err;
-			if (rc == 0)
-				break;
-			/* A failed bind leaves a CLOSED channel: free it, bind afresh. */
-			if (bulk_channel_free(e->ch) < 0) {
-				fprintf(stderr, "bulkperf: %s: cannot free the channel of a failed "
-						"bind\n",
-					n->name);
-				r->errors++;
-			} else {
-				e->ch = NULL;
-			}
-		}
-		if (!perf_dpdk_bind_retryable(rc)) {
-			fprintf(stderr, "bulkperf: %s: bind to endpoint %u at %s: %s%s\n", n->name,
-				o->ep_id, d->peer, bulk_strerror(rc), perf_dpdk_bind_hint(rc));
-			return rc;
-		}
-		if (e->ch != NULL) /* could not be freed: no second channel over it */
-			return rc;
-		if (perf_dpdk_cancelled(n))
-			return -EINTR;
-		if (perf_now_ns() >= deadline) {
-			fprintf(stderr,
-				"bulkperf: %s: bind to endpoint %u at %s: %s (nobody %s for %llu "
-				"s)\n",
-				n->name, o->ep_id, d->peer, bulk_strerror(rc),
-				rc == -BULK_E_EP_NO_CHANNEL ? "listened" : "answered",
-				(unsigned long long)(retry_ns / PERF_SEC_NS));
-			return rc;
-		}
-		if (!said) {
-			fprintf(stderr,
-				"bulkperf: %s: endpoint %u at %s: %s; retrying for %llu s\n",
-				n->name, o->ep_id, d->peer, bulk_strerror(rc),
-				(unsigned long long)(retry_ns / PERF_SEC_NS));
-			said = true;
-		}
-		if (rc == -BULK_E_EP_NO_CHANNEL)
-			perf_sleep_ns(PERF_DPDK_RETRY_GAP_NS);
-	}
-	if (!perf_connected(e)) {
-		fprintf(stderr, "bulkperf: %s: bind answered, but the channel is %s\n", n->name,
-			bulk_channel_state_name(bulk_channel_state(e->ch)));
-		return -EPROTO;
-	}
-	printf("bulkperf: %s: bound to endpoint %u at %s\n", n->name, o->ep_id, d->peer);
-	fflush(stdout);
-	return 0;
-}
-
-/* Source: a pool of anonymous memory (the peer allocates its own), assigned. */
-static int
-perf_dpdk_assign(struct perf_run *r, struct perf_dpdk *d, struct perf_node *n)
-{
-	struct perf_end *e = n->down;
-	uint64_t deadline;
-	int rc;
-
-	rc = perf_pool_alloc(r, n->dom, BULK_MEM_ANON);
+	if (perf_dpdk.port == NULL)
+		return 0;
+	rc = bulk_dpdk_port_poll(perf_dpdk.port, PERF_DPDK_PORT_BUDGET);
 	if (rc < 0)
-		return rc;
-	rc = bulk_channel_assign_pool(e->ch, r->pool, perf_end_cont(e));
-	if (rc < 0) {
-		fprintf(stderr, "bulkperf: %s: assign pool: %s\n", n->name, bulk_strerror(rc));
-		e->started = false;
-		return rc;
-	}
-	deadline = perf_now_ns() + PERF_DPDK_CLOSE_NS;
-	while (!e->cont_fired) {
-		rc = perf_dpdk_poll_setup(d, n);
-		if (rc < 0) {
-			fprintf(stderr, "bulkperf: %s: poll: %s\n", n->name, bulk_strerror(rc));
-			return rc;
-		}
-		if (perf_dpdk_cancelled(n))
-			return -EINTR;
-		if (perf_now_ns() > deadline) {
-			fprintf(stderr, "bulkperf: %s: pool assignment did not complete within %llu s\n",
-				n->name, PERF_DPDK_CLOSE_NS / PERF_SEC_NS);
-			return -ETIMEDOUT;
-		}
-	}
-	return perf_assign_result(r, n, e);
+		app_err("%s: port poll: %s", r->nodes[0].name, bulk_strerror(rc));
+	return rc;
 }
 
-/* Create side: the RX channel on endpoint --ep-id, listening. */
-static int
-perf_dpdk_listen(struct perf_run *r, struct perf_dpdk *d, struct perf_end *e,
-		 struct bulk_endpoint *ep)
-{
-	const struct perf_opts *o = r->o;
-	struct bulk_channel_params cp;
-	int rc;
-
-	memset(&cp, 0, sizeof(cp));
-	cp.direction = BULK_DIRECTION_RX;
-	cp.trust = o->trust;
-	cp.meta_size = PERF_META_SIZE;
-	cp.queue_size = o->queue_size;
-	cp.user = e;
-	rc = bulk_channel_create(ep, &perf_dpdk_cb_sink, &cp, &e->ch);
-	if (rc < 0) {
-		e->ch = NULL;
-		if (rc == -EADDRINUSE)
-			fprintf(stderr, "bulkperf: %s: endpoint %u is taken in this domain\n",
-				e->node->name, o->ep_id);
-		else
-			fprintf(stderr, "bulkperf: %s: cannot create the channel on endpoint %u: "
-					"%s\n",
-				e->node->name, o->ep_id, bulk_strerror(rc));
-		return rc;
-	}
-	printf("bulkperf: %s: listening on endpoint %u at %s (port %u)\n", e->node->name,
-	       o->ep_id, d->local, o->port);
-	fflush(stdout);
-	return 0;
-}
-
-/* ---------------------------------------------------------------- running */
-
-/* One line of the transport's counters, with the periodic block. */
 static void
-perf_dpdk_periodic_line(struct perf_end *e)
+perf_dpdk_bind_policy(const struct perf_run *r, struct app_bind_policy *p)
 {
+	uint64_t timeout = (uint64_t)(r->o->peer_timeout_ms != 0 ? r->o->peer_timeout_ms
+								 : BULK_DPDK_PEER_TIMEOUT_MS) *
+			   APP_MS_NS;
+
+	/* The backend answers a bind within the peer timeout: a margin on top. */
+	*p = (struct app_bind_policy){
+		.retry_ns = 3 * timeout > PERF_DPDK_BIND_RETRY_NS ? 3 * timeout
+								  : PERF_DPDK_BIND_RETRY_NS,
+		.gap_ns = PERF_DPDK_RETRY_GAP_NS,
+		.answer_ns = timeout + PERF_SETUP_NS,
+	};
+}
+
+/* ------------------------------------------------------------ statistics */
+
+/* One line of the transport's counters, after the periodic block. */
+static void
+perf_dpdk_periodic(struct perf_run *r)
+{
+	struct perf_node *n = &r->nodes[0];
+	struct app_chan *c = n->down != NULL ? &n->down->c : &n->up->c;
 	struct bulk_dpdk_chan_stats s;
 
-	if (e->ch == NULL || bulk_dpdk_chan_stats_get(e->ch, &s) != 0)
+	if (c->ch == NULL || bulk_dpdk_chan_stats_get(c->ch, &s) != 0)
 		return;
 	printf("  dpdk: frames TX %" PRIu64 " RX %" PRIu64 ", retransmits %" PRIu64
-	       ", NAKs TX %" PRIu64 " RX %" PRIu64 ", dups %" PRIu64 ", zero-copy/copied TX %" PRIu64
-	       "/%" PRIu64 ", RTT %u us, RTO %u us, cwnd %u (cumulative)\n",
+	       ", NAKs TX %" PRIu64 " RX %" PRIu64 ", dups %" PRIu64
+	       ", zero-copy/copied TX %" PRIu64 "/%" PRIu64
+	       ", RTT %u us, RTO %u us, cwnd %u (since the start)\n",
 	       s.frames_tx, s.frames_rx, s.retransmits, s.naks_tx, s.naks_rx, s.dups_rx,
 	       s.tx_zero_copy, s.tx_copied, s.rtt_us, s.rto_us, s.cwnd);
 	fflush(stdout);
 }
 
 static void
-perf_dpdk_tick(struct perf_run *r, struct perf_node *n, uint64_t period, bool show)
+perf_dpdk_closing(struct perf_run *r)
 {
-	uint64_t now = perf_now_ns();
+	struct perf_node *n = &r->nodes[0];
+	struct app_chan *c = n->down != NULL ? &n->down->c : &n->up->c;
 
-	if (!show || period == 0 || now - r->t_last_print < period)
-		return;
-	perf_stats_periodic(r, now, true);
-	perf_dpdk_periodic_line(n->down != NULL ? n->down : n->up);
+	if (c->ch != NULL)
+		perf_dpdk.have_chan = bulk_dpdk_chan_stats_get(c->ch, &perf_dpdk.chan) == 0;
 }
 
-/* Nothing to do: spin, and give the CPU away now and then. */
+/* The channel and pool are gone: the link goes too (the domain then can). */
 static void
-perf_dpdk_idle(unsigned *spins)
+perf_dpdk_close(struct perf_run *r)
 {
-	if (++*spins < PERF_DPDK_IDLE_SPINS) {
-		perf_cpu_relax();
-		return;
-	}
-	*spins = 0;
-	sched_yield();
-}
-
-static void
-perf_dpdk_run_source(struct perf_run *r, struct perf_dpdk *d, struct perf_node *n)
-{
-	uint64_t period = (uint64_t)(r->o->stats_period * (double)PERF_SEC_NS);
-	uint64_t last = 0, last_t;
-	unsigned iter = 0, spins = 0;
-
-	perf_start_clock(r);
-	perf_dpdk_cpu_start(d);
-	last_t = r->t_start;
-	for (;;) {
-		unsigned work = perf_step(r, n);
-
-		if (perf_source_done(r) || perf_aborted(r))
-			break;
-		if ((++iter & 63) == 0) {
-			perf_dpdk_tick(r, n, period, true);
-			if (perf_watchdog(r, perf_now_ns(), &last, &last_t))
-				break;
-		}
-		if (work != 0)
-			spins = 0;
-		else
-			perf_dpdk_idle(&spins);
-	}
-	r->t_end = perf_now_ns();
-	perf_dpdk_cpu_stop(d);
-}
-
-
-/*
- * The reflector: pass back what arrives until the peer closes. The clock
- * runs from the moment a peer bound. Interrupted, it sends every buffer
- * home marked PERF_SEQ_STOP and bounces the rest, so the source drains and
- * closes in order.
- */
-static void
-perf_dpdk_run_relay(struct perf_run *r, struct perf_dpdk *d, struct perf_node *n)
-{
-	uint64_t period = (uint64_t)(r->o->stats_period * (double)PERF_SEC_NS);
-	uint64_t since = 0, gave_up = 0;
-	unsigned iter = 0, spins = 0;
-	bool bound = false;
-
-	for (;;) {
-		unsigned work;
-
-		/* Before the binder's request arrived: the link, not a channel, hears it. */
-		if (!bound) {
-			int rc = bulk_dpdk_port_poll(d->port, PERF_DPDK_PORT_BUDGET);
-
-			if (rc < 0) {
-				fprintf(stderr, "bulkperf: %s: port poll: %s\n", n->name,
-					bulk_strerror(rc));
-				r->errors++;
-				break;
-			}
-		}
-		work = perf_step(r, n);
-		if (!bound && perf_connected(n->up)) {
-			bound = true;
-			perf_start_clock(r);
-			perf_dpdk_cpu_start(d);
-			printf("bulkperf: %s: a peer bound\n", n->name);
-			fflush(stdout);
-		}
-		if (n->up->closed)
-			break;
-		if (!n->bounce && (perf_aborted(r) || atomic_load_explicit(&perf_interrupted,
-									  memory_order_relaxed))) {
-			if (!perf_connected(n->up))
-				break;
-			if (!perf_aborted(r))
-				fprintf(stderr, "bulkperf: %s: interrupted; sending every buffer back "
-						"until the source closes the link\n",
-					n->name);
-			n->bounce = true;
-			r->ends[0].q.head = r->ends[0].q.tail;
-			perf_pass_home(r, n);
-			gave_up = perf_now_ns();
-		}
-		if (n->bounce && perf_now_ns() - gave_up > PERF_DPDK_GIVE_UP_NS) {
-			fprintf(stderr, "bulkperf: %s: the source did not close within %llu s after "
-					"this process gave up\n",
-				n->name, PERF_DPDK_GIVE_UP_NS / PERF_SEC_NS);
-			r->errors++;
-			break;
-		}
-		if ((++iter & 63) == 0)
-			perf_dpdk_tick(r, n, period, bound);
-		if (work != 0) {
-			spins = 0;
-			since = 0;
-			continue;
-		}
-		if (bound) {
-			perf_dpdk_idle(&spins);
-			continue;
-		}
-		/* Waiting for a binder: nap once idle for a while (it repeats its request). */
-		if (since == 0)
-			since = perf_now_ns();
-		else if (perf_now_ns() - since > PERF_DPDK_NAP_AFTER_NS)
-			perf_sleep_ns(PERF_DPDK_NAP_NS);
-		else
-			perf_dpdk_idle(&spins);
-	}
-	r->t_end = perf_now_ns();
-	perf_dpdk_cpu_stop(d);
-	if (!bound)
-		r->t_start = r->t_end;
-	if (n->up->closed && n->up->close_reason != 0)
-		printf("bulkperf: %s: the peer went away without a teardown: %s\n", n->name,
-		       bulk_strerror(n->up->close_reason));
-}
-
-/* --------------------------------------------------------------- teardown */
-
-/* Destroy the channel (if still open) and wait until it is closed. */
-static void
-perf_dpdk_close(struct perf_run *r, struct perf_dpdk *d, struct perf_node *n, struct perf_end *e)
-{
-	uint64_t deadline;
+	struct perf_dpdk *d = &perf_dpdk;
 	int rc;
 
-	if (e->ch == NULL)
+	if (d->port == NULL)
 		return;
-	if (bulk_channel_state(e->ch) == BULK_STATE_CONNECTED ||
-	    bulk_channel_state(e->ch) == BULK_STATE_INITIALIZED) {
-		rc = bulk_channel_destroy(e->ch, perf_end_cont(e));
-		if (rc < 0) {
-			fprintf(stderr, "bulkperf: %s: destroy the channel: %s\n", n->name,
-				bulk_strerror(rc));
-			e->started = false;
-			r->errors++;
-		}
-	}
-	deadline = perf_now_ns() + PERF_DPDK_CLOSE_NS;
-	for (;;) {
-		enum bulk_channel_state st = bulk_channel_state(e->ch);
-
-		/* A channel can only be freed once its destroy continuation ran. */
-		if ((st == BULK_STATE_CLOSED || st == BULK_STATE_INITIALIZED) &&
-		    !(e->started && !e->cont_fired))
-			break;
-		rc = perf_dpdk_poll_setup(d, n);
-		if (rc < 0) {
-			fprintf(stderr, "bulkperf: %s: poll during teardown: %s\n", n->name,
-				bulk_strerror(rc));
-			r->errors++;
-			break;
-		}
-		if (perf_now_ns() > deadline) {
-			fprintf(stderr, "bulkperf: %s: the channel did not close within %llu s "
-					"(state %s)\n",
-				n->name, PERF_DPDK_CLOSE_NS / PERF_SEC_NS,
-				bulk_channel_state_name(st));
-			r->errors++;
-			break;
-		}
-	}
-	if (e->started && e->cont_fired && e->cont_err != 0 && e->cont_err != -BULK_E_PEER_GONE) {
-		fprintf(stderr, "bulkperf: %s: teardown: %s\n", n->name, bulk_strerror(e->cont_err));
+	if (d->registered && bulk_dpdk_port_addr_unregister(d->port) == 0)
+		d->registered = false;
+	d->have_link = bulk_dpdk_port_stats_get(d->port, &d->link) == 0;
+	d->have_eth = rte_eth_stats_get(r->o->port, &d->eth) == 0;
+	rc = bulk_dpdk_port_close(d->port);
+	if (rc < 0) {
+		app_err("%s: close the port: %s", r->nodes[0].name, bulk_strerror(rc));
 		r->errors++;
+	} else {
+		d->port = NULL;
 	}
 }
 
-
-
 static void
-perf_dpdk_teardown(struct perf_run *r, struct perf_dpdk *d, struct perf_node *n)
+perf_dpdk_fini(struct perf_run *r)
 {
-	struct perf_end *e = &r->ends[0];
-	uint32_t held = 0;
-	int rc;
+	struct perf_dpdk *d = &perf_dpdk;
 
-	if (n == NULL || n->dom == NULL)
-		goto eal;
-	r->tearing_down = true;
-	if (n->role == PERF_ROLE_SOURCE)
-		perf_pool_home(r);
-	if (n->role == PERF_ROLE_SOURCE && e->ch != NULL)
-		perf_check_source(r, n);
-	else
-		perf_pass_home(r, n);
-	if (d->port != NULL)
-		perf_dpdk_close(r, d, n, e);
-	if (n->role != PERF_ROLE_SOURCE) {
-		held = perf_held(n);
-		if (held != 0)
-			fprintf(stderr, "bulkperf: %s: %u buffers of the source's pool are still here\n",
-				n->name, held);
-	}
-	if (e->ch != NULL) {
-		d->have_chan = bulk_dpdk_chan_stats_get(e->ch, &d->chan) == 0;
-		bulk_channel_stats_get(e->ch, &e->lib);
-		rc = bulk_channel_free(e->ch);
-		if (rc < 0) {
-			fprintf(stderr, "bulkperf: %s: free the channel: %s\n", n->name,
-				bulk_strerror(rc));
-			r->errors++;
-		} else {
-			e->ch = NULL;
-		}
-	}
-	for (unsigned i = 0; i < r->neps; i++) {
-		if (r->eps[i] == NULL)
-			continue;
-		rc = bulk_endpoint_free(r->eps[i]);
-		if (rc < 0) {
-			fprintf(stderr, "bulkperf: %s: free endpoint: %s\n", n->name, bulk_strerror(rc));
-			r->errors++;
-		} else {
-			r->eps[i] = NULL;
-		}
-	}
-	n->view = NULL; /* dropped with the channel it was assigned to */
-	if (r->pool != NULL) {
-		rc = bulk_pool_free(r->pool);
-		if (rc < 0) {
-			fprintf(stderr, "bulkperf: %s: free pool: %s\n", n->name, bulk_strerror(rc));
-			r->errors++;
-		} else {
-			r->pool = NULL;
-		}
-	}
-	if (d->port != NULL) {
-		d->have_link = bulk_dpdk_port_stats_get(d->port, &d->link) == 0;
-		d->have_eth = rte_eth_stats_get(d->o->port, &d->eth) == 0;
-		rc = bulk_dpdk_port_close(d->port);
-		if (rc < 0) {
-			fprintf(stderr, "bulkperf: %s: close the port: %s\n", n->name,
-				bulk_strerror(rc));
-			r->errors++;
-		} else {
-			d->port = NULL;
-		}
-	}
-	if (held == 0 && d->port == NULL) {
-		rc = bulk_domain_destroy(n->dom);
-		if (rc < 0) {
-			fprintf(stderr, "bulkperf: %s: destroy domain: %s\n", n->name,
-				bulk_strerror(rc));
-			r->errors++;
-		} else {
-			n->dom = NULL;
-		}
-	}
-eal:
 	/*
 	 * The library stopped the port; closing it (af_xdp: detach the XDP
 	 * program from the interface; memif: drop the socket) and EAL is ours.
 	 */
-	if (d->port_configured && d->port == NULL)
-		(void)rte_eth_dev_close(d->o->port);
-	if (d->eal && d->port == NULL && (n == NULL || n->dom == NULL))
+	if (d->configured && d->port == NULL)
+		(void)rte_eth_dev_close(r->o->port);
+	if (d->eal && d->port == NULL && (r->nodes == NULL || r->nodes[0].dom == NULL))
 		(void)rte_eal_cleanup();
 }
 
-/* ----------------------------------------------------------------- report */
+static double
+perf_tv(const struct timeval *a, const struct timeval *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_usec - a->tv_usec) / 1e6;
+}
 
 static void
-perf_dpdk_report(struct perf_run *r, struct perf_dpdk *d)
+perf_dpdk_report(struct perf_run *r)
 {
 	const struct perf_opts *o = r->o;
+	const struct perf_dpdk *d = &perf_dpdk;
 	const struct bulk_dpdk_chan_stats *s = &d->chan;
-	struct perf_ctrs_snap m;
+	struct app_ctrs_snap m;
 
-	printf("\n  ######################## DPDK link: port %u, %s -> %s, UDP port %u, endpoint %u "
+	printf("\n  ######################## DPDK link: port %u, %s -> %s, UDP port %u, %s "
 	       "########################\n",
 	       o->port, d->local, d->peer, o->udp_port != 0 ? o->udp_port : BULK_DPDK_UDP_PORT,
-	       o->ep_id);
+	       o->addr);
 	if (d->have_chan) {
-		printf("  Channel   frames TX: %-12" PRIu64 " RX: %-12" PRIu64 " payload bytes TX: %-14" PRIu64
-		       " RX: %" PRIu64 "\n",
+		printf("  Channel   frames TX: %-12" PRIu64 " RX: %-12" PRIu64
+		       " payload bytes TX: %-14" PRIu64 " RX: %" PRIu64 "\n",
 		       s->frames_tx, s->frames_rx, s->bytes_tx, s->bytes_rx);
-		printf("            zero-copy TX frames: %-10" PRIu64 " copied TX frames: %-10" PRIu64
-		       " MSS: %u bytes\n",
+		printf("            zero-copy TX frames: %-10" PRIu64
+		       " copied TX frames: %-10" PRIu64 " MSS: %u bytes\n",
 		       s->tx_zero_copy, s->tx_copied, s->mss);
 		printf("            retransmits: %-8" PRIu64 " RTO expired: %-8" PRIu64
 		       " NAKs TX: %-8" PRIu64 " NAKs RX: %-8" PRIu64 " dups RX: %-8" PRIu64
@@ -760,13 +297,13 @@ perf_dpdk_report(struct perf_run *r, struct perf_dpdk *d)
 		printf("  Channel   (no channel statistics: the channel was not set up)\n");
 	}
 	if (d->have_link)
-		printf("  Link      frames RX: %-12" PRIu64 " TX: %-12" PRIu64 " not ours: %-8" PRIu64
-		       " malformed: %-6" PRIu64 " checksum drops: %-6" PRIu64
-		       " unknown channel: %-6" PRIu64 " ARP RX/TX: %" PRIu64 "/%" PRIu64
-		       " TX-full bursts: %" PRIu64 "\n",
-		       d->link.rx_frames, d->link.tx_frames, d->link.rx_not_ours, d->link.rx_malformed,
-		       d->link.rx_csum_drops, d->link.rx_unknown_chan, d->link.arp_rx, d->link.arp_tx,
-		       d->link.tx_full);
+		printf("  Link      frames RX: %-12" PRIu64 " TX: %-12" PRIu64
+		       " not ours: %-8" PRIu64 " malformed: %-6" PRIu64
+		       " checksum drops: %-6" PRIu64 " unknown channel: %-6" PRIu64
+		       " ARP RX/TX: %" PRIu64 "/%" PRIu64 " TX-full bursts: %" PRIu64 "\n",
+		       d->link.rx_frames, d->link.tx_frames, d->link.rx_not_ours,
+		       d->link.rx_malformed, d->link.rx_csum_drops, d->link.rx_unknown_chan,
+		       d->link.arp_rx, d->link.arp_tx, d->link.tx_full);
 	if (d->have_eth)
 		printf("  Ethdev    RX-packets: %-12" PRIu64 " TX-packets: %-12" PRIu64
 		       " RX-missed: %-8" PRIu64 " RX-errors: %-8" PRIu64 " TX-errors: %-8" PRIu64
@@ -774,9 +311,9 @@ perf_dpdk_report(struct perf_run *r, struct perf_dpdk *d)
 		       d->eth.ipackets, d->eth.opackets, d->eth.imissed, d->eth.ierrors,
 		       d->eth.oerrors, d->eth.rx_nombuf);
 	perf_main_counter(r, &m);
-	if (d->cpu_done) {
-		double user = perf_dpdk_tv(&d->ru0.ru_utime, &d->ru1.ru_utime);
-		double sys = perf_dpdk_tv(&d->ru0.ru_stime, &d->ru1.ru_stime);
+	if (r->cpu_done) {
+		double user = perf_tv(&r->ru0.ru_utime, &r->ru1.ru_utime);
+		double sys = perf_tv(&r->ru0.ru_stime, &r->ru1.ru_stime);
 		double wall = r->t_end > r->t_start ? (double)(r->t_end - r->t_start) / 1e9 : 0;
 		double hz = (double)rte_get_tsc_hz();
 		double cyc = (user + sys) * hz;
@@ -787,8 +324,8 @@ perf_dpdk_report(struct perf_run *r, struct perf_dpdk *d)
 		       user, sys, wall, wall > 0 ? 100.0 * (user + sys) / wall : 0.0, hz / 1e9);
 		printf("  cpu: role=%s user_s=%.3f sys_s=%.3f wall_s=%.3f tsc_hz=%.0f buffers=%" PRIu64
 		       " bytes=%" PRIu64 " cycles_per_buffer=%.0f cycles_per_4k=%.0f\n",
-		       o->role == PERF_SHM_BIND ? "bind" : "create", user, sys, wall, hz, m.tx_bufs,
-		       m.tx_bytes, m.tx_bufs != 0 ? cyc / (double)m.tx_bufs : 0.0,
+		       o->side == PERF_SIDE_BIND ? "bind" : "create", user, sys, wall, hz,
+		       m.tx_bufs, m.tx_bytes, m.tx_bufs != 0 ? cyc / (double)m.tx_bufs : 0.0,
 		       m.tx_bytes != 0 ? cyc / ((double)m.tx_bytes / 4096.0) : 0.0);
 	}
 	printf("  ##########################################################################"
@@ -798,113 +335,25 @@ perf_dpdk_report(struct perf_run *r, struct perf_dpdk *d)
 
 /* ------------------------------------------------------------------- main */
 
-static int
-perf_dpdk_node(struct perf_run *r, struct perf_dpdk *d)
-{
-	const struct perf_opts *o = d->o;
-	bool source = o->role == PERF_SHM_BIND;
-	struct perf_node *n;
-	struct perf_end *e;
-	int rc;
-
-	perf_run_init(r, o);
-	r->split = true;
-	r->neps = 2;
-	rc = perf_ends_alloc(r, 1, 1);
-	if (rc < 0) {
-		fprintf(stderr, "bulkperf: %s\n", bulk_strerror(rc));
-		return rc;
-	}
-	n = &r->nodes[0];
-	e = &r->ends[0];
-	n->run = r;
-	n->idx = source ? 0 : 1;
-	n->role = source ? PERF_ROLE_SOURCE : PERF_ROLE_SINK;
-	perf_node_name(n->idx, 0, n->name, sizeof(n->name));
-	e->link = 0;
-	e->node = n;
-	e->tx_side = source;
-	if (source) {
-		r->source = n;
-		n->down = e;
-		r->stamp = o->mode == PERF_MODE_ECHO || o->mode == PERF_MODE_RTT;
-		r->stamp_every = o->mode == PERF_MODE_RTT;
-	} else {
-		r->sink = n;
-		n->up = e;
-		/* The source's --buffer-size is news to us: learned from the first buffer. */
-		r->payload_len = 0;
-	}
-
-	rc = perf_dpdk_eal(d);
-	if (rc < 0)
-		return rc;
-	rc = bulk_domain_create(n->name, &n->dom);
-	if (rc < 0) {
-		fprintf(stderr, "bulkperf: domain %s: %s\n", n->name, bulk_strerror(rc));
-		n->dom = NULL;
-		return rc;
-	}
-	rc = perf_dpdk_open(d, n);
-	if (rc < 0)
-		return rc;
-	if (source) {
-		rc = bulk_dpdk_endpoint_remote(d->port, o->ep_id, &r->eps[1]);
-		if (rc < 0) {
-			r->eps[1] = NULL;
-			fprintf(stderr, "bulkperf: %s: endpoint %u at %s: %s\n", n->name, o->ep_id,
-				d->peer, bulk_strerror(rc));
-			return rc;
-		}
-		rc = perf_dpdk_bind(r, d, e, r->eps[1]);
-		if (rc == 0)
-			rc = perf_dpdk_assign(r, d, n);
-	} else {
-		rc = bulk_dpdk_endpoint_create(n->dom, o->ep_id, &r->eps[0]);
-		if (rc < 0) {
-			r->eps[0] = NULL;
-			fprintf(stderr, "bulkperf: %s: endpoint %u: %s\n", n->name, o->ep_id,
-				bulk_strerror(rc));
-			return rc;
-		}
-		rc = perf_dpdk_listen(r, d, e, r->eps[0]);
-	}
-	if (rc < 0)
-		return rc;
-	if (perf_csv_open(r) < 0)
-		return -EIO;
-	if (source)
-		perf_dpdk_run_source(r, d, n);
-	else
-		perf_dpdk_run_relay(r, d, n);
-	return 0;
-}
+static const struct perf_form perf_form_dpdk = {
+	.mem = BULK_MEM_ANON, /* the peer allocates its own */
+	.copies_payload = true,
+	.idle_yield = true,
+	.close_ns = PERF_DPDK_CLOSE_NS,
+	.bind_policy = perf_dpdk_bind_policy,
+	.open = perf_dpdk_open,
+	.poll = perf_dpdk_poll,
+	.periodic = perf_dpdk_periodic,
+	.closing = perf_dpdk_closing,
+	.close = perf_dpdk_close,
+	.fini = perf_dpdk_fini,
+	.report = perf_dpdk_report,
+};
 
 int
 perf_dpdk_main(const struct perf_opts *o)
 {
-	struct perf_dpdk d;
-	struct perf_run r;
-	struct in_addr a;
-	int rc, status;
+	unsigned idx = o->side == PERF_SIDE_BIND ? 0 : 1;
 
-	memset(&d, 0, sizeof(d));
-	d.o = o;
-	a.s_addr = htonl(o->local_ip);
-	inet_ntop(AF_INET, &a, d.local, sizeof(d.local));
-	a.s_addr = htonl(o->peer_ip);
-	inet_ntop(AF_INET, &a, d.peer, sizeof(d.peer));
-
-	rc = perf_dpdk_node(&r, &d);
-	perf_dpdk_teardown(&r, &d, r.nodes != NULL ? &r.nodes[0] : NULL);
-	if (rc < 0) {
-		status = PERF_EXIT_FAIL;
-		perf_csv_close(&r);
-	} else {
-		perf_dpdk_report(&r, &d);
-		status = perf_report(&r, true);
-	}
-	perf_run_free(&r);
-	free(d.eal_argv);
-	return status;
+	return perf_chain_main(o, &perf_form_dpdk, idx, idx, false, NULL);
 }

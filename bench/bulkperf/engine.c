@@ -1,24 +1,22 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * What every domain of the chain does, whichever backend links it to the
- * next: send queues, the payload pattern and its check, the callbacks of
- * the source, the hops and the sink, the source's production, one step of
- * a domain, and the watchdog. local.c and shm.c set the chain up around it.
+ * next: the payload pattern and its check, the callbacks of the source and
+ * the sink (a hop is lib/app's forwarder), the source's production, one
+ * step of a domain, the watchdog, and the end-of-run checks.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <bulk/bulk.h>
-#include <bulk/bulk_alloc.h>
 
 #include "bulkperf.h"
 
 /* Golden-ratio multiplier: consecutive sequence numbers give unrelated patterns. */
 #define PERF_PATTERN_MUL 0x9E3779B97F4A7C15ull
 /* No buffer moved for this long while some are away: something is stuck. */
-#define PERF_STALL_NS	 (10 * PERF_SEC_NS)
+#define PERF_STALL_NS	 (10 * APP_SEC_NS)
 #define PERF_MAX_REPORTS 10u
 
 struct perf_meta {
@@ -27,7 +25,7 @@ struct perf_meta {
 };
 _Static_assert(sizeof(struct perf_meta) == PERF_META_SIZE, "meta is seq + timestamp");
 
-atomic_bool perf_interrupted;
+const uint64_t perf_meta_stop[2] = { PERF_SEQ_STOP, 0 };
 
 void
 perf_abort(struct perf_run *r)
@@ -52,179 +50,6 @@ perf_node_name(unsigned idx, unsigned hops, char *buf, size_t len)
 		snprintf(buf, len, "hop%u", idx);
 }
 
-void
-perf_run_init(struct perf_run *r, const struct perf_opts *o)
-{
-	memset(r, 0, sizeof(*r));
-	r->o = o;
-	r->nlinks = o->hops + 1;
-	r->payload_len = o->buffer_size;
-	/* Poll at least a burst per channel, and the library default otherwise. */
-	r->budget = o->burst > 64 ? o->burst : 64;
-	r->inflight_max = o->inflight;
-	perf_hist_init(&r->hist);
-	atomic_init(&r->done, false);
-	atomic_init(&r->abort, false);
-}
-
-/* ------------------------------------------------------------ send queue */
-
-static void
-perf_txq_fini(struct perf_txq *q)
-{
-	free(q->bufs);
-	free(q->lens);
-	free(q->meta);
-	memset(q, 0, sizeof(*q));
-}
-
-static int
-perf_txq_init(struct perf_txq *q, uint32_t n)
-{
-	uint32_t cap = 1;
-
-	while (cap < n)
-		cap <<= 1;
-	q->bufs = calloc(cap, sizeof(*q->bufs));
-	q->lens = calloc(cap, sizeof(*q->lens));
-	q->meta = calloc(cap, PERF_META_SIZE);
-	if (q->bufs == NULL || q->lens == NULL || q->meta == NULL) {
-		perf_txq_fini(q);
-		return -ENOMEM;
-	}
-	q->mask = cap - 1;
-	q->head = 0;
-	q->tail = 0;
-	return 0;
-}
-
-/*
- * Nodes and ends, each end with a send queue for every buffer of a pool of
- * --buffers. A process that is not the source learns the pool's real size
- * only when it is assigned (perf_on_pool_assigned() grows the queues).
- */
-int
-perf_ends_alloc(struct perf_run *r, unsigned nnodes, unsigned nends)
-{
-	r->nnodes = nnodes;
-	r->nends = nends;
-	r->nodes = calloc(nnodes, sizeof(*r->nodes));
-	r->ends = calloc(nends, sizeof(*r->ends));
-	r->eps = calloc(r->nlinks > 2 ? r->nlinks : 2, sizeof(*r->eps));
-	if (r->nodes == NULL || r->ends == NULL || r->eps == NULL)
-		return -ENOMEM;
-	for (unsigned i = 0; i < nends; i++) {
-		r->ends[i].run = r;
-		if (perf_txq_init(&r->ends[i].q, r->o->buffers) < 0)
-			return -ENOMEM;
-	}
-	return 0;
-}
-
-void
-perf_run_free(struct perf_run *r)
-{
-	for (unsigned i = 0; r->ends != NULL && i < r->nends; i++)
-		perf_txq_fini(&r->ends[i].q);
-	free(r->ends);
-	free(r->nodes);
-	free(r->eps);
-	r->ends = NULL;
-	r->nodes = NULL;
-	r->eps = NULL;
-}
-
-static inline uint32_t
-perf_txq_count(const struct perf_txq *q)
-{
-	return q->tail - q->head;
-}
-
-void
-perf_end_error(struct perf_end *e, const char *what, int rc)
-{
-	/* The first error of an end is worth a line; the rest only a count. */
-	if (perf_ctr_get(&e->ctr.errors) == 0)
-		fprintf(stderr, "bulkperf: %s: link %u %s end: %s: %s\n",
-			e->node != NULL ? e->node->name : "?", e->link, e->tx_side ? "TX" : "RX",
-			what, bulk_strerror(rc));
-	perf_ctr_add(&e->ctr.errors, 1);
-	perf_abort(e->run);
-}
-
-/*
- * The queue holds at most every buffer of the pool, which is all there is,
- * so it can only overflow through a bug; then stop the run rather than lose
- * track of a buffer.
- */
-static inline void
-perf_txq_push(struct perf_end *e, struct bulk_buffer *b, uint32_t len, const void *meta)
-{
-	struct perf_txq *q = &e->q;
-	uint32_t i;
-
-	if (perf_txq_count(q) > q->mask) {
-		perf_end_error(e, "send queue overflow", -ENOBUFS);
-		return;
-	}
-	i = q->tail & q->mask;
-	q->bufs[i] = b;
-	q->lens[i] = len;
-	memcpy(&q->meta[(size_t)i * PERF_META_SIZE], meta, PERF_META_SIZE);
-	q->tail++;
-}
-
-/*
- * Send what the queue holds in bursts of --burst until it is empty or the
- * channel's queue is full (then the rest waits for the next step, after the
- * peer had a chance to consume).
- */
-static unsigned
-perf_flush(struct perf_end *e)
-{
-	struct perf_txq *q = &e->q;
-	uint32_t burst = e->run->o->burst;
-	unsigned total = 0;
-
-	/* Closed by the peer: nothing can go; whoever saw it close reports it. */
-	if (e->hold || e->closed)
-		return 0;
-	while (q->head != q->tail) {
-		uint32_t start = q->head & q->mask;
-		uint32_t n = perf_txq_count(q);
-		uint64_t bytes = 0;
-		int rc;
-
-		if (n > q->mask + 1 - start)
-			n = q->mask + 1 - start;
-		if (n > burst)
-			n = burst;
-		if (e->tx_side)
-			rc = bulk_channel_move_burst(e->ch, &q->bufs[start], &q->lens[start],
-						     &q->meta[(size_t)start * PERF_META_SIZE], n,
-						     BULK_CONT_NONE);
-		else
-			rc = bulk_channel_pass_burst(e->ch, &q->bufs[start], &q->lens[start],
-						     &q->meta[(size_t)start * PERF_META_SIZE], n,
-						     BULK_CONT_NONE);
-		if (rc < 0) {
-			perf_end_error(e, e->tx_side ? "move" : "pass", rc);
-			break;
-		}
-		for (int i = 0; i < rc; i++)
-			bytes += q->lens[start + (uint32_t)i];
-		q->head += (uint32_t)rc;
-		perf_ctr_add(&e->ctr.tx_bufs, (uint64_t)rc);
-		perf_ctr_add(&e->ctr.tx_bytes, bytes);
-		total += (unsigned)rc;
-		if ((uint32_t)rc < n) {
-			perf_ctr_add(&e->ctr.qfull, 1);
-			break;
-		}
-	}
-	return total;
-}
-
 /* --------------------------------------------------------- payload check */
 
 static void
@@ -243,29 +68,30 @@ perf_fill(void *addr, uint32_t len, uint64_t seq)
 	}
 }
 
+/* Count a failure; say what it was for the first PERF_MAX_REPORTS. */
+static void
+perf_verify_failed(struct perf_node *n, const char *what)
+{
+	app_ctr_add(&n->verify_failures, 1);
+	if (n->reported++ < PERF_MAX_REPORTS)
+		app_err("verify failure at %s: %s", n->name, what);
+}
+
 /*
  * Check one buffer against the pattern of its sequence number, and the
  * sequence against the one expected: every channel is FIFO, so the sink
  * and the source (for what comes back) see the numbers in order.
  */
 static void
-perf_check(struct perf_node *n, const struct bulk_buffer *b, uint32_t len, const uint8_t *meta)
+perf_check(struct perf_node *n, const struct bulk_buffer *b, uint32_t len, uint64_t seq)
 {
 	struct perf_run *r = n->run;
 	const uint64_t *w = b->addr;
-	struct perf_meta m;
-	uint64_t base, seq;
+	uint64_t base = seq * PERF_PATTERN_MUL, expect = n->expect_seq;
 	uint32_t nw = len / 8, i;
 	const char *why = NULL;
-	uint64_t expect = n->expect_seq;
 
-	memcpy(&m, meta, sizeof(m));
-	perf_ctr_add(&n->checked, 1);
-	seq = m.seq & ~PERF_SEQ_VERIFY;
-	base = seq * PERF_PATTERN_MUL;
-	/* A sink in another process learns the payload length from the first buffer. */
-	if (r->payload_len == 0)
-		r->payload_len = len;
+	app_ctr_add(&n->checked, 1);
 	/* Resynchronise on the received number so one gap is one failure. */
 	n->expect_seq = seq + 1;
 	if (seq != expect) {
@@ -285,247 +111,156 @@ perf_check(struct perf_node *n, const struct bulk_buffer *b, uint32_t len, const
 				why = "payload tail differs";
 		}
 	}
-	if (why == NULL)
-		return;
-	perf_ctr_add(&n->verify_failures, 1);
-	if (n->reported++ < PERF_MAX_REPORTS)
-		fprintf(stderr,
-			"bulkperf: verify failure at %s: %s (buffer %u, seq %" PRIu64
-			", expected seq %" PRIu64 ", len %u)\n",
-			n->name, why, b->index, seq, expect, len);
-}
+	if (why != NULL) {
+		char what[160];
 
-static bool
-perf_meta_verify(const uint8_t *meta)
-{
-	struct perf_meta m;
-
-	memcpy(&m, meta, sizeof(m));
-	return (m.seq & PERF_SEQ_VERIFY) != 0;
-}
-
-static const struct perf_meta perf_meta_stop = { PERF_SEQ_STOP, 0 };
-
-/* A sink told --verify itself insists that the source marked every buffer. */
-static void
-perf_unmarked(struct perf_node *n, const struct bulk_buffer *b)
-{
-	perf_ctr_add(&n->verify_failures, 1);
-	if (n->reported++ < PERF_MAX_REPORTS)
-		fprintf(stderr,
-			"bulkperf: verify failure at %s: buffer %u carries no pattern "
-			"(run the source with --verify too)\n",
-			n->name, b->index);
+		snprintf(what, sizeof(what),
+			 "%s (buffer %u, seq %" PRIu64 ", expected seq %" PRIu64 ", len %u)", why,
+			 b->index, seq, expect, len);
+		perf_verify_failed(n, what);
+	}
 }
 
 /* -------------------------------------------------------------- callbacks */
 
 /* Source: buffers come home. Take latency samples, check, put them back in the pool. */
-void
+static void
 perf_source_on_return(struct bulk_channel *ch, struct bulk_buffer *const *bufs,
 		      const uint32_t *lens, const void *meta, unsigned n)
 {
 	struct perf_end *e = bulk_channel_user(ch);
-	struct perf_run *r = e->run;
+	struct perf_node *node = e->node;
+	struct perf_run *r = node->run;
 	const uint8_t *mp = meta;
 	uint64_t bytes = 0, now = 0;
 	int rc;
 
 	if (r->stamp)
-		now = perf_now_ns();
+		now = app_now_ns();
 	for (unsigned i = 0; i < n; i++) {
-		const uint8_t *mi = mp + (size_t)i * PERF_META_SIZE;
 		struct perf_meta m;
+		uint64_t seq;
 
-		memcpy(&m, mi, sizeof(m));
+		memcpy(&m, mp + (size_t)i * PERF_META_SIZE, sizeof(m));
 		/* --return-len: the payload went one way; count what was sent. */
-		bytes += r->o->return_len >= 0 ? r->o->buffer_size : lens[i];
+		bytes += r->o->return_len_set ? r->o->buffer_size : lens[i];
 		if (m.seq & PERF_SEQ_STOP) {
 			if (!r->peer_stopped)
-				fprintf(stderr, "bulkperf: %s: a process downstream gave up; "
-						"stopping and draining\n",
-					e->node->name);
+				app_err("%s: a process downstream gave up; stopping and draining",
+					node->name);
 			r->peer_stopped = true;
 			r->stop_sending = true;
 			continue;
 		}
 		if (r->stamp && m.ts != 0 && now >= m.ts)
-			perf_hist_record(&r->hist, now - m.ts);
-		if (r->o->verify && perf_meta_verify(mi)) {
-			if (r->o->return_len < 0) {
-				perf_check(e->node, bufs[i], lens[i], mi);
-			} else {
-				/* No data came back: the order is all there is to check. */
-				uint64_t seq = m.seq & ~PERF_SEQ_VERIFY;
-
-				perf_ctr_add(&e->node->checked, 1);
-				if (seq != e->node->expect_seq) {
-					perf_ctr_add(&e->node->verify_failures, 1);
-					if (e->node->reported++ < PERF_MAX_REPORTS)
-						fprintf(stderr, "bulkperf: verify failure at %s: "
-								"sequence %" PRIu64 " back, expected %" PRIu64 "\n",
-							e->node->name, seq, e->node->expect_seq);
-				}
-				e->node->expect_seq = seq + 1;
-			}
+			app_hist_record(&r->hist, now - m.ts);
+		if (!r->o->verify || !(m.seq & PERF_SEQ_VERIFY))
+			continue;
+		seq = m.seq & ~PERF_SEQ_VERIFY;
+		if (!r->o->return_len_set) {
+			perf_check(node, bufs[i], lens[i], seq);
+			continue;
 		}
+		/* No data came back: the order is all there is to check. */
+		app_ctr_add(&node->checked, 1);
+		if (seq != node->expect_seq) {
+			char what[96];
+
+			snprintf(what, sizeof(what), "sequence %" PRIu64 " back, expected %" PRIu64,
+				 seq, node->expect_seq);
+			perf_verify_failed(node, what);
+		}
+		node->expect_seq = seq + 1;
 	}
 	rc = bulk_pool_put_burst(r->pool, bufs, n);
 	if (rc < 0)
-		perf_end_error(e, "pool put", rc);
+		app_chan_error(&e->c, "pool put", rc);
 	r->returned += n;
-	perf_ctr_add(&e->ctr.rx_bufs, n);
-	perf_ctr_add(&e->ctr.rx_bytes, bytes);
+	app_ctr_add(&e->c.ctr.rx_bufs, n);
+	app_ctr_add(&e->c.ctr.rx_bytes, bytes);
 }
 
 /* Sink: check what the source marked, count, pass straight back. */
-void
+static void
 perf_sink_on_move(struct bulk_channel *ch, struct bulk_buffer *const *bufs, const uint32_t *lens,
 		  const void *meta, unsigned n)
 {
 	struct perf_end *e = bulk_channel_user(ch);
+	struct perf_node *node = e->node;
+	struct perf_run *r = node->run;
+	const struct perf_opts *o = r->o;
 	const uint8_t *mp = meta;
-	uint64_t bytes = 0;
 
+	app_chan_count_rx(&e->c, lens, n);
+	/* A sink in another process learns the payload length from the first buffer. */
+	if (r->payload_len == 0 && n > 0)
+		r->payload_len = lens[0];
 	for (unsigned i = 0; i < n; i++) {
 		const uint8_t *m = mp + (size_t)i * PERF_META_SIZE;
+		uint64_t seq;
 
-		bytes += lens[i];
-		if (e->node->bounce) {
-			perf_txq_push(e, bufs[i], lens[i], &perf_meta_stop);
+		if (node->bounce) {
+			app_chan_push(&e->c, bufs[i], lens[i], perf_meta_stop);
 			continue;
 		}
-		if (perf_meta_verify(m))
-			perf_check(e->node, bufs[i], lens[i], m);
-		else if (e->run->o->verify)
-			perf_unmarked(e->node, bufs[i]);
-		perf_txq_push(e, bufs[i],
-			      e->run->o->return_len >= 0 && (uint64_t)e->run->o->return_len < lens[i]
-				      ? (uint32_t)e->run->o->return_len
-				      : lens[i],
-			      m);
+		memcpy(&seq, m, sizeof(seq));
+		if (seq & PERF_SEQ_VERIFY) {
+			perf_check(node, bufs[i], lens[i], seq & ~PERF_SEQ_VERIFY);
+		} else if (o->verify) {
+			/* A sink told --verify insists that the source marked every buffer. */
+			char what[96];
+
+			snprintf(what, sizeof(what),
+				 "buffer %u carries no pattern (run the source with --verify too)",
+				 bufs[i]->index);
+			perf_verify_failed(node, what);
+		}
+		app_chan_push(
+			&e->c, bufs[i],
+			o->return_len_set && o->return_len < lens[i] ? o->return_len : lens[i], m);
 	}
-	perf_ctr_add(&e->ctr.rx_bufs, n);
-	perf_ctr_add(&e->ctr.rx_bytes, bytes);
 }
 
 /*
- * Hop, upstream link: a moved buffer is ours READ_WRITE; move the same one
- * on (or, once this hop gave up, straight back).
+ * Callbacks by the role of the domain and the end of the link: what a
+ * pool assignment, a moved and a passed-back burst do; a copy, which
+ * bulkperf never sends, is unexpected anywhere; teardown as lib/app says.
+ */
+#define PERF_CALLBACKS(pool, move, back)                                                           \
+	{                                                                                          \
+		.pool_assigned = (pool), .move_received = (move), .buffer_received = (back),       \
+		.copy_received = app_chan_on_unexpected, .teardown_received = app_chan_on_teardown \
+	}
+
+const struct bulk_channel_callbacks perf_cb_source =
+	PERF_CALLBACKS(NULL, app_chan_on_unexpected, perf_source_on_return);
+const struct bulk_channel_callbacks perf_cb_hop_down =
+	PERF_CALLBACKS(NULL, app_chan_on_unexpected, app_fwd_on_return);
+const struct bulk_channel_callbacks perf_cb_hop_up =
+	PERF_CALLBACKS(app_chan_on_pool, app_fwd_on_move, app_chan_on_unexpected);
+const struct bulk_channel_callbacks perf_cb_sink =
+	PERF_CALLBACKS(app_chan_on_pool, perf_sink_on_move, app_chan_on_unexpected);
+
+/*
+ * The sink gives up (an error here, SIGINT or SIGTERM) but keeps the
+ * source's buffers safe: closing upstream now would strand whatever the
+ * source moves before it sees the teardown. Instead, send everything held
+ * home marked PERF_SEQ_STOP, and from now on pass back at once what
+ * arrives, marked too: the source stops, drains and closes the link in
+ * order. (A hop does the same through its forwarder.)
  */
 void
-perf_hop_on_move(struct bulk_channel *ch, struct bulk_buffer *const *bufs, const uint32_t *lens,
-		 const void *meta, unsigned n)
+perf_sink_give_up(struct perf_node *n)
 {
-	struct perf_end *e = bulk_channel_user(ch);
-	struct perf_end *down = e->node->down;
-	const uint8_t *mp = meta;
-	uint64_t bytes = 0;
-
-	for (unsigned i = 0; i < n; i++) {
-		bytes += lens[i];
-		if (e->node->bounce)
-			perf_txq_push(e, bufs[i], lens[i], &perf_meta_stop);
-		else
-			perf_txq_push(down, bufs[i], lens[i], mp + (size_t)i * PERF_META_SIZE);
-	}
-	perf_ctr_add(&e->ctr.rx_bufs, n);
-	perf_ctr_add(&e->ctr.rx_bytes, bytes);
-}
-
-/* Hop, downstream link: a buffer passed back; pass it on towards its owner. */
-void
-perf_hop_on_return(struct bulk_channel *ch, struct bulk_buffer *const *bufs, const uint32_t *lens,
-		   const void *meta, unsigned n)
-{
-	struct perf_end *e = bulk_channel_user(ch);
-	struct perf_end *up = e->node->up;
-	const uint8_t *mp = meta;
-	uint64_t bytes = 0;
-
-	for (unsigned i = 0; i < n; i++) {
-		bytes += lens[i];
-		perf_txq_push(up, bufs[i], lens[i], mp + (size_t)i * PERF_META_SIZE);
-	}
-	perf_ctr_add(&e->ctr.rx_bufs, n);
-	perf_ctr_add(&e->ctr.rx_bytes, bytes);
-}
-
-/* Grow an empty queue to hold @p n buffers. */
-static int
-perf_txq_reserve(struct perf_txq *q, uint32_t n)
-{
-	if (q->mask + 1 >= n)
-		return 0;
-	perf_txq_fini(q);
-	return perf_txq_init(q, n);
-}
-
-int
-perf_on_pool_assigned(struct bulk_channel *ch, struct bulk_pool *pool)
-{
-	struct perf_end *e = bulk_channel_user(ch);
-	struct perf_node *n = e->node;
-	uint32_t count = bulk_pool_buffer_count(pool);
-
-	/*
-	 * Every buffer of the pool may end up queued here at once; with the
-	 * chain split over processes the pool's size is news to this one. No
-	 * buffer of it can be queued yet, so the queues are empty.
-	 */
-	if ((n->up != NULL && perf_txq_reserve(&n->up->q, count) < 0) ||
-	    (n->down != NULL && perf_txq_reserve(&n->down->q, count) < 0)) {
-		perf_end_error(e, "send queue for the pool", -ENOMEM);
-		return -ENOMEM;
-	}
-	/*
-	 * A hop passes the pool on to its downstream channel, but only after
-	 * this poll returned: the assignment on this channel is then complete.
-	 */
-	if (n->role == PERF_ROLE_HOP)
-		n->view_assigned = true;
-	n->view = pool;
-	return 0;
-}
-
-void
-perf_on_unexpected(struct bulk_channel *ch, struct bulk_buffer *const *bufs, const uint32_t *lens,
-		   const void *meta, unsigned n)
-{
-	struct perf_end *e = bulk_channel_user(ch);
-
-	(void)bufs;
-	(void)lens;
-	(void)meta;
-	(void)n;
-	perf_end_error(e, "unexpected delivery", -EPROTO);
-}
-
-static void
-perf_cont(void *arg, int err, struct bulk_channel *ch)
-{
-	struct perf_end *e = arg;
-
-	(void)ch;
-	e->cont_fired++;
-	e->cont_err = err;
-}
-
-struct bulk_cont
-perf_end_cont(struct perf_end *e)
-{
-	struct bulk_cont k = { perf_cont, e };
-
-	e->started = true;
-	e->cont_fired = 0;
-	e->cont_err = 0;
-	return k;
+	n->bounce = true;
+	n->up->c.q.head = n->up->c.q.tail;
+	(void)app_chan_pass_home(&n->up->c, perf_meta_stop, PERF_SETUP_NS);
 }
 
 /* ------------------------------------------------------------------ pool */
 
 int
-perf_pool_alloc(struct perf_run *r, struct bulk_domain *d, int mem)
+perf_pool_alloc(struct perf_run *r, struct bulk_domain *d)
 {
 	const struct perf_opts *o = r->o;
 	struct bulk_pool_params pp;
@@ -535,11 +270,10 @@ perf_pool_alloc(struct perf_run *r, struct bulk_domain *d, int mem)
 	pp.count = o->buffers;
 	pp.buffer_size = (o->buffer_size + PERF_ALIGN - 1) & ~(PERF_ALIGN - 1);
 	pp.align = PERF_ALIGN;
-	pp.mem = (enum bulk_mem_kind)mem;
+	pp.mem = r->form->mem;
 	rc = bulk_pool_alloc(d, &pp, &r->pool);
 	if (rc < 0) {
-		fprintf(stderr, "bulkperf: pool of %u x %u bytes: %s\n", pp.count, pp.buffer_size,
-			bulk_strerror(rc));
+		app_err("pool of %u x %u bytes: %s", pp.count, pp.buffer_size, bulk_strerror(rc));
 		r->pool = NULL;
 	}
 	return rc;
@@ -567,12 +301,53 @@ perf_pool_home(struct perf_run *r)
 		}
 	home = bulk_pool_free_count(r->pool);
 	if (home < r->o->buffers) {
-		fprintf(stderr, "bulkperf: %u of %u buffers did not come home\n",
-			r->o->buffers - home, r->o->buffers);
+		app_err("%u of %u buffers did not come home", r->o->buffers - home, r->o->buffers);
 		r->errors += r->o->buffers - home;
 	} else if (home > r->o->buffers) {
-		fprintf(stderr, "bulkperf: %u buffers in a pool of %u\n", home, r->o->buffers);
+		app_err("%u buffers in a pool of %u", home, r->o->buffers);
 		r->errors++;
+	}
+}
+
+/*
+ * After a run that was not aborted every queue is empty and every buffer
+ * is home, so each buffer the source sent crossed every link held here
+ * both ways, and with --verify the source (and the sink, if here) saw
+ * every sequence number up to the last one (their in-order checks alone
+ * miss buffers lost at the very end).
+ */
+void
+perf_check_counts(struct perf_run *r)
+{
+	if (r->source == NULL)
+		return;
+	/* The process that gave up said why; everything came home. */
+	if (r->peer_stopped)
+		r->errors++;
+	if (perf_aborted(r))
+		return;
+	for (unsigned i = 0; i < r->nends; i++) {
+		struct perf_end *e = &r->ends[i];
+		struct app_ctrs_snap c;
+
+		app_ctrs_read(&e->c.ctr, &c);
+		if (c.tx_bufs != r->sent || c.rx_bufs != r->sent) {
+			app_err("%s: %s (%s end): the source sent %" PRIu64 ", %s %" PRIu64
+				", %s %" PRIu64,
+				e->node->name, e->c.addr, e->c.tx_side ? "TX" : "RX", r->sent,
+				e->c.tx_side ? "moved" : "passed back", c.tx_bufs,
+				e->c.tx_side ? "back" : "arrived", c.rx_bufs);
+			r->errors++;
+		}
+	}
+	for (unsigned i = 0; r->o->verify && !r->peer_stopped && i < r->nnodes; i++) {
+		struct perf_node *n = &r->nodes[i];
+
+		if (n->role == PERF_ROLE_HOP || n->expect_seq == r->prepared)
+			continue;
+		app_err("%s expects sequence number %" PRIu64 " next, but the source sent %" PRIu64,
+			n->name, n->expect_seq, r->prepared);
+		app_ctr_add(&n->verify_failures, 1);
 	}
 }
 
@@ -583,22 +358,21 @@ static unsigned
 perf_source_produce(struct perf_run *r, struct perf_node *n)
 {
 	const struct perf_opts *o = r->o;
-	struct perf_end *e = n->down;
+	struct app_chan *c = &n->down->c;
 	struct bulk_buffer *bufs[PERF_MAX_BURST];
 	uint64_t want, away, ts = 0;
 	int got;
 
 	if (r->stop_sending)
 		return 0;
-	if (atomic_load_explicit(&perf_interrupted, memory_order_relaxed) ||
-	    (o->count == 0 && perf_now_ns() >= r->deadline)) {
+	if (app_is_interrupted() || (o->count == 0 && app_now_ns() >= r->deadline)) {
 		/* What is queued still goes out: those sequence numbers are taken. */
 		r->stop_sending = true;
 		return 0;
 	}
-	if (perf_txq_count(&e->q) >= o->burst)
+	if (app_txq_count(&c->q) >= o->burst)
 		return 0;
-	want = o->burst - perf_txq_count(&e->q);
+	want = o->burst - app_txq_count(&c->q);
 	away = r->prepared - r->returned;
 	if (away >= r->inflight_max)
 		return 0;
@@ -608,22 +382,25 @@ perf_source_produce(struct perf_run *r, struct perf_node *n)
 		want = o->count - r->prepared;
 	got = bulk_pool_get_burst(r->pool, bufs, (unsigned)want);
 	if (got < 0) {
-		perf_end_error(e, "pool get", got);
+		app_chan_error(c, "pool get", got);
 		return 0;
 	}
 	if (r->stamp && got > 0)
-		ts = perf_now_ns();
+		ts = app_now_ns();
 	for (int i = 0; i < got; i++) {
-		struct perf_meta m;
-
-		m.seq = r->prepared++;
+		uint8_t *meta = app_chan_push_slot(c, bufs[i], r->payload_len);
 		/* echo/passthrough: one sample per burst; rtt: every buffer. */
-		m.ts = (i == 0 || r->stamp_every) ? ts : 0;
+		uint64_t seq = r->prepared++, t = (i == 0 || r->stamp_every) ? ts : 0;
+
+		if (meta == NULL)
+			break;
 		if (o->verify) {
-			perf_fill(bufs[i]->addr, r->payload_len, m.seq);
-			m.seq |= PERF_SEQ_VERIFY;
+			perf_fill(bufs[i]->addr, r->payload_len, seq);
+			seq |= PERF_SEQ_VERIFY;
 		}
-		perf_txq_push(e, bufs[i], r->payload_len, &m);
+		/* struct perf_meta, written in place. */
+		memcpy(meta + offsetof(struct perf_meta, seq), &seq, sizeof(seq));
+		memcpy(meta + offsetof(struct perf_meta, ts), &t, sizeof(t));
 	}
 	if (o->count != 0 && r->prepared == o->count)
 		r->stop_sending = true;
@@ -638,27 +415,29 @@ perf_step(struct perf_run *r, struct perf_node *n)
 
 	rc = bulk_domain_poll(n->dom, r->budget);
 	if (rc < 0)
-		perf_end_error(n->down ? n->down : n->up, "poll", rc);
+		app_chan_error(n->down ? &n->down->c : &n->up->c, "poll", rc);
 	else
 		work += (unsigned)rc;
+	if (n->role == PERF_ROLE_HOP)
+		app_fwd_step(&n->fwd);
 	if (n->role == PERF_ROLE_SOURCE)
 		work += perf_source_produce(r, n);
 	if (n->down != NULL) {
-		unsigned k = perf_flush(n->down);
+		unsigned k = app_chan_flush(&n->down->c);
 
 		if (n->role == PERF_ROLE_SOURCE)
 			r->sent += k;
 		work += k;
 	}
 	if (n->up != NULL)
-		work += perf_flush(n->up);
+		work += app_chan_flush(&n->up->c);
 	return work;
 }
 
 bool
 perf_source_done(const struct perf_run *r)
 {
-	const struct perf_txq *q = &r->source->down->q;
+	const struct app_txq *q = &r->source->down->c.q;
 
 	return r->stop_sending && q->head == q->tail && r->returned == r->sent;
 }
@@ -666,9 +445,9 @@ perf_source_done(const struct perf_run *r)
 static uint64_t
 perf_progress(const struct perf_run *r)
 {
-	const struct perf_ctrs *c = &r->source->down->ctr;
+	const struct app_ctrs *c = &r->source->down->c.ctr;
 
-	return perf_ctr_get(&c->tx_bufs) + perf_ctr_get(&c->rx_bufs);
+	return app_ctr_get(&c->tx_bufs) + app_ctr_get(&c->rx_bufs);
 }
 
 /* Called by the printer: abort when nothing moved for PERF_STALL_NS. */
@@ -684,11 +463,9 @@ perf_watchdog(struct perf_run *r, uint64_t now, uint64_t *last, uint64_t *last_t
 	}
 	if (now - *last_t < PERF_STALL_NS)
 		return false;
-	fprintf(stderr,
-		"bulkperf: no progress for %llu s (sent %" PRIu64 ", back %" PRIu64
-		"), giving up\n",
-		PERF_STALL_NS / PERF_SEC_NS, perf_ctr_get(&r->source->down->ctr.tx_bufs),
-		perf_ctr_get(&r->source->down->ctr.rx_bufs));
+	app_err("no progress for %llu s (sent %" PRIu64 ", back %" PRIu64 "), giving up",
+		PERF_STALL_NS / APP_SEC_NS, app_ctr_get(&r->source->down->c.ctr.tx_bufs),
+		app_ctr_get(&r->source->down->c.ctr.rx_bufs));
 	r->errors++;
 	perf_abort(r);
 	return true;
@@ -697,9 +474,19 @@ perf_watchdog(struct perf_run *r, uint64_t now, uint64_t *last, uint64_t *last_t
 void
 perf_start_clock(struct perf_run *r)
 {
-	const struct perf_opts *o = r->o;
-
-	r->t_start = perf_now_ns();
+	r->t_start = app_now_ns();
 	r->t_last_print = r->t_start;
-	r->deadline = r->t_start + (uint64_t)(o->duration * (double)PERF_SEC_NS);
+	r->deadline = r->t_start + (uint64_t)(r->o->duration * (double)APP_SEC_NS);
+	getrusage(RUSAGE_SELF, &r->ru0);
+}
+
+void
+perf_stop_clock(struct perf_run *r)
+{
+	if (r->t_end == 0)
+		r->t_end = app_now_ns();
+	if (r->t_start != 0 && !r->cpu_done) {
+		getrusage(RUSAGE_SELF, &r->ru1);
+		r->cpu_done = true;
+	}
 }

@@ -1,19 +1,18 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Command line of bulkperf. Like dpdk-testpmd, everything before a "--" is
- * for the EAL (ignored by the local and shm backends) and the application's
- * own options follow it; without a "--" every argument is the application's.
+ * bulkperf's options: one table (lib/app) for the command line, --config
+ * files and --help; then what they mean together. Ranges are what works:
+ * whatever passes here is refused at run time only by the machine (memory,
+ * a port) or the peer, never by a limit bulkperf could have known.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
-#include <math.h>
-#include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "bulk_config.h"
+#include <bulk/bulk_features.h>
+
 #include "bulkperf.h"
 
 /* meson says whether dpdk.c (and the dpdk backend it drives) is built. */
@@ -21,714 +20,454 @@
 #define PERF_HAVE_DPDK 0
 #endif
 
-/* The forked chain names link k's endpoint NAME.k (k < PERF_MAX_HOPS + 1). */
+/* A chain (no --role) names link k's address ADDR.k, k < PERF_MAX_HOPS + 1. */
 #define PERF_LINK_SUFFIX_MAX 3u
 
-static const char *const perf_mode_names[] = {
-	[PERF_MODE_TXONLY] = "txonly",
-	[PERF_MODE_RXONLY] = "rxonly",
-	[PERF_MODE_ECHO] = "echo",
-	[PERF_MODE_RTT] = "rtt",
-	[PERF_MODE_PASSTHROUGH] = "passthrough",
-};
+static const char *const perf_backends[] = { "local", "shm", "dpdk", NULL };
+static const char *const perf_modes[] = { "txonly", "rxonly", "echo", "rtt", "passthrough", NULL };
+static const char *const perf_trusts[] = { "full", "half", "none", NULL };
+static const char *const perf_roles[] = { "create", "bind", NULL };
+static const char *const perf_tx_modes[] = { "auto", "zc", "copy", NULL };
 
-const char *
-perf_mode_name(enum perf_mode m)
-{
-	if ((unsigned)m < sizeof(perf_mode_names) / sizeof(perf_mode_names[0]))
-		return perf_mode_names[m];
-	return "?";
-}
+/* clang-format off */
+#define OPT(n, t, f, lo, hi, a, h) { n, t, offsetof(struct perf_opts, f), lo, hi, NULL, a, h, 0 }
+#define CHOICE(n, f, c, a, h)	   { n, APP_OPT_CHOICE, offsetof(struct perf_opts, f), 0, 0, c, a, h, 0 }
+#define HEADING(h)		   { NULL, APP_OPT_HEADING, 0, 0, 0, NULL, NULL, h, 0 }
+/* clang-format on */
 
-const char *
-perf_trust_name(enum bulk_trust t)
-{
-	switch (t) {
-	case BULK_TRUST_FULL:
-		return "full";
-	case BULK_TRUST_HALF:
-		return "half";
-	case BULK_TRUST_NONE:
-		return "none";
-	default:
-		return "?";
-	}
-}
-
-static void
-perf_usage(FILE *f, const char *prog)
-{
-	fprintf(f,
-		"Usage: %s [EAL args --] --backend local|shm|dpdk --mode MODE [options]\n"
-		"\n"
-		"Moves buffers from a source domain through --hops passthrough domains to a\n"
+static const struct app_opt perf_table[] = {
+	HEADING("Moves buffers from a source domain through --hops passthrough domains to a\n"
 		"sink domain over libbulk channels and back, and reports throughput and\n"
-		"latency in the style of dpdk-testpmd.\n"
-		"\n"
-		"  --backend NAME         local: every domain in this process; shm: one process\n"
-		"                         per domain; dpdk: one side of a link over a DPDK port\n"
-		"  --mode MODE            txonly: source moves, sink passes back, count at source\n"
-		"                         rxonly: the same, counted at the sink\n"
-		"                         echo: round trips in bursts, latency per burst\n"
-		"                         rtt: one buffer at a time, latency per buffer\n"
-		"                         passthrough: echo through --hops hops (default 1)\n"
-		"  --buffers N            pool size (default 1024)\n"
-		"  --buffer-size BYTES    payload bytes per buffer (default 2048)\n"
-		"  --burst N              buffers per call (default 32, at most %u)\n"
-		"  --count N              stop after N buffers (default 1000000)\n"
-		"  --duration SECONDS     stop after this time instead of a count\n"
-		"  --trust full|half|none channel trust level (default full)\n"
-		"  --hops N               passthrough domains between source and sink (max %u)\n"
-		"  --return-len N         the sink passes back at most N bytes of each buffer\n"
-		"                         (default: all it got; 0 over a network: no data back)\n"
-		"  --verify               write a pattern and sequence number, check at the sink\n"
-		"                         and when the buffer is back (without it nobody\n"
-		"                         touches the payload)\n"
-		"  --stats-period SECONDS periodic statistics (default 1, 0: off)\n"
-		"  --csv FILE             write one row per period and a final row to FILE\n"
-		"  --threads              run each domain on its own thread (default: one thread\n"
-		"                         polling every domain round-robin)\n"
-		"  --inflight N           most buffers away from the source at once\n"
-		"                         (default: all of them; rtt: 1)\n"
-		"  --queue-size N         channel descriptors per direction, power of two\n"
-		"  --help                 this text\n"
-		"\n"
-		"shm backend. Without --role one command forks the sink and the --hops hops\n"
-		"and runs the source itself; each link's downstream side creates the channel\n"
-		"on NAME.LINK and the upstream side binds to it. By hand, two processes:\n"
-		"  --role create          the reflector: the sink of one link; passes every\n"
-		"                         buffer straight back until the peer tears the\n"
-		"                         channel down or goes away; checks the payload when\n"
-		"                         the source asked for --verify\n"
-		"  --role bind            the source: binds (retrying while nobody listens),\n"
-		"                         assigns its pool and runs --mode (not rxonly)\n"
-		"  --endpoint NAME        @abstract or a socket path (default @bulkperf-<pid>;\n"
-		"                         bind needs it)\n"
-		"Both sides need the same --trust; half and none need --buffer-size a\n"
-		"multiple of 4096.\n"
-		"\n"
-		"dpdk backend (when built): EAL arguments before \"--\" (e.g. -l 1 --no-pci\n"
-		"--no-huge -m 512 --no-shconf --vdev net_af_xdp0,iface=veth0); bulkperf\n"
-		"initialises EAL, configures the port and runs one side of one link, --role\n"
-		"create (the reflector) or --role bind (the source), as over shm:\n"
-		"  --port N               ethdev port (default 0)\n"
-		"  --local-ip A.B.C.D     our IPv4 address (required)\n"
-		"  --peer-ip A.B.C.D      the peer's IPv4 address (required)\n"
-		"  --peer-mac XX:XX:XX:XX:XX:XX  the peer's MAC (default: ARP)\n"
-		"  --udp-port P           UDP port of the frames (default 47000)\n"
-		"  --ep-id E              endpoint number the create side listens on and\n"
-		"                         the bind side binds to, 1..65535 (default %u)\n"
-		"  --peer-timeout-ms T    silence after which the peer is gone (default 3000)\n"
-		"  --tx-mode auto|zc|copy zero copy where the port can, always, or never\n"
-		"  --window N             frames in flight per channel, power of two in\n"
-		"                         64..65536 (default 4096)\n"
-		"  --mtu N                IP MTU of the frames (default: the port's)\n"
-		"Only --trust full.\n"
-		"\n"
-		"The last line printed is:\n"
-		"result: backend=B mode=M buffers=N bytes=N buffers_per_s=X gbit_s=X "
-		"rtt_p50_ns=X rtt_p99_ns=X verify_failures=N errors=N\n"
-		"Exit status: 0 success, 1 run failure (errors, verify failures, a forked\n"
-		"process that failed), 2 usage error.\n",
-		prog, PERF_MAX_BURST, PERF_MAX_HOPS, PERF_DPDK_EP_DEFAULT);
+		"latency in the style of dpdk-testpmd. Every option is also a key of a\n"
+		"--config file (see config/bulkperf.ini)."),
+	OPT("endpoint", APP_OPT_STR, endpoint, 0, 0, "ADDR",
+	    "where the link's creator listens, which implies\n"
+	    "the backend: local:NAME, shm:@NAME, shm:/PATH or\n"
+	    "dpdk:ip=A.B.C.D,ep=N[,udp=P] (bulk_addr.h); both\n"
+	    "sides of a pair name the same one (dpdk: the\n"
+	    "create side's IP). A chain run by one command\n"
+	    "uses ADDR.LINK per link. shm takes @NAME or /PATH\n"
+	    "alone too (default @bulkperf-PID; bind needs it)"),
+	CHOICE("backend", backend, perf_backends, "NAME",
+	       "local: every domain in this process; shm: one\n"
+	       "process per domain; dpdk: one side of a link\n"
+	       "over a DPDK port (default: --endpoint's)"),
+	CHOICE("mode", mode, perf_modes, "MODE",
+	       "txonly: source moves, sink passes back, counted\n"
+	       "  at the source; rxonly: the same, at the sink\n"
+	       "echo: round trips in bursts, latency per burst\n"
+	       "rtt: one buffer at a time, latency per buffer\n"
+	       "passthrough: echo through --hops hops"),
+	OPT("buffers", APP_OPT_U32, buffers, 1, BULK_POOL_MAX_BUFFERS, "N",
+	    "pool size (default 1024)"),
+	OPT("buffer-size", APP_OPT_U32, buffer_size, 1, 1u << 30, "BYTES",
+	    "payload bytes per buffer (default 2048)"),
+	OPT("burst", APP_OPT_U32, burst, 1, PERF_MAX_BURST, "N",
+	    "buffers per call (default 32; at most 1024 and\n--buffers)"),
+	OPT("count", APP_OPT_U64, count, 1, UINT64_MAX / 2, "N",
+	    "stop after N buffers (default 1000000)"),
+	{ "duration", APP_OPT_SECS, offsetof(struct perf_opts, duration), 0, 0, NULL, "SECONDS",
+	  "stop after this time instead of a count", APP_OPT_NONZERO },
+	CHOICE("trust", trust, perf_trusts, "LEVEL",
+	       "full, half or none (default full; local, dpdk:\n"
+	       "full only; shm half, none: --buffer-size a\n"
+	       "multiple of 4096)"),
+	OPT("hops", APP_OPT_U32, hops, 0, PERF_MAX_HOPS, "N",
+	    "passthrough domains between source and sink, at\n"
+	    "most 64 (passthrough: at least 1, default 1)"),
+	OPT("return-len", APP_OPT_U32, return_len, 0, 1u << 30, "N",
+	    "the sink passes back at most N bytes of each\n"
+	    "buffer (default: all; 0 over a network: no data\n"
+	    "comes back)"),
+	OPT("verify", APP_OPT_FLAG, verify, 0, 0, NULL,
+	    "write a pattern and sequence number, check both\n"
+	    "at the sink and back home (without it nobody\n"
+	    "touches the payload: rates are nominal)"),
+	{ "stats-period", APP_OPT_SECS, offsetof(struct perf_opts, stats_period), 0, 0, NULL,
+	  "SECONDS", "periodic statistics (default 1, 0: off)", 0 },
+	OPT("csv", APP_OPT_STR, csv, 0, 0, "FILE",
+	    "a row per period and one for the whole run, each\n"
+	    "with the configuration and its interval, counting\n"
+	    "only what happened in it"),
+	OPT("threads", APP_OPT_FLAG, threads, 0, 0, NULL,
+	    "local: a thread per domain (default: one thread\n"
+	    "polls them all)"),
+	OPT("inflight", APP_OPT_U32, inflight, 1, BULK_POOL_MAX_BUFFERS, "N",
+	    "most buffers away from the source at once\n"
+	    "(default: all; rtt: 1)"),
+	{ "queue-size", APP_OPT_U32, offsetof(struct perf_opts, queue_size), 2, 65536, NULL, "N",
+	  "channel descriptors per direction, a power of two\n"
+	  "in 2..65536 (the create side's)",
+	  APP_OPT_POW2 },
+	CHOICE("role", role, perf_roles, "SIDE",
+	       "shm, dpdk: one side of one link, by hand:\n"
+	       "create: the reflector (the sink), passes every\n"
+	       "  buffer back until the peer tears down, checks\n"
+	       "  the payload when the source marked it;\n"
+	       "bind: the source, binds (retrying while nobody\n"
+	       "  listens), assigns its pool, runs --mode.\n"
+	       "Both need the same --trust. Without --role, shm\n"
+	       "forks the sink and the hops, the source is here"),
+	HEADING("dpdk (when built): EAL arguments before \"--\" (e.g. -l 1 --no-pci --no-huge\n"
+		"-m 512 --no-shconf --vdev net_af_xdp0,iface=veth0), or the config key eal.\n"
+		"bulkperf initialises EAL, configures the port and runs one side of a link\n"
+		"(--role). The create side listens at --endpoint dpdk:ip=ITS_IP,ep=N and\n"
+		"the bind side binds to the same address; each names the link's other IP.\n"
+		"The flags below are the long form:"),
+	OPT("port", APP_OPT_U16, port, 0, UINT16_MAX - 1, "N", "ethdev port (default 0)"),
+	OPT("local-ip", APP_OPT_IPV4, local_ip, 0, 0, "A.B.C.D",
+	    "this side's IPv4 address (create: the endpoint's)"),
+	OPT("peer-ip", APP_OPT_IPV4, peer_ip, 0, 0, "A.B.C.D",
+	    "the other side's address (bind: the endpoint's)"),
+	OPT("peer-mac", APP_OPT_MAC, peer_mac, 0, 0, "MAC", "the peer's MAC (default: ARP)"),
+	OPT("udp-port", APP_OPT_U16, udp_port, 1, UINT16_MAX, "P",
+	    "UDP port of the frames (default 47000; udp=)"),
+	OPT("ep-id", APP_OPT_U16, ep_id, 1, UINT16_MAX, "N", "endpoint number (default 1; ep=)"),
+	OPT("peer-timeout-ms", APP_OPT_U32, peer_timeout_ms, 1, 3600u * 1000u, "T",
+	    "silence after which the peer is gone (3000)"),
+	CHOICE("tx-mode", tx_mode, perf_tx_modes, "MODE",
+	       "auto, zc or copy: zero copy where the port can,\n"
+	       "always, or never"),
+	{ "window", APP_OPT_U32, offsetof(struct perf_opts, window), 64, 65536, NULL, "N",
+	  "frames in flight per channel, a power of two in\n"
+	  "64..65536 (default 4096)",
+	  APP_OPT_POW2 },
+	OPT("mtu", APP_OPT_U16, mtu, 576, UINT16_MAX, "N",
+	    "IP MTU of the frames (default: the port's)"),
+	HEADING("The last line printed is\n"
+		"  result: backend=B mode=M buffers=N bytes=N buffers_per_s=X gbit_s=X\n"
+		"    payload=touched|nominal rtt_p50_ns=X|n/a rtt_p99_ns=X|n/a\n"
+		"    verify_failures=N errors=N\n"
+		"payload=nominal: no payload byte was written or read, gbit_s is buffers x\n"
+		"size; n/a: this side did not measure it. Exit status: 0 success, 1 run\n"
+		"failure (errors, verify failures, a forked process that failed), 2 usage\n"
+		"error."),
+};
+
+#define PERF_NOPTS (sizeof(perf_table) / sizeof(perf_table[0]))
+#define PERF_USAGE                             \
+	"bulkperf [EAL args --] --mode MODE\n" \
+	"       (--endpoint ADDR | --backend local|shm|dpdk) [options]"
+
+const char *
+perf_mode_name(int mode)
+{
+	return app_opt_choice(perf_table, PERF_NOPTS, "mode", mode);
 }
 
-enum {
-	OPT_BACKEND = 256,
-	OPT_MODE,
-	OPT_BUFFERS,
-	OPT_BUFFER_SIZE,
-	OPT_BURST,
-	OPT_COUNT,
-	OPT_DURATION,
-	OPT_TRUST,
-	OPT_HOPS,
-	OPT_VERIFY,
-	OPT_RETURN_LEN,
-	OPT_STATS_PERIOD,
-	OPT_CSV,
-	OPT_THREADS,
-	OPT_INFLIGHT,
-	OPT_QUEUE_SIZE,
-	OPT_ROLE,
-	OPT_ENDPOINT,
-	OPT_PORT,
-	OPT_LOCAL_IP,
-	OPT_PEER_IP,
-	OPT_PEER_MAC,
-	OPT_UDP_PORT,
-	OPT_EP_ID,
-	OPT_PEER_TIMEOUT,
-	OPT_TX_MODE,
-	OPT_WINDOW,
-	OPT_MTU,
-	OPT_HELP,
-};
-
-static const struct option perf_long_opts[] = {
-	{ "backend", required_argument, NULL, OPT_BACKEND },
-	{ "mode", required_argument, NULL, OPT_MODE },
-	{ "buffers", required_argument, NULL, OPT_BUFFERS },
-	{ "buffer-size", required_argument, NULL, OPT_BUFFER_SIZE },
-	{ "burst", required_argument, NULL, OPT_BURST },
-	{ "count", required_argument, NULL, OPT_COUNT },
-	{ "duration", required_argument, NULL, OPT_DURATION },
-	{ "trust", required_argument, NULL, OPT_TRUST },
-	{ "hops", required_argument, NULL, OPT_HOPS },
-	{ "verify", no_argument, NULL, OPT_VERIFY },
-	{ "return-len", required_argument, NULL, OPT_RETURN_LEN },
-	{ "stats-period", required_argument, NULL, OPT_STATS_PERIOD },
-	{ "csv", required_argument, NULL, OPT_CSV },
-	{ "threads", no_argument, NULL, OPT_THREADS },
-	{ "inflight", required_argument, NULL, OPT_INFLIGHT },
-	{ "queue-size", required_argument, NULL, OPT_QUEUE_SIZE },
-	{ "role", required_argument, NULL, OPT_ROLE },
-	{ "endpoint", required_argument, NULL, OPT_ENDPOINT },
-	{ "port", required_argument, NULL, OPT_PORT },
-	{ "local-ip", required_argument, NULL, OPT_LOCAL_IP },
-	{ "peer-ip", required_argument, NULL, OPT_PEER_IP },
-	{ "peer-mac", required_argument, NULL, OPT_PEER_MAC },
-	{ "udp-port", required_argument, NULL, OPT_UDP_PORT },
-	{ "ep-id", required_argument, NULL, OPT_EP_ID },
-	{ "peer-timeout-ms", required_argument, NULL, OPT_PEER_TIMEOUT },
-	{ "tx-mode", required_argument, NULL, OPT_TX_MODE },
-	{ "window", required_argument, NULL, OPT_WINDOW },
-	{ "mtu", required_argument, NULL, OPT_MTU },
-	{ "help", no_argument, NULL, OPT_HELP },
-	{ NULL, 0, NULL, 0 },
-};
-
-/* Strict unsigned parse: the whole string, in range, no sign. */
-static int
-perf_parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
+static bool
+perf_given(const struct perf_opts *o, const char *name)
 {
-	unsigned long long v;
-	char *end;
+	return app_opt_given(&o->args, name);
+}
 
-	/*
-	 * Decimal digits only: no sign, no leading blank (strtoull would take
-	 * " -1" as a huge number), and no octal surprise ("010" is ten).
-	 */
-	errno = 0;
-	if (s[0] < '0' || s[0] > '9')
-		goto bad;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		goto bad;
-	*out = v;
-	return 0;
-bad:
-	fprintf(stderr, "bulkperf: --%s: '%s' is not a number in %llu..%llu\n", opt, s,
-		(unsigned long long)min, (unsigned long long)max);
+/* Which backends this binary drives; the others are named so the error helps. */
+static int
+perf_check_built(const struct perf_opts *o)
+{
+	static const bool built[] = { BULK_HAVE_LOCAL, BULK_HAVE_SHM, PERF_HAVE_DPDK };
+	char list[32] = "";
+
+	if (built[o->backend])
+		return 0;
+	for (unsigned i = 0; i < 3; i++)
+		if (built[i])
+			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+				 list[0] != '\0' ? ", " : "", perf_backends[i]);
+	app_err("backend %s not built (built: %s)", perf_backends[o->backend], list);
 	return -1;
 }
 
+/*
+ * --endpoint: the scheme implies the backend; an shm name alone is the
+ * shorthand of shm:NAME. Sets o->backend and o->addr (chains add .LINK).
+ */
 static int
-perf_parse_secs(const char *opt, const char *s, bool zero_ok, double *out)
+perf_check_endpoint(struct perf_opts *o)
 {
-	char *end;
-	double v;
+	const char *e = o->endpoint;
+	struct bulk_addr a;
+	char why[160];
+	int b;
 
-	errno = 0;
-	v = strtod(s, &end);
-	if (s[0] == '\0' || *end != '\0' || errno != 0 || !isfinite(v) || v < 0 ||
-	    (!zero_ok && v == 0) || v > 86400.0 * 365) {
-		fprintf(stderr, "bulkperf: --%s: '%s' is not a valid number of seconds%s\n", opt, s,
-			zero_ok ? "" : " (> 0)");
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
-/* Backends this binary can drive; the others are named so the error is useful. */
-static int
-perf_check_backend(const char *name)
-{
-	static const struct {
-		const char *name;
-		bool built;
-	} known[] = {
-		{ "local", BULK_HAVE_LOCAL },
-		{ "shm", BULK_HAVE_SHM },
-		{ "dpdk", PERF_HAVE_DPDK },
-	};
-	char built[32] = "";
-
-	for (unsigned i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (known[i].built)
-			snprintf(built + strlen(built), sizeof(built) - strlen(built), "%s%s",
-				 built[0] != '\0' ? ", " : "", known[i].name);
-	for (unsigned i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (strcmp(name, known[i].name) == 0) {
-			if (known[i].built)
-				return 0;
-			fprintf(stderr, "bulkperf: backend %s not built (built: %s)\n", name, built);
+	if (strchr(e, ':') == NULL) {
+		if ((e[0] == '@' || e[0] == '/') &&
+		    (o->backend == PERF_BACKEND_SHM || o->backend == PERF_BACKEND_NONE)) {
+			snprintf(o->addr, sizeof(o->addr), "shm:%.*s", BULK_ADDR_NAME_MAX, e);
+			e = o->addr;
+		} else {
+			app_err("--endpoint '%s' names no backend: local:NAME, shm:@NAME, "
+				"shm:/PATH or dpdk:ip=A.B.C.D,ep=N (shm also takes @NAME alone)",
+				e);
 			return -1;
 		}
-	fprintf(stderr, "bulkperf: unknown backend '%s' (local, shm, dpdk; built: %s)\n", name,
-		built);
-	return -1;
+	}
+	if (bulk_addr_parse(e, &a) < 0) {
+		bulk_addr_explain(e, why, sizeof(why));
+		app_err("--endpoint: %s", why);
+		return -1;
+	}
+	b = a.scheme == BULK_ADDR_LOCAL ? PERF_BACKEND_LOCAL
+	    : a.scheme == BULK_ADDR_SHM ? PERF_BACKEND_SHM
+					: PERF_BACKEND_DPDK;
+	if (o->backend != PERF_BACKEND_NONE && o->backend != b) {
+		app_err("--endpoint %s is a %s address, but --backend is %s", e, perf_backends[b],
+			perf_backends[o->backend]);
+		return -1;
+	}
+	o->backend = b;
+	bulk_addr_format(&a, o->addr, sizeof(o->addr));
+	return 0;
 }
 
-/*
- * What the shm backend needs beyond the common checks: one process per
- * domain rules out --threads, and a by-hand pair is one link.
- */
+/* A chain appends .LINK to its address: the name must leave room for it. */
 static int
-perf_check_shm(struct perf_opts *o, bool have_queue_size)
+perf_check_name_room(struct perf_opts *o)
 {
-	size_t room = PERF_ENDPOINT_MAX - (o->role == PERF_SHM_ALL ? PERF_LINK_SUFFIX_MAX : 0);
+	size_t prefix = strlen(o->backend == PERF_BACKEND_SHM ? "shm:" : "local:");
+	size_t room = BULK_ADDR_NAME_MAX - (o->side == PERF_SIDE_ALL ? PERF_LINK_SUFFIX_MAX : 0);
 
+	if (strlen(o->addr) - prefix > room) {
+		app_err("--endpoint: '%s' is longer than %zu bytes (a chain adds .LINK)",
+			o->addr + prefix, room);
+		return -1;
+	}
+	return 0;
+}
+
+/* Both ends of one link per process over shm, or the whole chain forked. */
+static int
+perf_check_shm(struct perf_opts *o)
+{
 	if (o->threads) {
-		fprintf(stderr, "bulkperf: --threads is for the local backend; over shm every "
-				"domain is a process of its own\n");
-		return PERF_PARSE_USAGE;
+		app_err("--threads is for the local backend; over shm every domain is a "
+			"process of its own");
+		return -1;
 	}
-	if (o->role != PERF_SHM_ALL && (o->hops > 0 || o->mode == PERF_MODE_PASSTHROUGH)) {
-		fprintf(stderr, "bulkperf: --role runs one link by hand; --hops and passthrough "
-				"need the one-command form (no --role)\n");
-		return PERF_PARSE_USAGE;
+	if (o->side != PERF_SIDE_ALL && (o->hops > 0 || o->mode == PERF_MODE_PASSTHROUGH)) {
+		app_err("--role runs one link by hand; --hops and passthrough need the "
+			"one-command form (no --role)");
+		return -1;
 	}
-	if (o->mode == PERF_MODE_RXONLY && o->role != PERF_SHM_CREATE) {
-		fprintf(stderr, "bulkperf: rxonly counts at the sink, which is another process "
-				"over shm; use txonly (counted at the source) or echo\n");
-		return PERF_PARSE_USAGE;
+	if (o->side == PERF_SIDE_BIND && o->endpoint == NULL) {
+		app_err("--role bind needs --endpoint, the address the create side listens on");
+		return -1;
 	}
-	if (o->role == PERF_SHM_BIND && o->endpoint == NULL) {
-		fprintf(stderr, "bulkperf: --role bind needs --endpoint, the name the create "
-				"side listens on\n");
-		return PERF_PARSE_USAGE;
-	}
-	if (o->role == PERF_SHM_BIND && have_queue_size) {
-		fprintf(stderr, "bulkperf: --queue-size: over shm the create side sets the "
-				"queue size\n");
-		return PERF_PARSE_USAGE;
+	if (o->side == PERF_SIDE_BIND && perf_given(o, "queue-size")) {
+		app_err("--queue-size: the create side sets the queue size");
+		return -1;
 	}
 	/* Protections and the staging copy work on whole pages of the pool. */
-	if (o->role != PERF_SHM_CREATE && o->trust != BULK_TRUST_FULL &&
+	if (o->side != PERF_SIDE_CREATE && o->trust_level != BULK_TRUST_FULL &&
 	    o->buffer_size % 4096 != 0) {
-		fprintf(stderr,
-			"bulkperf: --trust %s over shm needs --buffer-size a multiple of 4096 "
-			"(got %u)\n",
-			perf_trust_name(o->trust), o->buffer_size);
-		return PERF_PARSE_USAGE;
+		app_err("--trust %s over shm needs --buffer-size a multiple of 4096 (got %u)",
+			app_trust_name(o->trust_level), o->buffer_size);
+		return -1;
 	}
-	if (o->endpoint == NULL) {
-		snprintf(o->endpoint_default, sizeof(o->endpoint_default), "@bulkperf-%ld",
-			 (long)getpid());
-		o->endpoint = o->endpoint_default;
-	}
-	if (o->endpoint[0] == '\0' || (o->endpoint[0] == '@' && o->endpoint[1] == '\0') ||
-	    strlen(o->endpoint) > room) {
-		fprintf(stderr, "bulkperf: --endpoint: '%s' is not a name of 1..%zu bytes\n",
-			o->endpoint, room);
-		return PERF_PARSE_USAGE;
-	}
-	return PERF_PARSE_OK;
+	if (o->endpoint == NULL)
+		snprintf(o->addr, sizeof(o->addr), "shm:@bulkperf-%ld", (long)getpid());
+	return perf_check_name_room(o);
 }
 
-/* A unicast IPv4 address in dotted-quad form, to host byte order. */
+/* Set @p *field from the address, or check that the flag agrees with it. */
 static int
-perf_parse_ip(const char *opt, const char *s, uint32_t *out)
+perf_agree(struct perf_opts *o, const char *flag, bool from_addr, uint32_t addr_v, uint32_t *field)
 {
-	struct in_addr a;
-	uint32_t v;
-
-	if (inet_pton(AF_INET, s, &a) != 1) {
-		fprintf(stderr, "bulkperf: --%s: '%s' is not an IPv4 address (A.B.C.D)\n", opt, s);
+	if (!from_addr)
+		return 0;
+	if (perf_given(o, flag) && *field != addr_v) {
+		app_err("--%s and --endpoint %s disagree", flag, o->addr);
 		return -1;
 	}
-	v = ntohl(a.s_addr);
-	/* 0/8 (this network), 224/4 (multicast), 240/4 (reserved, broadcast) */
-	if ((v >> 24) == 0 || (v >> 28) >= 0xe) {
-		fprintf(stderr, "bulkperf: --%s: '%s' is not a unicast IPv4 address\n", opt, s);
-		return -1;
-	}
-	*out = v;
+	*field = addr_v;
 	return 0;
-}
-
-/* XX:XX:XX:XX:XX:XX (or with '-'), a unicast MAC that is not all zero. */
-static int
-perf_parse_mac(const char *s, uint8_t mac[6])
-{
-	static const char hex[] = "0123456789abcdef";
-	bool zero = true;
-
-	if (strlen(s) != 17)
-		goto bad;
-	for (unsigned i = 0; i < 6; i++) {
-		const char *h = strchr(hex, s[3 * i] | 0x20), *l = strchr(hex, s[3 * i + 1] | 0x20);
-
-		if (s[3 * i] == '\0' || s[3 * i + 1] == '\0' || h == NULL || l == NULL)
-			goto bad;
-		if (i < 5 && s[3 * i + 2] != ':' && s[3 * i + 2] != '-')
-			goto bad;
-		mac[i] = (uint8_t)(((h - hex) << 4) | (l - hex));
-		zero = zero && mac[i] == 0;
-	}
-	if (zero || (mac[0] & 1)) {
-		fprintf(stderr, "bulkperf: --peer-mac: '%s' is not a unicast MAC address%s\n", s,
-			zero ? " (leave --peer-mac out to resolve it with ARP)" : "");
-		return -1;
-	}
-	return 0;
-bad:
-	fprintf(stderr, "bulkperf: --peer-mac: '%s' is not a MAC address (XX:XX:XX:XX:XX:XX)\n",
-		s);
-	return -1;
 }
 
 /*
- * What the dpdk backend needs beyond the common checks: one side of one
- * link per process, started by hand, with both addresses; FULL trust only.
+ * One side of one link per process over a DPDK port, started by hand,
+ * FULL trust only. The address names the create side: its IP is the
+ * create side's --local-ip and the bind side's --peer-ip.
  */
 static int
-perf_check_dpdk(struct perf_opts *o, bool have_role, bool have_queue_size)
+perf_check_dpdk(struct perf_opts *o)
 {
-	if (o->trust != BULK_TRUST_FULL) {
-		fprintf(stderr, "bulkperf: --trust %s: the dpdk backend supports only --trust full "
-				"(the peer's memory is its own)\n",
-			perf_trust_name(o->trust));
-		return PERF_PARSE_USAGE;
+	bool create = o->side == PERF_SIDE_CREATE, have = o->endpoint != NULL;
+	struct bulk_addr a;
+	uint32_t ep = o->ep_id, udp = o->udp_port;
+
+	if (o->trust_level != BULK_TRUST_FULL) {
+		app_err("--trust %s: the dpdk backend supports only --trust full (the peer's "
+			"memory is its own)",
+			app_trust_name(o->trust_level));
+		return -1;
 	}
-	if (!have_role) {
-		fprintf(stderr, "bulkperf: --backend dpdk runs one side of a link: --role create "
-				"(the reflector) or --role bind (the source) is required\n");
-		return PERF_PARSE_USAGE;
-	}
-	if (o->endpoint != NULL) {
-		fprintf(stderr, "bulkperf: --endpoint is for --backend shm; over dpdk the create "
-				"side listens on --ep-id\n");
-		return PERF_PARSE_USAGE;
+	if (o->side == PERF_SIDE_ALL) {
+		app_err("--backend dpdk runs one side of a link: --role create (the reflector) "
+			"or --role bind (the source) is required");
+		return -1;
 	}
 	if (o->threads) {
-		fprintf(stderr, "bulkperf: --threads is for the local backend; over dpdk each "
-				"side of the link is a process of its own\n");
-		return PERF_PARSE_USAGE;
+		app_err("--threads is for the local backend; over dpdk each side of the link "
+			"is a process of its own");
+		return -1;
 	}
 	if (o->hops > 0 || o->mode == PERF_MODE_PASSTHROUGH) {
-		fprintf(stderr, "bulkperf: --backend dpdk runs one link: no --hops, no "
-				"passthrough\n");
-		return PERF_PARSE_USAGE;
+		app_err("--backend dpdk runs one link: no --hops, no passthrough");
+		return -1;
 	}
-	if (o->mode == PERF_MODE_RXONLY && o->role != PERF_SHM_CREATE) {
-		fprintf(stderr, "bulkperf: rxonly counts at the sink, which is the other process "
-				"over dpdk; use txonly (counted at the source) or echo\n");
-		return PERF_PARSE_USAGE;
+	if (o->side == PERF_SIDE_BIND && perf_given(o, "queue-size")) {
+		app_err("--queue-size: over dpdk the create side sets the queue size");
+		return -1;
 	}
-	if (o->role == PERF_SHM_BIND && have_queue_size) {
-		fprintf(stderr, "bulkperf: --queue-size: over dpdk the create side sets the "
-				"queue size\n");
-		return PERF_PARSE_USAGE;
-	}
+	memset(&a, 0, sizeof(a));
+	if (have && bulk_addr_parse(o->addr, &a) < 0)
+		return -1;
+	if (perf_agree(o, create ? "local-ip" : "peer-ip", have, a.ip,
+		       create ? &o->local_ip : &o->peer_ip) < 0 ||
+	    perf_agree(o, "ep-id", have, a.ep, &ep) < 0 ||
+	    perf_agree(o, "udp-port", have && a.udp != 0, a.udp, &udp) < 0)
+		return -1;
+	o->ep_id = (uint16_t)ep;
+	o->udp_port = (uint16_t)udp;
 	if (o->local_ip == 0) {
-		fprintf(stderr, "bulkperf: --backend dpdk needs --local-ip, this side's IPv4 "
-				"address\n");
-		return PERF_PARSE_USAGE;
+		app_err("--backend dpdk needs --local-ip, this side's IPv4 address%s",
+			create ? " (or --endpoint dpdk:ip=...)" : "");
+		return -1;
 	}
 	if (o->peer_ip == 0) {
-		fprintf(stderr, "bulkperf: --backend dpdk needs --peer-ip, the other side's IPv4 "
-				"address\n");
-		return PERF_PARSE_USAGE;
+		app_err("--backend dpdk needs --peer-ip, the other side's IPv4 address%s",
+			create ? "" : " (or --endpoint dpdk:ip=...)");
+		return -1;
 	}
 	if (o->local_ip == o->peer_ip) {
-		fprintf(stderr, "bulkperf: --local-ip and --peer-ip are the same address\n");
-		return PERF_PARSE_USAGE;
+		app_err("--local-ip and --peer-ip are the same address");
+		return -1;
 	}
-	return PERF_PARSE_OK;
+	a.scheme = BULK_ADDR_DPDK;
+	a.ip = create ? o->local_ip : o->peer_ip;
+	a.ep = o->ep_id;
+	a.udp = o->udp_port;
+	bulk_addr_format(&a, o->addr, sizeof(o->addr));
+	return 0;
+}
+
+/* The pool must fit the machine: a size that cannot work is a usage error. */
+static int
+perf_check_memory(const struct perf_opts *o)
+{
+	uint64_t bytes =
+		(uint64_t)o->buffers * ((o->buffer_size + PERF_ALIGN - 1) & ~(PERF_ALIGN - 1));
+	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+
+	if (pages > 0 && psize > 0 && bytes > (uint64_t)pages * (uint64_t)psize) {
+		app_err("--buffers %u x --buffer-size %u is %.1f GiB, more than this machine's "
+			"%.1f GiB of memory",
+			o->buffers, o->buffer_size, (double)bytes / (1u << 30),
+			(double)pages * (double)psize / (1u << 30));
+		return -1;
+	}
+	return 0;
+}
+
+/* What the options mean together. */
+static int
+perf_opts_check(struct perf_opts *o)
+{
+	static const enum bulk_trust trusts[] = { BULK_TRUST_FULL, BULK_TRUST_HALF,
+						  BULK_TRUST_NONE };
+
+	if (!perf_given(o, "mode")) {
+		app_err("--mode is required");
+		return -1;
+	}
+	if (perf_given(o, "count") && perf_given(o, "duration")) {
+		app_err("--count and --duration exclude each other");
+		return -1;
+	}
+	if (o->duration > 0)
+		o->count = 0;
+	if (o->mode == PERF_MODE_PASSTHROUGH) {
+		if (!perf_given(o, "hops")) {
+			o->hops = 1;
+		} else if (o->hops == 0) {
+			app_err("--mode passthrough needs --hops 1 or more (with no hop it is echo)");
+			return -1;
+		}
+	}
+	if (o->burst > o->buffers) {
+		app_err("--burst %u is larger than --buffers %u", o->burst, o->buffers);
+		return -1;
+	}
+	if (o->mode == PERF_MODE_RTT) {
+		if (perf_given(o, "inflight") && o->inflight != 1) {
+			app_err("rtt mode keeps one buffer in flight; use echo for more");
+			return -1;
+		}
+		o->inflight = 1;
+	} else if (!perf_given(o, "inflight") || o->inflight > o->buffers) {
+		o->inflight = o->buffers;
+	}
+	if (perf_check_memory(o) < 0)
+		return -1;
+	o->trust_level = trusts[o->trust];
+	o->return_len_set = perf_given(o, "return-len");
+	o->side = o->role < 0 ? PERF_SIDE_ALL : (o->role == 0 ? PERF_SIDE_CREATE : PERF_SIDE_BIND);
+	if (o->endpoint != NULL && perf_check_endpoint(o) < 0)
+		return -1;
+	if (o->backend == PERF_BACKEND_NONE) {
+		app_err("--endpoint ADDR or --backend NAME is required");
+		return -1;
+	}
+	o->backend_name = perf_backends[o->backend];
+	if (perf_check_built(o) < 0)
+		return -1;
+	if (o->mode == PERF_MODE_RXONLY && o->backend != PERF_BACKEND_LOCAL &&
+	    o->side != PERF_SIDE_CREATE) {
+		app_err("rxonly counts at the sink, which is another process over %s; use "
+			"txonly (counted at the source) or echo",
+			o->backend_name);
+		return -1;
+	}
+	if (o->backend == PERF_BACKEND_DPDK)
+		return perf_check_dpdk(o);
+	if (perf_given(o, "port") || perf_given(o, "local-ip") || perf_given(o, "peer-ip") ||
+	    perf_given(o, "peer-mac") || perf_given(o, "udp-port") || perf_given(o, "ep-id") ||
+	    perf_given(o, "peer-timeout-ms") || perf_given(o, "tx-mode") ||
+	    perf_given(o, "window") || perf_given(o, "mtu")) {
+		app_err("--port, --local-ip, --peer-ip, --peer-mac, --udp-port, --ep-id, "
+			"--peer-timeout-ms, --tx-mode, --window and --mtu are for --backend dpdk");
+		return -1;
+	}
+	if (o->backend == PERF_BACKEND_SHM)
+		return perf_check_shm(o);
+	if (o->side != PERF_SIDE_ALL) {
+		app_err("--role is for two processes by hand (shm, dpdk); the local backend runs "
+			"the whole chain in this process");
+		return -1;
+	}
+	if (o->endpoint == NULL)
+		snprintf(o->addr, sizeof(o->addr), "local:bulkperf-%ld", (long)getpid());
+	return perf_check_name_room(o);
 }
 
 int
 perf_opts_parse(int argc, char **argv, struct perf_opts *o)
 {
-	const char *prog = argc > 0 ? argv[0] : "bulkperf";
-	bool have_count = false, have_hops = false, have_inflight = false, have_mode = false;
-	bool have_role = false, have_queue_size = false, have_dpdk_opt = false;
-	char **av;
-	int ac, first = 1, c;
-	uint64_t v;
+	static const struct perf_opts defaults = {
+		.backend = PERF_BACKEND_NONE,
+		.buffers = 1024,
+		.buffer_size = 2048,
+		.burst = 32,
+		.count = 1000000,
+		.stats_period = 1.0,
+		.ep_id = PERF_DPDK_EP_DEFAULT,
+		.role = -1,
+	};
+	int rc;
 
-	memset(o, 0, sizeof(*o));
-	o->buffers = 1024;
-	o->buffer_size = 2048;
-	o->burst = 32;
-	o->count = 1000000;
-	o->trust = BULK_TRUST_FULL;
-	o->stats_period = 1.0;
-	o->ep_id = PERF_DPDK_EP_DEFAULT;
-	o->return_len = -1;
-
-	/* EAL arguments end at the first "--"; they are the dpdk backend's business. */
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--") == 0) {
-			first = i + 1;
-			break;
-		}
-	/*
-	 * getopt wants argv[0] in front: reuse the slot just before the app's
-	 * options (the "--"), with the program's name in it so that getopt's
-	 * own messages do not start with "--:".
-	 */
-	o->eal_argc = first > 1 ? first - 1 : 1;
-	o->eal_argv = argv;
-	av = &argv[first - 1];
-	ac = argc - first + 1;
-	av[0] = argv[0];
-	optind = 1;
-	opterr = 1;
-	while ((c = getopt_long(ac, av, "h", perf_long_opts, NULL)) != -1) {
-		switch (c) {
-		case OPT_BACKEND:
-			o->backend = optarg;
-			break;
-		case OPT_MODE: {
-			bool found = false;
-
-			for (unsigned m = 0; m <= PERF_MODE_PASSTHROUGH; m++)
-				if (strcmp(optarg, perf_mode_names[m]) == 0) {
-					o->mode = (enum perf_mode)m;
-					found = true;
-				}
-			if (!found) {
-				fprintf(stderr,
-					"bulkperf: --mode: unknown mode '%s' "
-					"(txonly, rxonly, echo, rtt, passthrough)\n",
-					optarg);
-				return PERF_PARSE_USAGE;
-			}
-			have_mode = true;
-			break;
-		}
-		case OPT_BUFFERS:
-			if (perf_parse_u64("buffers", optarg, 1, 1u << 24, &v) < 0)
-				return PERF_PARSE_USAGE;
-			o->buffers = (uint32_t)v;
-			break;
-		case OPT_BUFFER_SIZE:
-			if (perf_parse_u64("buffer-size", optarg, 1, 1u << 30, &v) < 0)
-				return PERF_PARSE_USAGE;
-			o->buffer_size = (uint32_t)v;
-			break;
-		case OPT_BURST:
-			if (perf_parse_u64("burst", optarg, 1, PERF_MAX_BURST, &v) < 0)
-				return PERF_PARSE_USAGE;
-			o->burst = (uint32_t)v;
-			break;
-		case OPT_COUNT:
-			if (perf_parse_u64("count", optarg, 1, UINT64_MAX / 2, &v) < 0)
-				return PERF_PARSE_USAGE;
-			o->count = v;
-			have_count = true;
-			break;
-		case OPT_DURATION:
-			if (perf_parse_secs("duration", optarg, false, &o->duration) < 0)
-				return PERF_PARSE_USAGE;
-			break;
-		case OPT_TRUST:
-			if (strcmp(optarg, "full") == 0) {
-				o->trust = BULK_TRUST_FULL;
-			} else if (strcmp(optarg, "half") == 0) {
-				o->trust = BULK_TRUST_HALF;
-			} else if (strcmp(optarg, "none") == 0) {
-				o->trust = BULK_TRUST_NONE;
-			} else {
-				fprintf(stderr, "bulkperf: --trust: '%s' is not %s\n", optarg,
-					"full, half or none");
-				return PERF_PARSE_USAGE;
-			}
-			break;
-		case OPT_HOPS:
-			if (perf_parse_u64("hops", optarg, 0, PERF_MAX_HOPS, &v) < 0)
-				return PERF_PARSE_USAGE;
-			o->hops = (unsigned)v;
-			have_hops = true;
-			break;
-		case OPT_RETURN_LEN:
-			if (perf_parse_u64("return-len", optarg, 0, 1u << 30, &v) < 0)
-				return -1;
-			o->return_len = (int64_t)v;
-			break;
-		case OPT_VERIFY:
-			o->verify = true;
-			break;
-		case OPT_STATS_PERIOD:
-			if (perf_parse_secs("stats-period", optarg, true, &o->stats_period) < 0)
-				return PERF_PARSE_USAGE;
-			break;
-		case OPT_CSV:
-			o->csv = optarg;
-			break;
-		case OPT_THREADS:
-			o->threads = true;
-			break;
-		case OPT_INFLIGHT:
-			if (perf_parse_u64("inflight", optarg, 1, 1u << 24, &v) < 0)
-				return PERF_PARSE_USAGE;
-			o->inflight = (uint32_t)v;
-			have_inflight = true;
-			break;
-		case OPT_QUEUE_SIZE:
-			if (perf_parse_u64("queue-size", optarg, 1, 1u << 20, &v) < 0)
-				return PERF_PARSE_USAGE;
-			if (v & (v - 1)) {
-				fprintf(stderr,
-					"bulkperf: --queue-size: %llu is not a power of two\n",
-					(unsigned long long)v);
-				return PERF_PARSE_USAGE;
-			}
-			o->queue_size = (uint32_t)v;
-			have_queue_size = true;
-			break;
-		case OPT_ROLE:
-			if (strcmp(optarg, "create") == 0) {
-				o->role = PERF_SHM_CREATE;
-			} else if (strcmp(optarg, "bind") == 0) {
-				o->role = PERF_SHM_BIND;
-			} else {
-				fprintf(stderr, "bulkperf: --role: '%s' is not create or bind\n",
-					optarg);
-				return PERF_PARSE_USAGE;
-			}
-			have_role = true;
-			break;
-		case OPT_ENDPOINT:
-			o->endpoint = optarg;
-			break;
-		case OPT_PORT:
-			if (perf_parse_u64("port", optarg, 0, UINT16_MAX - 1, &v) < 0)
-				return PERF_PARSE_USAGE;
-			o->port = (uint16_t)v;
-			have_dpdk_opt = true;
-			break;
-		case OPT_LOCAL_IP:
-			if (perf_parse_ip("local-ip", optarg, &o->local_ip) < 0)
-				return PERF_PARSE_USAGE;
-			have_dpdk_opt = true;
-			break;
-		case OPT_PEER_IP:
-			if (perf_parse_ip("peer-ip", optarg, &o->peer_ip) < 0)
-				return PERF_PARSE_USAGE;
-			have_dpdk_opt = true;
-			break;
-		case OPT_PEER_MAC:
-			if (perf_parse_mac(optarg, o->peer_mac) < 0)
-				return PERF_PARSE_USAGE;
-			have_dpdk_opt = true;
-			break;
-		case OPT_UDP_PORT:
-			if (perf_parse_u64("udp-port", optarg, 1, UINT16_MAX, &v) < 0)
-				return PERF_PARSE_USAGE;
-			o->udp_port = (uint16_t)v;
-			have_dpdk_opt = true;
-			break;
-		case OPT_EP_ID:
-			if (perf_parse_u64("ep-id", optarg, 1, UINT16_MAX, &v) < 0)
-				return PERF_PARSE_USAGE;
-			o->ep_id = (uint16_t)v;
-			have_dpdk_opt = true;
-			break;
-		case OPT_PEER_TIMEOUT:
-			if (perf_parse_u64("peer-timeout-ms", optarg, 1, 3600u * 1000u, &v) < 0)
-				return PERF_PARSE_USAGE;
-			o->peer_timeout_ms = (uint32_t)v;
-			have_dpdk_opt = true;
-			break;
-		case OPT_TX_MODE:
-			if (strcmp(optarg, "auto") == 0) {
-				o->tx_mode = PERF_TX_AUTO;
-			} else if (strcmp(optarg, "zc") == 0) {
-				o->tx_mode = PERF_TX_ZERO_COPY;
-			} else if (strcmp(optarg, "copy") == 0) {
-				o->tx_mode = PERF_TX_COPY;
-			} else {
-				fprintf(stderr, "bulkperf: --tx-mode: '%s' is not auto, zc or copy\n",
-					optarg);
-				return PERF_PARSE_USAGE;
-			}
-			have_dpdk_opt = true;
-			break;
-		case OPT_WINDOW:
-			if (perf_parse_u64("window", optarg, 64, 65536, &v) < 0)
-				return PERF_PARSE_USAGE;
-			if (v & (v - 1)) {
-				fprintf(stderr, "bulkperf: --window: %llu is not a power of two\n",
-					(unsigned long long)v);
-				return PERF_PARSE_USAGE;
-			}
-			o->window = (uint32_t)v;
-			have_dpdk_opt = true;
-			break;
-		case OPT_MTU:
-			if (perf_parse_u64("mtu", optarg, 576, 65535, &v) < 0)
-				return PERF_PARSE_USAGE;
-			o->mtu = (uint16_t)v;
-			have_dpdk_opt = true;
-			break;
-		case OPT_HELP:
-		case 'h':
-			perf_usage(stdout, prog);
-			return PERF_PARSE_HELP;
-		default:
-			/* getopt already named the bad option. */
-			fprintf(stderr, "Try '%s --help'.\n", prog);
-			return PERF_PARSE_USAGE;
-		}
-	}
-	if (optind < ac) {
-		fprintf(stderr, "bulkperf: unexpected argument '%s'\nTry '%s --help'.\n",
-			av[optind], prog);
-		return PERF_PARSE_USAGE;
-	}
-	if (o->backend == NULL) {
-		fprintf(stderr, "bulkperf: --backend is required\nTry '%s --help'.\n", prog);
-		return PERF_PARSE_USAGE;
-	}
-	if (!have_mode) {
-		fprintf(stderr, "bulkperf: --mode is required\nTry '%s --help'.\n", prog);
-		return PERF_PARSE_USAGE;
-	}
-	if (have_count && o->duration > 0) {
-		fprintf(stderr, "bulkperf: --count and --duration exclude each other\n");
-		return PERF_PARSE_USAGE;
-	}
-	if (o->duration > 0)
-		o->count = 0;
-	if (o->mode == PERF_MODE_PASSTHROUGH && !have_hops)
-		o->hops = 1;
-	if (o->burst > o->buffers) {
-		fprintf(stderr, "bulkperf: --burst %u is larger than --buffers %u\n", o->burst,
-			o->buffers);
-		return PERF_PARSE_USAGE;
-	}
-	if (o->mode == PERF_MODE_RTT) {
-		if (have_inflight && o->inflight != 1) {
-			fprintf(stderr, "bulkperf: rtt mode keeps one buffer in flight; "
-					"use echo for more\n");
-			return PERF_PARSE_USAGE;
-		}
-		o->inflight = 1;
-	} else if (!have_inflight || o->inflight > o->buffers) {
-		o->inflight = o->buffers;
-	}
-	if (perf_check_backend(o->backend) < 0)
-		return PERF_PARSE_USAGE;
-	if (strcmp(o->backend, "dpdk") == 0)
-		return perf_check_dpdk(o, have_role, have_queue_size);
-	if (have_dpdk_opt) {
-		fprintf(stderr, "bulkperf: --port, --local-ip, --peer-ip, --peer-mac, --udp-port, "
-				"--ep-id, --peer-timeout-ms, --tx-mode, --window and --mtu are for "
-				"--backend dpdk\n");
-		return PERF_PARSE_USAGE;
-	}
-	if (strcmp(o->backend, "shm") != 0) {
-		if (have_role || o->endpoint != NULL) {
-			fprintf(stderr, "bulkperf: --role and --endpoint are for --backend shm "
-					"(--role also for dpdk)\n");
-			return PERF_PARSE_USAGE;
-		}
-		return PERF_PARSE_OK;
-	}
-	return perf_check_shm(o, have_queue_size);
+	*o = defaults;
+	rc = app_opts_parse(perf_table, PERF_NOPTS, o, argc, argv, PERF_USAGE, &o->args);
+	if (rc != APP_PARSE_OK)
+		return rc;
+	return perf_opts_check(o) < 0 ? APP_PARSE_USAGE : APP_PARSE_OK;
 }

@@ -3,7 +3,7 @@
  * The one-command shm form: fork the sink and the --hops hops, run the
  * source in this process, reap every child and report each failure.
  *
- * Link k (source side k, sink side k + 1) listens on "NAME.k". Children
+ * Link k (source side k, sink side k + 1) listens on ADDR.k. Children
  * print their final block when the chain has closed down to them; the
  * source reaps them all before its own final block, so the result line is
  * still the last line and counts a failed child as an error.
@@ -19,9 +19,9 @@
 #include "bulkperf.h"
 
 /* After the source is done, the chain closes within this; then it is stuck. */
-#define PERF_REAP_NS  (10 * PERF_SEC_NS)
-#define PERF_KILL_NS  (2 * PERF_SEC_NS)
-#define PERF_REAP_GAP (10 * 1000 * 1000)
+#define PERF_REAP_NS  (10 * APP_SEC_NS)
+#define PERF_KILL_NS  (2 * APP_SEC_NS)
+#define PERF_REAP_GAP (10 * APP_MS_NS)
 
 atomic_bool perf_child_exited;
 
@@ -40,25 +40,11 @@ perf_on_sigchld(int sig)
 	atomic_store_explicit(&perf_child_exited, true, memory_order_relaxed);
 }
 
-static void
-perf_place_fill(const struct perf_opts *o, unsigned idx, struct perf_place *p)
-{
-	memset(p, 0, sizeof(*p));
-	p->idx = idx;
-	p->forked = true;
-	if (idx > 0)
-		snprintf(p->up, sizeof(p->up), "%s.%u", o->endpoint, idx - 1);
-	if (idx <= o->hops)
-		snprintf(p->down, sizeof(p->down), "%s.%u", o->endpoint, idx);
-}
-
 static __attribute__((noreturn)) void
 perf_child_main(const struct perf_opts *parent_opts, unsigned idx, pid_t parent)
 {
 	struct perf_opts o = *parent_opts;
 	struct sigaction sa;
-	struct perf_place p;
-	struct perf_run r;
 	int rc;
 
 	/* Only the source prints as it goes and writes the CSV file. */
@@ -78,11 +64,8 @@ perf_child_main(const struct perf_opts *parent_opts, unsigned idx, pid_t parent)
 	/* Set when an older sibling exited before this one was forked. */
 	atomic_store_explicit(&perf_child_exited, false, memory_order_relaxed);
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
-		atomic_store_explicit(&perf_interrupted, true, memory_order_relaxed);
-	perf_place_fill(&o, idx, &p);
-	rc = perf_shm_node(&r, &o, &p);
-	rc = rc < 0 ? PERF_EXIT_FAIL : perf_report(&r, false);
-	perf_run_free(&r);
+		atomic_store_explicit(&app_interrupted, true, memory_order_relaxed);
+	rc = perf_chain_main(&o, &perf_form_shm, idx, idx, true, NULL);
 	fflush(stdout);
 	exit(rc);
 }
@@ -117,13 +100,9 @@ perf_reap_until(struct perf_child *kids, unsigned n, uint64_t until)
 			else
 				left++;
 		}
-		if (left == 0 || perf_now_ns() >= until)
+		if (left == 0 || app_now_ns() >= until)
 			return left;
-		{
-			struct timespec ts = { 0, PERF_REAP_GAP };
-
-			nanosleep(&ts, NULL);
-		}
+		app_sleep_ns(PERF_REAP_GAP);
 	}
 }
 
@@ -139,15 +118,14 @@ perf_reap(struct perf_child *kids, unsigned n, bool source_failed)
 
 	if (source_failed)
 		perf_signal_all(kids, n, SIGTERM);
-	if (perf_reap_until(kids, n, perf_now_ns() + PERF_REAP_NS) != 0) {
+	if (perf_reap_until(kids, n, app_now_ns() + PERF_REAP_NS) != 0) {
 		for (unsigned i = 0; i < n; i++)
 			if (!kids[i].reaped)
-				fprintf(stderr,
-					"bulkperf: %s (pid %ld) did not finish within %llu s "
-					"after the source; terminating it\n",
-					kids[i].name, (long)kids[i].pid, PERF_REAP_NS / PERF_SEC_NS);
+				app_err("%s (pid %ld) did not finish within %llu s "
+					"after the source; terminating it",
+					kids[i].name, (long)kids[i].pid, PERF_REAP_NS / APP_SEC_NS);
 		perf_signal_all(kids, n, SIGTERM);
-		if (perf_reap_until(kids, n, perf_now_ns() + PERF_KILL_NS) != 0) {
+		if (perf_reap_until(kids, n, app_now_ns() + PERF_KILL_NS) != 0) {
 			perf_signal_all(kids, n, SIGKILL);
 			perf_reap_until(kids, n, UINT64_MAX);
 		}
@@ -162,28 +140,33 @@ perf_reap(struct perf_child *kids, unsigned n, bool source_failed)
 			continue;
 		failed++;
 		if (WIFEXITED(st))
-			fprintf(stderr, "bulkperf: %s (pid %ld) failed: exit status %d\n",
-				kids[i].name, (long)kids[i].pid, WEXITSTATUS(st));
+			app_err("%s (pid %ld) failed: exit status %d", kids[i].name,
+				(long)kids[i].pid, WEXITSTATUS(st));
 		else if (WIFSIGNALED(st))
-			fprintf(stderr, "bulkperf: %s (pid %ld) killed by signal %d (%s)\n",
-				kids[i].name, (long)kids[i].pid, WTERMSIG(st), strsignal(WTERMSIG(st)));
+			app_err("%s (pid %ld) killed by signal %d (%s)", kids[i].name,
+				(long)kids[i].pid, WTERMSIG(st), strsignal(WTERMSIG(st)));
 		else
-			fprintf(stderr, "bulkperf: %s (pid %ld) ended with wait status %#x\n",
-				kids[i].name, (long)kids[i].pid, (unsigned)st);
+			app_err("%s (pid %ld) ended with wait status %#x", kids[i].name,
+				(long)kids[i].pid, (unsigned)st);
 	}
 	return failed;
+}
+
+/* The children of this chain, for the reaper the source's run calls. */
+static struct perf_child perf_kids[PERF_MAX_HOPS + 1];
+static unsigned perf_nkids;
+
+static unsigned
+perf_reap_kids(bool source_failed)
+{
+	return perf_reap(perf_kids, perf_nkids, source_failed);
 }
 
 int
 perf_spawn_main(const struct perf_opts *o)
 {
-	struct perf_child kids[PERF_MAX_HOPS + 1];
-	unsigned nkids = 0, failed;
 	struct sigaction sa;
-	struct perf_place p;
-	struct perf_run r;
 	pid_t self = getpid();
-	int rc;
 
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
@@ -195,30 +178,20 @@ perf_spawn_main(const struct perf_opts *o)
 	fflush(stderr);
 	/* Sink first: each process binds to the next one downstream. */
 	for (unsigned idx = o->hops + 1; idx > 0; idx--) {
-		struct perf_child *k = &kids[nkids];
+		struct perf_child *k = &perf_kids[perf_nkids];
 		pid_t pid = fork();
 
 		if (pid == 0)
 			perf_child_main(o, idx, self);
 		if (pid < 0) {
-			fprintf(stderr, "bulkperf: fork: %s\n", strerror(errno));
-			perf_reap(kids, nkids, true);
-			return PERF_EXIT_FAIL;
+			app_err("fork: %s", strerror(errno));
+			perf_reap(perf_kids, perf_nkids, true);
+			return APP_EXIT_FAIL;
 		}
 		memset(k, 0, sizeof(*k));
 		k->pid = pid;
 		perf_node_name(idx, o->hops, k->name, sizeof(k->name));
-		nkids++;
+		perf_nkids++;
 	}
-	perf_place_fill(o, 0, &p);
-	rc = perf_shm_node(&r, o, &p);
-	failed = perf_reap(kids, nkids, rc < 0);
-	if (rc < 0) {
-		perf_run_free(&r);
-		return PERF_EXIT_FAIL;
-	}
-	r.errors += failed;
-	rc = perf_report(&r, true);
-	perf_run_free(&r);
-	return rc;
+	return perf_chain_main(o, &perf_form_shm, 0, 0, true, perf_reap_kids);
 }

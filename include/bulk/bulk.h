@@ -72,6 +72,9 @@ enum bulk_errno {
 	BULK_E_CLOSED,                 /**< the channel is closed or tearing down */
 	BULK_E_BAD_DESC,               /**< a received descriptor failed validation */
 	BULK_E_NO_BACKEND,             /**< backend not built into this library */
+	BULK_E_POOL_FORGED,            /**< peer named a pool we know but did not prove it is that memory */
+	BULK_E_POOL_LIMIT,             /**< peer's pools would exceed this channel's limits */
+	BULK_E_POOL_NOT_SHAREABLE,     /**< pool memory cannot be mapped by another process (use BULK_MEM_MEMFD) */
 	BULK_E_LAST                    /**< one past the last code */
 };
 
@@ -133,6 +136,14 @@ enum bulk_buffer_state {
 #define BULK_POOL_MAX_BUFFERS (1u << 24)
 /** Default descriptors per direction of a channel. */
 #define BULK_CHANNEL_DEFAULT_QUEUE 1024u
+/**
+ * Default cap on the buffers of the pools a peer has assigned to one channel
+ * at once: about 3.5 MiB of bookkeeping, the most a peer can make us
+ * allocate before the application's pool_assigned callback runs.
+ */
+#define BULK_PEER_POOL_BUFFERS_DEFAULT 65536u
+/** Default cap on pool memory a peer can make us allocate (non-sharing backends). */
+#define BULK_PEER_POOL_BYTES_DEFAULT (4ull << 30)
 
 struct bulk_domain;
 struct bulk_endpoint;
@@ -147,21 +158,23 @@ struct bulk_pool_id {
 };
 
 /**
- * One buffer of a pool view. Fields are read-only for applications, except
- * `user`. `state` is this domain's view (enum bulk_buffer_state).
+ * One buffer of a pool view. The fields above `user` are read-only for
+ * applications; `state` is this domain's view (enum bulk_buffer_state).
+ * The fields after `user` are reserved: the library's own bookkeeping,
+ * neither to be read nor written by applications, and free to change.
  */
 struct bulk_buffer {
 	void *addr;              /**< start of the buffer's memory */
 	struct bulk_pool *pool;  /**< the view this buffer belongs to */
 	uint32_t index;          /**< index in the pool */
 	uint8_t state;           /**< enum bulk_buffer_state */
-	uint8_t flags;           /**< library-internal */
+	uint8_t flags;           /**< reserved */
 	uint16_t copies_in;      /**< channels this domain holds a copy from */
 	uint32_t copies_out;     /**< copies this domain made that are not released */
-	uint32_t mark;           /**< library-internal */
+	uint32_t mark;           /**< reserved */
 	void *user;              /**< free for the application */
-	uint16_t slot;           /**< library-internal: channel slot of the last send */
-	uint16_t rsvd;
+	uint16_t slot;           /**< reserved */
+	uint16_t rsvd;           /**< reserved */
 };
 
 /** Continuation: fires once, inside a poll, when an operation completed. */
@@ -222,6 +235,13 @@ struct bulk_channel_params {
 	uint32_t meta_size;            /**< bytes of meta per buffer, <= BULK_META_MAX */
 	uint32_t queue_size;           /**< descriptors per direction (power of two), 0: default */
 	void *user;                    /**< returned by bulk_channel_user() */
+	/** Buffers of pools the peer may have assigned to this channel at once
+	 * (their per-buffer bookkeeping is allocated before pool_assigned can
+	 * veto); 0: BULK_PEER_POOL_BUFFERS_DEFAULT. */
+	uint32_t peer_pool_buffers_max;
+	/** Bytes of pool memory the peer may make this side allocate (backends
+	 * that do not share memory: dpdk, shm NONE); 0: BULK_PEER_POOL_BYTES_DEFAULT. */
+	uint64_t peer_pool_bytes_max;
 };
 
 /** Bind parameters; zero means "adopt the creator's". */
@@ -231,6 +251,9 @@ struct bulk_bind_params {
 	uint32_t meta_size;      /**< 0: adopt; else must equal the creator's */
 	void *user;
 	uint32_t queue_size;     /**< 0: adopt; else must equal the creator's */
+	/** As in struct bulk_channel_params, for this side (not negotiated). */
+	uint32_t peer_pool_buffers_max;
+	uint64_t peer_pool_bytes_max;
 };
 
 /** Per-channel statistics (this side). */
@@ -253,6 +276,7 @@ struct bulk_channel_stats {
 	uint64_t trust_copies;   /**< buffers copied because the trust level demands it (shm NONE) */
 	uint64_t trust_copy_bytes;
 	uint64_t reclaimed;      /**< buffers the peer held that came back when it went away */
+	uint64_t pools_refused;  /**< peer's pool assignments refused as forged or over the limits */
 };
 
 /* ---------------------------------------------------------------- domains */
@@ -389,7 +413,13 @@ int bulk_channel_arm(struct bulk_channel *ch);
 
 /**
  * Assign a pool to the channel (Algorithm 6), two-phase: the peer may veto.
- * @p cont fires with 0 (assigned) or -BULK_E_VETOED / the peer's reason.
+ * @p cont fires with 0 (assigned) or -BULK_E_VETOED / the peer's reason:
+ * -BULK_E_POOL_FORGED (the peer already has a view of this pool id and the
+ * backend could not show that what we sent is that memory: over shm the fd
+ * is a different file; over a backend that does not share memory (dpdk, shm
+ * NONE) a domain accepts a pool id only once), -BULK_E_POOL_LIMIT (over the
+ * peer's peer_pool_buffers_max / peer_pool_bytes_max), -BULK_E_BAD_DESC,
+ * -BULK_E_POOL_GEOMETRY, -ENOSPC, -ENOMEM.
  * The pool's trust is fixed to the channel's at its first assignment.
  * @return 0;
  *   -EINVAL (NULL);
@@ -401,8 +431,10 @@ int bulk_channel_arm(struct bulk_channel *ch);
  *   -BULK_E_TRUST_MISMATCH;
  *   -BULK_E_POOL_GEOMETRY (buffer size not page-multiple for HALF/NONE);
  *   -ENOSPC (BULK_CHANNEL_MAX_POOLS or BULK_POOL_MAX_CHANNELS reached); -ENOMEM;
- *   shm: -BULK_E_POOL_GEOMETRY also for memory that cannot be shared (not
- *   BULK_MEM_MEMFD at FULL/HALF), -BULK_E_PEER_GONE (the peer died and no
+ *   shm: -BULK_E_POOL_NOT_SHAREABLE for memory another process cannot map
+ *   (FULL and HALF share the pool itself: allocate it with BULK_MEM_MEMFD),
+ *   -BULK_E_POOL_GEOMETRY for hugepage memory at HALF (protections work per
+ *   4 KiB page) or a base that is not page aligned, -BULK_E_PEER_GONE (the peer died and no
  *   poll has seen it yet), -EAGAIN (the socket is full: poll, then retry).
  */
 int bulk_channel_assign_pool(struct bulk_channel *ch, struct bulk_pool *pool,

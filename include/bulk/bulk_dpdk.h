@@ -5,22 +5,31 @@
  * (a NIC, net_af_xdp, net_af_packet, net_memif, net_ring, net_tap).
  *
  * libbulk does not own EAL. An application that called rte_eal_init() and
- * configured its port opens a link on one of its queues with
+ * configured its port opens a port on one of its queues with
  * bulk_dpdk_port_open(); one that has not can call bulk_dpdk_init() and let
  * bulk_dpdk_port_open() configure and start the port (params.configure).
  *
- * A link (struct bulk_dpdk_port) is one port and queue, our IPv4 address and
- * one peer's address: point to point, like a cable. Frames are
+ * A port (struct bulk_dpdk_port) is one port and queue and our IPv4
+ * address. It either has one peer, fixed when it is opened (point to point,
+ * like a cable), or, opened with peer_ip 0, serves any number of peers up to
+ * max_peers (a server's port: one NIC queue, many clients). Frames are
  * Ethernet / IPv4 / UDP / bulk header (backends/dpdk/dpdk_wire.h), so they
- * route, RSS can spread channels over queues, and tcpdump reads them. The
- * peer's MAC is configured or resolved with ARP; sends wait (never drop)
- * while it resolves. Several channels share a link, told apart by channel id.
+ * route, RSS can spread channels over queues, and tcpdump reads them. A
+ * peer's MAC is configured, resolved with ARP, or (on a multi-peer port)
+ * taken from the peer's bind request; sends wait (never drop) while it
+ * resolves. Several channels share a port, told apart by channel id; each
+ * channel belongs to the one peer it was bound with, and a frame for it
+ * from any other address is dropped (rx_wrong_peer).
  *
  * Endpoints: a creator listens on an endpoint number (bulk_dpdk_endpoint_create())
- * on every link of its domain; a binder names the peer's endpoint number
- * over one link (bulk_dpdk_endpoint_remote()). In one process, a binder may
- * also bind straight to a creator's endpoint: the link is the binder
- * domain's link whose peer address is one of the creator domain's links.
+ * on every port of its domain, and accepts a binder from any peer of the
+ * port (on a multi-peer port the channel belongs to that peer from then on);
+ * a binder names the peer's endpoint number over one port
+ * (bulk_dpdk_endpoint_remote(): the port's fixed peer;
+ * bulk_dpdk_endpoint_remote_ip(): a peer named by address, on any port). In
+ * one process, a binder may also bind straight to a creator's endpoint: the
+ * port is the binder domain's port whose peer address is one of the creator
+ * domain's ports (or, failing that, a multi-peer port of either domain).
  *
  * Transfers are reliable and ordered per channel: sequence numbers per frame,
  * cumulative acks plus NAKs of gaps, retransmission from the sender's buffer
@@ -35,14 +44,15 @@
  *
  * A peer silent for peer_timeout_ms is gone: the channel closes as with the
  * shm backend (continuations fail with -BULK_E_PEER_GONE, buffers away over
- * it come back, copies are voided).
+ * it come back, copies are voided). Silence is measured per channel, so a
+ * dead peer of a multi-peer port closes its own channels and no one else's.
  *
  * Only FULL trust: the peer's memory is its own, so the receiver's data can
  * not be touched by the sender after the transfer anyway; HALF and NONE are
  * refused at channel creation (-BULK_E_TRUST_UNSUPPORTED) to keep one meaning per level.
  *
- * All calls on a link and its channels must come from one thread (DPDK
- * queues are not thread safe): the thread of the link's domain.
+ * All calls on a port and its channels must come from one thread (DPDK
+ * queues are not thread safe): the thread of the port's domain.
  */
 #ifndef BULK_DPDK_H
 #define BULK_DPDK_H
@@ -64,21 +74,28 @@ struct bulk_dpdk_port;
 #define BULK_DPDK_WINDOW 4096u
 /** Default silence after which a peer is declared gone. */
 #define BULK_DPDK_PEER_TIMEOUT_MS 3000u
+/** Default bound of a multi-peer port's peer table (bulk_dpdk_port_params.max_peers). */
+#define BULK_DPDK_MAX_PEERS 64u
+/** Largest max_peers: every peer in the table holds a channel of the port. */
+#define BULK_DPDK_MAX_PEERS_LIMIT 1023u
 
-/** Transmit mode of a link. */
+/** Transmit mode of a port. */
 enum bulk_dpdk_tx_mode {
 	BULK_DPDK_TX_AUTO = 0, /**< zero copy where the port sends chained mbufs */
 	BULK_DPDK_TX_ZERO_COPY, /**< always chain an external-buffer mbuf */
 	BULK_DPDK_TX_COPY,      /**< always copy the payload into the frame */
 };
 
-/** Parameters of a link; zero means default. */
+/** Parameters of a port; zero means default. */
 struct bulk_dpdk_port_params {
 	uint16_t port_id;          /**< ethdev port */
-	uint16_t queue_id;         /**< rx and tx queue used by this link */
+	uint16_t queue_id;         /**< rx and tx queue used by this port */
 	uint32_t local_ip;         /**< our IPv4 address, host byte order */
-	uint32_t peer_ip;          /**< the peer's IPv4 address, host byte order */
-	uint8_t peer_mac[6];       /**< the peer's MAC; all zero: resolve with ARP */
+	/** The peer's IPv4 address, host byte order; 0: any peer (a multi-peer
+	 * port, whose binders name each peer: bulk_dpdk_endpoint_remote_ip()). */
+	uint32_t peer_ip;
+	/** The peer's MAC; all zero: resolve with ARP (must be zero with peer_ip 0). */
+	uint8_t peer_mac[6];
 	uint16_t udp_port;         /**< 0: BULK_DPDK_UDP_PORT */
 	/** IP MTU frames are built for; 0: the port's MTU. With configure
 	 * the port's MTU is set too where the driver allows; either way the
@@ -92,19 +109,29 @@ struct bulk_dpdk_port_params {
 	/** Nonzero: configure and start the port here (one rx and tx queue,
 	 * queue_id 0), for applications that do not set up ports themselves. */
 	int configure;
+	/** Multi-peer port: peers it serves at once, 1..BULK_DPDK_MAX_PEERS_LIMIT;
+	 * 0: BULK_DPDK_MAX_PEERS. A peer takes an entry with its first channel
+	 * and gives it back with its last; a bind beyond the bound is refused
+	 * (-ENOSPC) and counted (peers_refused). Unused with a fixed peer. */
+	uint32_t max_peers;
 };
 
-/** Counters of a link (frames that belong to no channel, or could not be read). */
+/** Counters of a port (frames that belong to no channel, or could not be read). */
 struct bulk_dpdk_port_stats {
 	uint64_t rx_frames;        /**< frames taken from the port */
 	uint64_t tx_frames;        /**< frames handed to the port */
-	uint64_t rx_not_ours;      /**< not IPv4/UDP to our address and port, not ARP */
+	uint64_t rx_not_ours;      /**< not IPv4/UDP to our address and port (and, with a fixed
+				    *   peer, from its address), not ARP */
 	uint64_t rx_malformed;     /**< truncated, bad magic/version/type/lengths */
 	uint64_t rx_csum_drops;    /**< bad IPv4 header or UDP checksum */
 	uint64_t rx_unknown_chan;  /**< no channel with that id (answered with a reset) */
 	uint64_t arp_rx;           /**< ARP frames handled */
 	uint64_t arp_tx;           /**< ARP requests and replies sent */
 	uint64_t tx_full;          /**< tx bursts the port did not take entirely */
+	uint64_t rx_wrong_peer;    /**< named a channel of ours that belongs to another peer
+				    *   (source IPv4 address or UDP port): dropped */
+	uint64_t peers_refused;    /**< binds refused because the peer table was full */
+	uint64_t peers;            /**< peers in the table now (a gauge; 1 with a fixed peer) */
 };
 
 /** Per-channel counters of the DPDK transport (besides bulk_channel_stats). */
@@ -140,35 +167,38 @@ struct bulk_dpdk_chan_stats {
 int bulk_dpdk_init(int argc, char **argv);
 
 /**
- * Open a link on a port and queue for domain @p d.
- * @return 0; -EINVAL (NULL argument, no local or peer address, bad port or
- *   queue, window not a power of two in [64, 65536], MTU too small for one
- *   frame); -ENODEV (port not available); -EEXIST (a link of this process
- *   already uses that port and queue); -ENOMEM; negative errno of port set-up.
+ * Open a libbulk port on an ethdev port and queue, for domain @p d: with
+ * one fixed peer (params.peer_ip), or serving any peer (peer_ip 0).
+ * @return 0; -EINVAL (NULL argument, no local address, a peer address equal
+ *   to ours, a peer MAC without a peer address, max_peers above
+ *   BULK_DPDK_MAX_PEERS_LIMIT, bad port or queue, window not a power of two
+ *   in [64, 65536], MTU too small for one frame); -ENODEV (port not
+ *   available); -EEXIST (a port of this process already uses that port and
+ *   queue); -ENOMEM; negative errno of port set-up.
  */
 int bulk_dpdk_port_open(struct bulk_domain *d, const struct bulk_dpdk_port_params *params,
 			struct bulk_dpdk_port **out);
 
 /**
- * Close a link (and stop the port if bulk_dpdk_port_open() started it).
+ * Close a port (and stop the port if bulk_dpdk_port_open() started it).
  * @return 0; -EINVAL (NULL); -EBUSY (channels still use it).
  */
 int bulk_dpdk_port_close(struct bulk_dpdk_port *port);
 
 /**
- * Receive and dispatch frames of a link without polling a channel (channels
- * poll their link themselves; use this while no channel exists yet, e.g. to
+ * Receive and dispatch frames of a port without polling a channel (channels
+ * poll their port themselves; use this while no channel exists yet, e.g. to
  * answer ARP or a binder).
  * @return frames handled, or -EINVAL.
  */
 int bulk_dpdk_port_poll(struct bulk_dpdk_port *port, unsigned budget);
 
-/** Copy a link's counters. @return 0 or -EINVAL. */
+/** Copy a port's counters. @return 0 or -EINVAL. */
 int bulk_dpdk_port_stats_get(const struct bulk_dpdk_port *port, struct bulk_dpdk_port_stats *st);
 
 /**
  * Endpoint number @p ep_id (1..65535) of domain @p d: a creator listens on
- * it on every link of @p d (bulk_channel_create()). In one process, a binder
+ * it on every port of @p d (bulk_channel_create()). In one process, a binder
  * may also pass it to bulk_channel_bind().
  * @return 0; -EINVAL (NULL, ep_id 0); -ENOMEM.
  * bulk_channel_create() on it may further return -EADDRINUSE (another channel
@@ -178,20 +208,69 @@ int bulk_dpdk_endpoint_create(struct bulk_domain *d, uint16_t ep_id, struct bulk
 
 /**
  * The peer's endpoint number @p ep_id at the far end of @p port, for
- * bulk_channel_bind() from the port's domain.
- * @return 0; -EINVAL (NULL, ep_id 0); -ENOMEM.
+ * bulk_channel_bind() from the port's domain. The port's fixed peer: on a
+ * multi-peer port name the peer with bulk_dpdk_endpoint_remote_ip().
+ * @return 0; -EINVAL (NULL, ep_id 0); -EDESTADDRREQ (a multi-peer port);
+ *   -ENOMEM.
  * bulk_channel_bind() through it may further return -BULK_E_WRONG_DOMAIN
- * (the link belongs to another domain), -ENOSPC (the link has
- * DPDK_MAX_CHANS channels already) or -EHOSTUNREACH (an in-process
- * creator endpoint no link of the binder's domain leads to).
+ * (the port belongs to another domain), -ENOSPC (the port has
+ * DPDK_MAX_CHANS channels already, or its peer table is full) or
+ * -EHOSTUNREACH (an in-process creator endpoint no port of the binder's
+ * domain leads to).
  * The bind continuation gets the creator's answer: 0,
  * -BULK_E_BIND_MISMATCH, -BULK_E_BIND_REFUSED, -BULK_E_EP_NO_CHANNEL (nobody
  * listens on the number there), -ENOSPC or -ENOMEM (the creator could not
- * take one more channel), -BULK_E_BAD_DESC (an answer that makes no sense),
+ * take one more channel, or its multi-peer port one more peer), -BULK_E_BAD_DESC (an answer that makes no sense),
  * or -BULK_E_PEER_GONE (no answer within the peer timeout).
  */
 int bulk_dpdk_endpoint_remote(struct bulk_dpdk_port *port, uint16_t ep_id,
 			      struct bulk_endpoint **out);
+
+/**
+ * Endpoint number @p ep_id of the peer at IPv4 address @p peer_ip, UDP port
+ * @p udp_port, reached over @p port, for bulk_channel_bind() from the port's
+ * domain. On a multi-peer port any peer but ourselves; on a port with a
+ * fixed peer only that peer (then it is bulk_dpdk_endpoint_remote()). The
+ * channel bound through it belongs to that peer: the port takes a peer
+ * table entry for it at bind time (if it has none yet), resolves its MAC
+ * with ARP, and accepts the channel's frames from that address and UDP
+ * port only.
+ * @param peer_ip   host byte order
+ * @param udp_port  the peer's UDP port; 0: the port's own (params.udp_port)
+ * @return 0; -EINVAL (NULL, ep_id 0, peer_ip 0 or the port's own address;
+ *   on a port with a fixed peer: another address or UDP port); -ENOMEM.
+ * bulk_channel_bind() through it may further return what it returns
+ * through bulk_dpdk_endpoint_remote(): -BULK_E_WRONG_DOMAIN, -ENOSPC (no
+ * channel left on the port, or the peer is new and the table holds
+ * max_peers peers: counted in peers_refused); and the bind continuation
+ * gets the same answers.
+ */
+int bulk_dpdk_endpoint_remote_ip(struct bulk_dpdk_port *port, uint32_t peer_ip, uint16_t udp_port,
+				 uint16_t ep_id, struct bulk_endpoint **out);
+
+/**
+ * Let dpdk:ip=A.B.C.D,ep=N[,udp=P] addresses (bulk_addr.h) resolve through
+ * port @p port: bulk_addr_endpoint_create() in the port's domain with ip
+ * the port's own address makes endpoint N (bulk_dpdk_endpoint_create();
+ * udp, when given, must be the port's UDP port).
+ * bulk_addr_endpoint_remote() resolves to endpoint N at the far end: on a
+ * port with a fixed peer when ip is that peer (udp, when given, must be the
+ * port's UDP port: both ends of such a port use one); on a multi-peer port
+ * for any ip but the port's own, udp being the peer's UDP port (default:
+ * the port's), as bulk_dpdk_endpoint_remote_ip() does. Ports are tried in
+ * the order they were registered, except that a multi-peer port leaves an
+ * ip to a registered port of the same domain whose fixed peer it is.
+ * Unregister before bulk_dpdk_port_close().
+ * @return 0; -EINVAL (NULL); -EEXIST (registered already); -ENOSPC
+ *   (BULK_ADDR_MAX_RESOLVERS ports registered).
+ */
+int bulk_dpdk_port_addr_register(struct bulk_dpdk_port *port);
+
+/**
+ * Stop resolving addresses through @p port.
+ * @return 0; -EINVAL (NULL); -ENOENT (not registered).
+ */
+int bulk_dpdk_port_addr_unregister(struct bulk_dpdk_port *port);
 
 /**
  * Copy the transport counters of a DPDK channel.

@@ -11,10 +11,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "bulk_backend.h"
+#include "bulk_core.h"
 
-void bulk_pool_id_new(struct bulk_pool_id *id);
-uint32_t bulk_domain_mark_next(struct bulk_domain *d);
 
 #ifndef MAP_HUGE_2MB
 #define MAP_HUGE_2MB (21 << 26)

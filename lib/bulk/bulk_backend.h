@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file bulk_backend.h
- * The backend SDK: the internal shape of the core objects, the operations
- * table a backend provides, and the core entry points a backend calls when
- * descriptors arrive.
+ * The backend contract: the shape of the core objects a backend reads,
+ * the operations table a backend provides, and the core entry points a
+ * backend calls when descriptors arrive. What only the core itself may call
+ * is in bulk_core.h; what users see is include/bulk/.
  *
  * Division of labour (spec 6.5.1): the core checks every precondition and
  * changes buffer states; a backend only carries descriptors and may assume
@@ -29,6 +30,8 @@
 #endif
 
 #define BULK_CACHE_LINE 64
+/* The one spelling of "inline, whatever the optimiser thinks". */
+#define BULK_ALWAYS_INLINE inline __attribute__((always_inline))
 #define bulk_likely(x) __builtin_expect(!!(x), 1)
 #define bulk_unlikely(x) __builtin_expect(!!(x), 0)
 
@@ -83,6 +86,14 @@ struct bulk_pool_mapper {
 	int (*map)(void *arg, struct bulk_pool *view);
 	/** Undo map when the view is destroyed (may be NULL). */
 	void (*unmap)(struct bulk_pool *view);
+	/**
+	 * The peer named a pool this domain already has @p view of: return 1
+	 * only if the memory the peer offers is provably that view's memory
+	 * (same file, same address space), else 0. NULL: never provable. Only
+	 * asked on channels that share memory; the core refuses the pool
+	 * otherwise (-BULK_E_POOL_FORGED).
+	 */
+	int (*same)(void *arg, const struct bulk_pool *view);
 	void *arg;
 };
 
@@ -99,6 +110,10 @@ struct bulk_pool {
 	int fd;
 	bool owns_memory;            /* allocated here, by bulk_pool_alloc() */
 	bool orphan;                 /* received, and its only channel's peer died */
+	/* Another domain may map this memory: the view was ever on a channel
+	 * that shares memory (sticky). Decides what a peer on a channel that
+	 * does not share memory may do with it (pool_assign.c, bulk_core_rx_one()). */
+	bool shared;
 	void (*unmap)(struct bulk_pool *view);
 	/* Set by a backend that enforces access with page protections (shm
 	 * HALF): called after the core changed buffer @p index's state off the
@@ -137,6 +152,8 @@ struct bulk_chan_pool {
 	bool mine;           /* assigned by this side */
 	bool set_trust;      /* this assignment fixed the pool's trust */
 	struct bulk_cont cont;
+	/* Counted against the channel's peer_pool_* caps (peer's assignments). */
+	uint64_t peer_bufs, peer_bytes;
 };
 
 struct bulk_cont_rec {
@@ -157,6 +174,9 @@ struct bulk_channel {
 	uint32_t meta_size;
 	uint32_t queue_size;
 	uint8_t side;                /* 0: creator, 1: binder; parity of our slot numbers */
+	/* Both sides map the pools' memory (ops->shares_memory, not NONE):
+	 * decided by the core once the trust is known (create, bulk_side_apply()). */
+	bool shares_memory;
 	bool fire_destroy;           /* destroy of an unbound channel: fire at next poll */
 	bool in_poll;                /* nested polls are refused */
 	bool free_pending;           /* freed from inside a poll: freed when it ends */
@@ -164,6 +184,9 @@ struct bulk_channel {
 	struct bulk_channel_stats stats;
 	struct bulk_cont bind_cont;
 	struct bulk_cont destroy_cont;
+	/* What the peer's assignments have made us allocate, and the caps. */
+	uint64_t peer_pool_buffers, peer_pool_buffers_max;
+	uint64_t peer_pool_bytes, peer_pool_bytes_max;
 	/* Continuations waiting for the peer to consume descriptors: a FIFO
 	 * ordered by seq, grown on demand (slow path only). */
 	struct bulk_cont_rec *conts;
@@ -193,6 +216,9 @@ struct bulk_backend_ops {
 	const char *name;
 	size_t chan_size;            /* backend channel struct, bulk_channel first */
 	uint32_t trust_mask;         /* bit (1u << trust) per supported trust level */
+	/* Both sides map the same pool memory (at every trust level but NONE):
+	 * a receive then needs no copy, and a peer can prove a pool's identity. */
+	bool shares_memory;
 	/** Creator side set-up after the core filled @p ch. */
 	int (*create)(struct bulk_channel *ch);
 	/** Binder side: reach @p remote, negotiate (bulk_core_negotiate()), send the request. */
@@ -255,6 +281,7 @@ bulk_side_apply(struct bulk_channel *ch, const struct bulk_side *s)
 	ch->role = s->role;
 	ch->trust = s->trust;
 	ch->meta_size = s->meta_size;
+	ch->shares_memory = ch->ops->shares_memory && s->trust != BULK_TRUST_NONE;
 }
 
 /**
@@ -268,23 +295,32 @@ int bulk_core_rx_bind_request(struct bulk_channel *ch, enum bulk_role binder_rol
 void bulk_core_rx_bind_reply(struct bulk_channel *ch, int status);
 
 /**
- * The peer assigns a pool in @p slot. Looks up or creates this domain's
- * view (through @p m), runs pool_assigned and sends the reply itself.
+ * A control message as a backend decoded it from its wire, before any
+ * check: the core validates every field (one set of rules and limits for
+ * every backend) and acts on it.
  */
-void bulk_core_rx_pool_assign(struct bulk_channel *ch, uint16_t slot,
-			      const struct bulk_pool_desc *d, const struct bulk_pool_mapper *m);
+struct bulk_ctrl_rx {
+	uint32_t type;               /**< enum bulk_msg_type, as received */
+	uint32_t slot;               /**< as received */
+	int32_t status;              /**< replies: the peer's answer */
+	/**
+	 * POOL_ASSIGN: the geometry the peer announced, and how to give a new
+	 * view memory (mapper.map) or prove an existing one is the same
+	 * memory (mapper.same). A backend that could not make sense of the
+	 * transport's part of the message (shm: no fd, the wrong one) sets
+	 * @p refuse to the code to answer (-BULK_E_BAD_DESC is also counted).
+	 */
+	struct bulk_pool_desc pool;
+	const struct bulk_pool_mapper *mapper;
+	int32_t refuse;
+};
 
-/** The peer answered our assignment of @p slot. */
-void bulk_core_rx_pool_assign_reply(struct bulk_channel *ch, uint16_t slot, int status);
-
-/** The peer removed the pool in @p slot. */
-void bulk_core_rx_pool_remove(struct bulk_channel *ch, uint16_t slot);
-
-/** The peer started a teardown: acknowledge and close (or finish ours). */
-void bulk_core_rx_teardown(struct bulk_channel *ch);
-
-/** The peer acknowledged our teardown: CLOSED, destroy continuation fires. */
-void bulk_core_rx_teardown_ack(struct bulk_channel *ch);
+/**
+ * Handle one received control message (POOL_ASSIGN, POOL_ASSIGN_REPLY,
+ * POOL_REMOVE, TEARDOWN, TEARDOWN_ACK; anything else is counted in
+ * bad_desc). Answers a pool assignment itself, through tx_ctrl.
+ */
+void bulk_core_rx_ctrl(struct bulk_channel *ch, const struct bulk_ctrl_rx *m);
 
 /** The peer is gone (hang-up, death, timeout): CLOSED, continuations fail. */
 void bulk_core_peer_gone(struct bulk_channel *ch, int reason);
@@ -350,7 +386,7 @@ bulk_bit_clear(uint64_t *bm, uint32_t i)
  * A buffer came back to this domain: it is no longer away on any channel
  * (it may have left over one and returned over another).
  */
-static inline __attribute__((always_inline)) void
+static BULK_ALWAYS_INLINE void
 bulk_buffer_home(struct bulk_buffer *b)
 {
 	const struct bulk_pool *p = b->pool;
@@ -363,12 +399,47 @@ bulk_buffer_home(struct bulk_buffer *b)
 }
 
 /**
+ * Is @p b away over a channel that shares the pool's memory (we moved or
+ * passed it there and it has not come back)? Its holder then writes the
+ * very memory of our view, so a peer on a channel that does not share it
+ * (and cannot prove it holds the memory) must not make us its owner too.
+ */
+static inline bool
+bulk_buffer_away_shared(const struct bulk_buffer *b)
+{
+	const struct bulk_pool *p = b->pool;
+
+	for (unsigned i = 0; i < p->nlinks; i++) {
+		const struct bulk_channel *o = p->links[i].ch;
+
+		if (o->shares_memory && bulk_bit_test(o->slots[p->links[i].slot].away, b->index))
+			return true;
+	}
+	return false;
+}
+
+/**
+ * For backends that do not share memory and write a payload into the
+ * destination before the descriptor is delivered (dpdk: frames arrive in
+ * any order): may this domain's copy of @p b be overwritten now? Only if
+ * this domain cannot access it and no domain that maps the same memory
+ * holds it. The descriptor itself is still judged by bulk_core_rx_one().
+ */
+static inline bool
+bulk_core_rx_may_write(const struct bulk_buffer *b)
+{
+	if (b->state != BULK_BUFFER_INVALID || (b->flags & BULK_BUF_F_FREE) || b->copies_out)
+		return false;
+	return !b->pool->shared || !bulk_buffer_away_shared(b);
+}
+
+/**
  * Validate one received data descriptor against this domain's view and, if
  * it is valid, apply the receiver's transition. Inline because it runs once
  * per received buffer.
  * @return the buffer, or NULL (counted in bad_desc) if the descriptor is invalid.
  */
-static inline __attribute__((always_inline)) struct bulk_buffer *
+static BULK_ALWAYS_INLINE struct bulk_buffer *
 bulk_core_rx_one(struct bulk_channel *ch, enum bulk_msg_type type, uint32_t slot,
 		 uint32_t index, uint32_t len)
 {
@@ -393,12 +464,21 @@ bulk_core_rx_one(struct bulk_channel *ch, enum bulk_msg_type type, uint32_t slot
 		if (bulk_unlikely(b->state != BULK_BUFFER_INVALID || b->copies_out ||
 				  (b->flags & BULK_BUF_F_FREE)))
 			goto bad;
+		/* A peer that does not share the memory cannot hold a buffer
+		 * we handed to a domain that does: accepting its word would
+		 * make two owners of one piece of memory. */
+		if (bulk_unlikely(!ch->shares_memory) && bulk_unlikely(cp->pool->shared) &&
+		    !bulk_bit_test(cp->away, index) && bulk_buffer_away_shared(b))
+			goto bad;
 		b->state = BULK_BUFFER_READ_WRITE;
 		bulk_buffer_home(b);
 		return b;
 	case BULK_MSG_COPY:
 		if (bulk_unlikely(ch->direction != BULK_DIRECTION_RX ||
 				  bulk_bit_test(cp->copy_in, index)))
+			goto bad;
+		if (bulk_unlikely(!ch->shares_memory) && bulk_unlikely(cp->pool->shared) &&
+		    b->state == BULK_BUFFER_INVALID && bulk_buffer_away_shared(b))
 			goto bad;
 		if (bulk_unlikely(b->state != BULK_BUFFER_INVALID)) {
 			/* We can read it already (owner, or a copy from elsewhere):
@@ -431,7 +511,7 @@ bad:
  * Deliver a burst of validated buffers of one type to the application
  * (runs the callback, counts statistics). Inline: called once per run.
  */
-static inline __attribute__((always_inline)) void
+static BULK_ALWAYS_INLINE void
 bulk_core_rx_deliver(struct bulk_channel *ch, enum bulk_msg_type type,
 		     struct bulk_buffer *const *bufs, const uint32_t *lens, const void *meta,
 		     unsigned n)
@@ -469,28 +549,5 @@ bulk_core_rx_deliver(struct bulk_channel *ch, enum bulk_msg_type type,
 		break;
 	}
 }
-
-/* Internal to the core (not for backends). */
-void bulk_cont_fire(struct bulk_cont *c, int err, struct bulk_channel *ch);
-void bulk_chan_slot_fail(struct bulk_channel *ch, uint16_t slot, int err);
-void bulk_chan_slot_void_copies(struct bulk_chan_pool *cp);
-uint64_t bulk_chan_slot_reclaim(struct bulk_chan_pool *cp);
-int bulk_core_send_ctrl(struct bulk_channel *ch, enum bulk_msg_type type, uint16_t slot,
-			int32_t status, struct bulk_pool *pool);
-void bulk_core_fire_conts_all(struct bulk_channel *ch, int err);
-int bulk_core_cont_reserve(struct bulk_channel *ch);
-void bulk_core_cont_push(struct bulk_channel *ch, struct bulk_cont cont);
-void bulk_domain_sweep(struct bulk_domain *d);
-void bulk_pool_link_add(struct bulk_pool *p, struct bulk_channel *ch, uint16_t slot);
-void bulk_pool_link_del(struct bulk_pool *p, struct bulk_channel *ch);
-int bulk_pool_view_create(struct bulk_domain *d, const struct bulk_pool_desc *desc,
-			  const struct bulk_pool_mapper *m, struct bulk_pool **out);
-void bulk_pool_view_destroy(struct bulk_pool *p);
-bool bulk_pool_view_holds_nothing(const struct bulk_pool *p);
-void bulk_pool_view_maybe_drop(struct bulk_pool *p);
-void bulk_domain_pool_insert(struct bulk_domain *d, struct bulk_pool *p);
-void bulk_domain_pool_remove(struct bulk_domain *d, struct bulk_pool *p);
-void bulk_chan_slot_clear(struct bulk_channel *ch, uint16_t slot);
-int bulk_chan_slot_fill(struct bulk_channel *ch, uint16_t slot, struct bulk_pool *p, bool mine);
 
 #endif /* BULK_BACKEND_H */

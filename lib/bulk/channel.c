@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "bulk_backend.h"
+#include "bulk_core.h"
 
 #define BULK_RX_BURST_DEFAULT 64u
 #define BULK_RX_SCRATCH 256u
@@ -81,6 +81,13 @@ chan_dealloc(struct bulk_channel *ch)
 	bulk_free(ch);
 }
 
+static void
+chan_set_peer_caps(struct bulk_channel *ch, uint32_t bufs, uint64_t bytes)
+{
+	ch->peer_pool_buffers_max = bufs ? bufs : BULK_PEER_POOL_BUFFERS_DEFAULT;
+	ch->peer_pool_bytes_max = bytes ? bytes : BULK_PEER_POOL_BYTES_DEFAULT;
+}
+
 int
 bulk_channel_create(struct bulk_endpoint *ep, const struct bulk_channel_callbacks *cb,
 		    const struct bulk_channel_params *params, struct bulk_channel **out)
@@ -115,6 +122,8 @@ bulk_channel_create(struct bulk_endpoint *ep, const struct bulk_channel_callback
 	ch->direction = params->direction;
 	ch->role = params->role;
 	ch->trust = trust;
+	ch->shares_memory = ep->ops->shares_memory && trust != BULK_TRUST_NONE;
+	chan_set_peer_caps(ch, params->peer_pool_buffers_max, params->peer_pool_bytes_max);
 	ch->meta_size = params->meta_size;
 	ch->queue_size = qs;
 	ch->user = params->user;
@@ -193,6 +202,8 @@ bulk_channel_bind(struct bulk_domain *d, struct bulk_endpoint *remote,
 	ch->ep = remote;
 	ch->side = 1;
 	ch->user = params ? params->user : NULL;
+	chan_set_peer_caps(ch, params ? params->peer_pool_buffers_max : 0,
+			   params ? params->peer_pool_bytes_max : 0);
 	ch->bind_cont = cont;
 	ch->state = BULK_STATE_BINDING;
 	rc = remote->ops->bind(ch, remote, params);

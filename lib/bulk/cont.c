@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "bulk_backend.h"
+#include "bulk_core.h"
 
 void
 bulk_cont_fire(struct bulk_cont *c, int err, struct bulk_channel *ch)

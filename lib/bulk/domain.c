@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bulk_backend.h"
+#include "bulk_core.h"
 
 int
 bulk_domain_create(const char *name, struct bulk_domain **out)

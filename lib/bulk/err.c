@@ -35,6 +35,11 @@ static const char *const bulk_err_names[BULK_E_LAST - BULK_EBASE] = {
 	[BULK_E_CLOSED - BULK_EBASE] = "channel is closed or tearing down",
 	[BULK_E_BAD_DESC - BULK_EBASE] = "received descriptor failed validation",
 	[BULK_E_NO_BACKEND - BULK_EBASE] = "backend not built into this library",
+	[BULK_E_POOL_FORGED - BULK_EBASE] =
+		"peer named a pool this domain knows without proving it is that memory",
+	[BULK_E_POOL_LIMIT - BULK_EBASE] = "peer's pools would exceed this channel's pool limits",
+	[BULK_E_POOL_NOT_SHAREABLE - BULK_EBASE] =
+		"pool memory cannot be mapped by another process: allocate it with BULK_MEM_MEMFD",
 };
 
 const char *

@@ -13,7 +13,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#include "bulk_backend.h"
+#include "bulk_core.h"
 
 int
 bulk_pool_id_equal(const struct bulk_pool_id *a, const struct bulk_pool_id *b)
@@ -112,7 +112,6 @@ bulk_host_id_init(void)
 	bulk_host_id = h ^ r;
 }
 
-void bulk_pool_id_new(struct bulk_pool_id *id);
 void
 bulk_pool_id_new(struct bulk_pool_id *id)
 {

@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "bulk_backend.h"
+#include "bulk_core.h"
 
 /* Our assignment in @p slot did not happen: undo it, tell the caller. */
 void
@@ -97,6 +97,8 @@ bulk_chan_slot_fill(struct bulk_channel *ch, uint16_t slot, struct bulk_pool *p,
 	}
 	cp->pool = p;
 	cp->mine = mine;
+	if (ch->shares_memory)
+		p->shared = true;
 	cp->state = mine ? BULK_SLOT_PENDING : BULK_SLOT_ASSIGNED;
 	/* A pending assignment pins the view: the peer may read it. */
 	if (mine)
@@ -113,6 +115,8 @@ bulk_chan_slot_clear(struct bulk_channel *ch, uint16_t slot)
 		bulk_pool_link_del(cp->pool, ch);
 	if (cp->state == BULK_SLOT_PENDING && cp->pool != NULL)
 		cp->pool->npending--;
+	ch->peer_pool_buffers -= cp->peer_bufs;
+	ch->peer_pool_bytes -= cp->peer_bytes;
 	bulk_free(cp->copy_out);
 	bulk_free(cp->copy_in);
 	bulk_free(cp->away);
@@ -135,6 +139,25 @@ domain_has_pool(const struct bulk_domain *d, const struct bulk_pool *p)
 		if (q == p)
 			return true;
 	return false;
+}
+
+/*
+ * May a peer's assignment of a pool id we already have @p view of reuse it?
+ * Pool ids are guessable, so naming one proves nothing. On a channel that
+ * shares memory the peer must show it holds that very memory (the backend's
+ * same()). On one that does not, what it sends is copied into our view: that
+ * is harmless only while no other domain maps the view's memory; once one
+ * may, the peer could make us write another domain's data.
+ */
+static bool
+peer_proves_view(const struct bulk_channel *ch, const struct bulk_pool_mapper *m,
+		 const struct bulk_pool *view)
+{
+	if (!ch->shares_memory)
+		return !view->shared;
+	if (m == NULL || m->same == NULL)
+		return false;
+	return m->same(m->arg, view) == 1;
 }
 
 /* The checks assign and remove share, in the documented order. */
@@ -202,11 +225,13 @@ bulk_core_rx_pool_assign(struct bulk_channel *ch, uint16_t slot, const struct bu
 {
 	struct bulk_pool *view;
 	bool created = false;
+	uint64_t bufs, bytes;
 	int status = 0;
 
+	/* The geometry was checked by bulk_core_rx_ctrl(); the slot must be
+	 * one of the peer's, and free. */
 	if (slot >= BULK_CHANNEL_MAX_POOLS || (slot & 1) == ch->side ||
-	    ch->slots[slot].state != BULK_SLOT_FREE || d->count == 0 ||
-	    d->count > BULK_POOL_MAX_BUFFERS || d->buffer_size == 0) {
+	    ch->slots[slot].state != BULK_SLOT_FREE) {
 		ch->stats.bad_desc++;
 		status = -BULK_E_BAD_DESC;
 		goto reply;
@@ -217,6 +242,21 @@ bulk_core_rx_pool_assign(struct bulk_channel *ch, uint16_t slot, const struct bu
 		goto reply;
 	}
 	view = bulk_domain_pool_lookup(ch->dom, &d->id);
+	if (view != NULL && !peer_proves_view(ch, m, view)) {
+		ch->stats.pools_refused++;
+		status = -BULK_E_POOL_FORGED;
+		goto reply;
+	}
+	/* Everything below allocates in proportion to what the peer asks,
+	 * before the application can veto: bounded per channel. */
+	bufs = d->count;
+	bytes = view == NULL && !ch->shares_memory ? (uint64_t)d->count * d->buffer_size : 0;
+	if (ch->peer_pool_buffers + bufs > ch->peer_pool_buffers_max ||
+	    ch->peer_pool_bytes + bytes > ch->peer_pool_bytes_max) {
+		ch->stats.pools_refused++;
+		status = -BULK_E_POOL_LIMIT;
+		goto reply;
+	}
 	if (view != NULL) {
 		/* A pool we know from elsewhere: one view per domain (spec 6.5.3). */
 		if (view->count != d->count || view->buffer_size != d->buffer_size) {
@@ -244,6 +284,10 @@ bulk_core_rx_pool_assign(struct bulk_channel *ch, uint16_t slot, const struct bu
 	status = bulk_chan_slot_fill(ch, slot, view, false);
 	if (status < 0)
 		goto undo;
+	ch->slots[slot].peer_bufs = bufs;
+	ch->slots[slot].peer_bytes = bytes;
+	ch->peer_pool_buffers += bufs;
+	ch->peer_pool_bytes += bytes;
 	bulk_pool_link_add(view, ch, slot);
 	if (ch->cb.pool_assigned != NULL && ch->cb.pool_assigned(ch, view) < 0) {
 		status = -BULK_E_VETOED;

@@ -9,9 +9,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "bulk_backend.h"
+#include "bulk_core.h"
 
-uint32_t bulk_domain_mark_next(struct bulk_domain *d);
 
 /* A fresh mark per burst finds duplicates without clearing anything. */
 uint32_t
@@ -39,8 +38,7 @@ chan_check(const struct bulk_channel *ch, enum bulk_direction dir)
 
 /* Checks shared by every buffer operation, in the documented order. */
 static inline int
-buf_check_common(const struct bulk_channel *ch, const struct bulk_buffer *b, uint32_t len,
-		 int *slot)
+buf_check_common(const struct bulk_channel *ch, struct bulk_buffer *b, uint32_t len, int *slot)
 {
 	if (bulk_unlikely(b == NULL))
 		return -EINVAL;
@@ -52,7 +50,7 @@ buf_check_common(const struct bulk_channel *ch, const struct bulk_buffer *b, uin
 	if (bulk_unlikely(*slot < 0))
 		return -BULK_E_POOL_NOT_ASSIGNED;
 	/* Carried to the backend, which then need not look it up again. */
-	((struct bulk_buffer *)b)->slot = (uint16_t)*slot;
+	b->slot = (uint16_t)*slot;
 	return 0;
 }
 
@@ -69,7 +67,6 @@ buf_check_owned(const struct bulk_buffer *b)
 	return 0;
 }
 
-#define BULK_ALWAYS_INLINE inline __attribute__((always_inline))
 
 static BULK_ALWAYS_INLINE uint64_t *
 stats_tx_counter(struct bulk_channel *ch, enum bulk_msg_type type)

@@ -37,6 +37,10 @@
  * not take a fresh number). Every frame must be counted in rx_frames, the
  * transfer on channel 2 must still complete verified, and channel 1 too.
  *
+ * A hostile peer (hostile_peer() below): a forged pool identity and a move
+ * of a buffer the peer no longer holds, both against memory A shares with
+ * a third domain.
+ *
  *   test_dpdk_malformed [SEED [FUZZ_FRAMES]]
  */
 #include <arpa/inet.h>
@@ -50,6 +54,7 @@
 #include <rte_mbuf.h>
 
 #include <bulk/bulk_alloc.h>
+#include <bulk/bulk_local.h>
 
 #include "bulk_backend.h" /* enum bulk_msg_type */
 #include "dpdk_test.h"
@@ -59,8 +64,8 @@
 #define FMAX 2048u       /* largest frame handled (MTU 1500) */
 #define POOL_N 16u
 #define BUF_SZ 8192u
-#define HDR_OFF BULK_WIRE_HDRS
-#define META_OFF (BULK_WIRE_HDRS + sizeof(struct bulk_wire_hdr))
+#define HDR_OFF DPDK_WIRE_HDRS
+#define META_OFF (DPDK_WIRE_HDRS + sizeof(struct dpdk_wire_hdr))
 
 struct frame {
 	uint32_t len;
@@ -129,22 +134,22 @@ put16(uint8_t *p, uint16_t v)
 static void
 fix_ip(struct frame *f)
 {
-	uint8_t *ip = f->b + BULK_WIRE_ETH_LEN;
+	uint8_t *ip = f->b + DPDK_WIRE_ETH_LEN;
 
 	put16(ip + 10, 0);
-	put16(ip + 10, csum16(ip, BULK_WIRE_IP_LEN, 0));
+	put16(ip + 10, csum16(ip, DPDK_WIRE_IP_LEN, 0));
 }
 
 /* UDP checksum over the datagram the UDP length names (within the frame). */
 static void
 fix_udp(struct frame *f)
 {
-	uint8_t *ip = f->b + BULK_WIRE_ETH_LEN, *udp = ip + BULK_WIRE_IP_LEN;
+	uint8_t *ip = f->b + DPDK_WIRE_ETH_LEN, *udp = ip + DPDK_WIRE_IP_LEN;
 	uint32_t ul = get16(udp + 4), sum = 0;
 	uint16_t c;
 
-	if (BULK_WIRE_ETH_LEN + BULK_WIRE_IP_LEN + (size_t)ul > f->len)
-		ul = f->len - BULK_WIRE_ETH_LEN - BULK_WIRE_IP_LEN;
+	if (DPDK_WIRE_ETH_LEN + DPDK_WIRE_IP_LEN + (size_t)ul > f->len)
+		ul = f->len - DPDK_WIRE_ETH_LEN - DPDK_WIRE_IP_LEN;
 	for (int i = 12; i < 20; i += 2)
 		sum += get16(ip + i);
 	sum += 17 + ul;
@@ -157,9 +162,9 @@ fix_udp(struct frame *f)
 static void
 fix_all(struct frame *f)
 {
-	put16(f->b + BULK_WIRE_ETH_LEN + 2, (uint16_t)(f->len - BULK_WIRE_ETH_LEN));
-	put16(f->b + BULK_WIRE_ETH_LEN + BULK_WIRE_IP_LEN + 4, (uint16_t)(f->len - BULK_WIRE_ETH_LEN -
-								       BULK_WIRE_IP_LEN));
+	put16(f->b + DPDK_WIRE_ETH_LEN + 2, (uint16_t)(f->len - DPDK_WIRE_ETH_LEN));
+	put16(f->b + DPDK_WIRE_ETH_LEN + DPDK_WIRE_IP_LEN + 4, (uint16_t)(f->len - DPDK_WIRE_ETH_LEN -
+								       DPDK_WIRE_IP_LEN));
 	fix_ip(f);
 	fix_udp(f);
 }
@@ -172,7 +177,7 @@ fix_csums(struct frame *f)
 }
 
 static void
-hdr_get(const struct frame *f, struct bulk_wire_hdr *h)
+hdr_get(const struct frame *f, struct dpdk_wire_hdr *h)
 {
 	memcpy(h, f->b + HDR_OFF, sizeof(*h));
 	h->magic = ntohl(h->magic);
@@ -188,9 +193,9 @@ hdr_get(const struct frame *f, struct bulk_wire_hdr *h)
 }
 
 static void
-hdr_put(struct frame *f, const struct bulk_wire_hdr *hh)
+hdr_put(struct frame *f, const struct dpdk_wire_hdr *hh)
 {
-	struct bulk_wire_hdr h = *hh;
+	struct dpdk_wire_hdr h = *hh;
 
 	h.magic = htonl(h.magic);
 	h.chan = htonl(h.chan);
@@ -208,7 +213,7 @@ hdr_put(struct frame *f, const struct bulk_wire_hdr *hh)
 static bool
 is_bulk(const struct frame *f)
 {
-	return f->len >= META_OFF && get16(f->b + 12) == 0x0800 && f->b[BULK_WIRE_ETH_LEN + 9] == 17;
+	return f->len >= META_OFF && get16(f->b + 12) == 0x0800 && f->b[DPDK_WIRE_ETH_LEN + 9] == 17;
 }
 
 static bool
@@ -260,7 +265,7 @@ static struct rte_mbuf *
 b_to_a(struct rte_mbuf *m)
 {
 	struct frame f;
-	struct bulk_wire_hdr h;
+	struct dpdk_wire_hdr h;
 	int k = 0;
 
 	frame_of(m, &f);
@@ -281,8 +286,8 @@ b_to_a(struct rte_mbuf *m)
 			t.hi_seq[k] = s;
 		t.have_hi[k] = true;
 	}
-	if (k == 1 && h.type == BULK_MSG_MOVE && (h.flags & (BULK_WF_FIRST | BULK_WF_LAST)) ==
-	    (BULK_WF_FIRST | BULK_WF_LAST) && h.meta_len == XFER_META_SIZE && f.len < FMAX) {
+	if (k == 1 && h.type == BULK_MSG_MOVE && (h.flags & (DPDK_WF_FIRST | DPDK_WF_LAST)) ==
+	    (DPDK_WF_FIRST | DPDK_WF_LAST) && h.meta_len == XFER_META_SIZE && f.len < FMAX) {
 		t.tmpl_move = f;
 		t.have_move = true;
 	}
@@ -308,7 +313,7 @@ static struct rte_mbuf *
 a_to_b(struct rte_mbuf *m)
 {
 	struct frame f;
-	struct bulk_wire_hdr h;
+	struct dpdk_wire_hdr h;
 	struct rte_mbuf *n;
 
 	frame_of(m, &f);
@@ -317,7 +322,7 @@ a_to_b(struct rte_mbuf *m)
 	hdr_get(&f, &h);
 	if (t.learning && h.type == BULK_MSG_PASS && t.b_id[t.learning] == 0)
 		t.b_id[t.learning] = h.chan;
-	if (h.type == BULK_WT_RST) {
+	if (h.type == DPDK_WT_RST) {
 		/* A's answers to injected unknown channels: not B's business. */
 		t.rst_seen++;
 		t.last_rst_index = h.index;
@@ -328,18 +333,18 @@ a_to_b(struct rte_mbuf *m)
 		}
 		return m;
 	}
-	if (h.type == BULK_WT_BIND_REPLY && t.fuzzing) {
+	if (h.type == DPDK_WT_BIND_REPLY && t.fuzzing) {
 		t.bind_replies_dropped++;
 		rte_pktmbuf_free(m);
 		return NULL;
 	}
 	if (t.shift == 0 || t.b_id[1] == 0 || h.chan != t.b_id[1])
 		return m;
-	if (h.flags & BULK_WF_ACK)
+	if (h.flags & DPDK_WF_ACK)
 		h.ack -= t.shift;
-	if (h.type == BULK_WT_ACK) {
+	if (h.type == DPDK_WT_ACK) {
 		h.index -= t.shift;
-		for (uint32_t i = 0; i + sizeof(struct bulk_wire_nak) <= h.length &&
+		for (uint32_t i = 0; i + sizeof(struct dpdk_wire_nak) <= h.length &&
 				     META_OFF + h.meta_len + i + 8 <= f.len; i += 8) {
 			uint8_t *p = f.b + META_OFF + h.meta_len + i;
 			uint32_t s;
@@ -676,21 +681,21 @@ static struct frame
 next_move(void)
 {
 	struct frame f = t.tmpl_move;
-	struct bulk_wire_hdr h;
+	struct dpdk_wire_hdr h;
 
 	hdr_get(&f, &h);
 	h.seq = t.hi_seq[1] + 1;
-	h.flags &= (uint8_t)~BULK_WF_RETX;
+	h.flags &= (uint8_t)~DPDK_WF_RETX;
 	hdr_put(&f, &h);
 	fix_csums(&f);
 	return f;
 }
 
 static void
-mutate_hdr(const char *name, void (*fn)(struct bulk_wire_hdr *h), enum ctr want)
+mutate_hdr(const char *name, void (*fn)(struct dpdk_wire_hdr *h), enum ctr want)
 {
 	struct frame f = next_move();
-	struct bulk_wire_hdr h;
+	struct dpdk_wire_hdr h;
 
 	hdr_get(&f, &h);
 	fn(&h);
@@ -699,36 +704,36 @@ mutate_hdr(const char *name, void (*fn)(struct bulk_wire_hdr *h), enum ctr want)
 	inject_expect(name, &f, want, want == C_CSUM ? 1 : 0);
 }
 
-static void m_magic(struct bulk_wire_hdr *h) { h->magic ^= 0x01000000u; }
-static void m_version(struct bulk_wire_hdr *h) { h->version = BULK_WIRE_VERSION + 1; }
-static void m_version0(struct bulk_wire_hdr *h) { h->version = 0; }
-static void m_type0(struct bulk_wire_hdr *h) { h->type = 0; }
-static void m_type_max(struct bulk_wire_hdr *h) { h->type = BULK_MSG_TYPE_MAX; }
-static void m_type_20(struct bulk_wire_hdr *h) { h->type = 0x20; }
-static void m_type_ff(struct bulk_wire_hdr *h) { h->type = 0xff; }
-static void m_length_plus(struct bulk_wire_hdr *h) { h->length += 4; }
-static void m_length_minus(struct bulk_wire_hdr *h) { h->length -= 1; }
-static void m_meta_big(struct bulk_wire_hdr *h) { h->meta_len = BULK_META_MAX + 1; }
-static void m_chan(struct bulk_wire_hdr *h) { h->chan ^= 0x5a5a0000u; }
-static void m_chan0(struct bulk_wire_hdr *h) { h->chan = 0x3ff; }
-static void m_slot(struct bulk_wire_hdr *h) { h->slot = (uint16_t)(h->slot + 1); }
-static void m_slot_max(struct bulk_wire_hdr *h) { h->slot = 0xffff; }
-static void m_index(struct bulk_wire_hdr *h) { h->index = POOL_N; }
-static void m_index_max(struct bulk_wire_hdr *h) { h->index = 0xffffffffu; }
-static void m_offset(struct bulk_wire_hdr *h) { h->offset = BUF_SZ; }
-static void m_offset_wrap(struct bulk_wire_hdr *h) { h->offset = 0xffffff00u; h->flags &= (uint8_t)~BULK_WF_FIRST; }
-static void m_total(struct bulk_wire_hdr *h) { h->total = BUF_SZ + 1; }
-static void m_total_max(struct bulk_wire_hdr *h) { h->total = 0xffffffffu; }
-static void m_total_short(struct bulk_wire_hdr *h) { h->total = h->length - 1; }
-static void m_seq_dup(struct bulk_wire_hdr *h) { h->seq -= 1; }
-static void m_seq_far(struct bulk_wire_hdr *h) { h->seq += 1u << 20; }
-static void m_seq_back(struct bulk_wire_hdr *h) { h->seq -= 1u << 30; }
+static void m_magic(struct dpdk_wire_hdr *h) { h->magic ^= 0x01000000u; }
+static void m_version(struct dpdk_wire_hdr *h) { h->version = DPDK_WIRE_VERSION + 1; }
+static void m_version0(struct dpdk_wire_hdr *h) { h->version = 0; }
+static void m_type0(struct dpdk_wire_hdr *h) { h->type = 0; }
+static void m_type_max(struct dpdk_wire_hdr *h) { h->type = BULK_MSG_TYPE_MAX; }
+static void m_type_20(struct dpdk_wire_hdr *h) { h->type = 0x20; }
+static void m_type_ff(struct dpdk_wire_hdr *h) { h->type = 0xff; }
+static void m_length_plus(struct dpdk_wire_hdr *h) { h->length += 4; }
+static void m_length_minus(struct dpdk_wire_hdr *h) { h->length -= 1; }
+static void m_meta_big(struct dpdk_wire_hdr *h) { h->meta_len = BULK_META_MAX + 1; }
+static void m_chan(struct dpdk_wire_hdr *h) { h->chan ^= 0x5a5a0000u; }
+static void m_chan0(struct dpdk_wire_hdr *h) { h->chan = 0x3ff; }
+static void m_slot(struct dpdk_wire_hdr *h) { h->slot = (uint16_t)(h->slot + 1); }
+static void m_slot_max(struct dpdk_wire_hdr *h) { h->slot = 0xffff; }
+static void m_index(struct dpdk_wire_hdr *h) { h->index = POOL_N; }
+static void m_index_max(struct dpdk_wire_hdr *h) { h->index = 0xffffffffu; }
+static void m_offset(struct dpdk_wire_hdr *h) { h->offset = BUF_SZ; }
+static void m_offset_wrap(struct dpdk_wire_hdr *h) { h->offset = 0xffffff00u; h->flags &= (uint8_t)~DPDK_WF_FIRST; }
+static void m_total(struct dpdk_wire_hdr *h) { h->total = BUF_SZ + 1; }
+static void m_total_max(struct dpdk_wire_hdr *h) { h->total = 0xffffffffu; }
+static void m_total_short(struct dpdk_wire_hdr *h) { h->total = h->length - 1; }
+static void m_seq_dup(struct dpdk_wire_hdr *h) { h->seq -= 1; }
+static void m_seq_far(struct dpdk_wire_hdr *h) { h->seq += 1u << 20; }
+static void m_seq_back(struct dpdk_wire_hdr *h) { h->seq -= 1u << 30; }
 
 static void
 targeted(void)
 {
 	struct frame f, base = next_move();
-	struct bulk_wire_hdr h;
+	struct dpdk_wire_hdr h;
 
 	/* Truncation at every layer, the lengths in the headers left as they were. */
 	static const uint32_t cuts[] = { 0, 1, 13, 14, 20, 33, 34, 38, 41, 42, 50, 81 };
@@ -870,7 +875,7 @@ static void
 fuzz_one(const struct frame *orig)
 {
 	struct frame f = *orig;
-	struct bulk_wire_hdr h0, h;
+	struct dpdk_wire_hdr h0, h;
 	unsigned nmut = 1 + (unsigned)(rnd() % 4);
 	struct rte_mbuf *m;
 
@@ -885,7 +890,7 @@ fuzz_one(const struct frame *orig)
 			}
 			break;
 		case 1: /* a random byte in the bulk header */
-			f.b[HDR_OFF + rnd() % sizeof(struct bulk_wire_hdr)] = (uint8_t)rnd();
+			f.b[HDR_OFF + rnd() % sizeof(struct dpdk_wire_hdr)] = (uint8_t)rnd();
 			break;
 		case 2: /* a header field set to an edge value */
 			hdr_get(&f, &h);
@@ -935,7 +940,7 @@ fuzz_one(const struct frame *orig)
 			h.chan = t.a_id[2];
 		if (is_stream(h.type))
 			h.seq = is_stream(h0.type) ? h0.seq : t.hi_seq[2];
-		if (h.type == BULK_WT_RST)
+		if (h.type == DPDK_WT_RST)
 			h.index = 0xdead;
 		hdr_put(&f, &h);
 		if (rnd() % 4 != 0)
@@ -994,6 +999,310 @@ fuzz(uint64_t frames)
 	dt_print_chan_stats("A2", t.ca[2]);
 }
 
+/* ------------------------------------------------------------ a hostile peer */
+
+/*
+ * B runs a libbulk that lies (the test edits B's own view, as a modified
+ * library could). A owns pool P and has moved P's buffer 0 to domain C of
+ * its own process over a local channel, so P's memory is shared with C.
+ *
+ * 1. Forged identity: B assigns a pool of its own under P's id over a new
+ *    dpdk channel. A must refuse it (-BULK_E_POOL_FORGED, pools_refused),
+ *    and B's MOVE of "P's" buffer 0 on the slot it pretends to hold must be
+ *    counted in bad_desc, with C still the sole owner of unchanged data.
+ * 2. A buffer handed on: B honestly assigns its pool Q and moves Q's
+ *    buffer 2 to A; A assigns Q on to C and moves buffer 2 there. B then
+ *    claims buffer 2 again and moves it with other data. A must count the
+ *    move in bad_desc, deliver nothing, and write nothing into C's data.
+ */
+#define HP_N 8u
+#define HP_SZ 4096u
+#define HP_EP 3
+
+static struct {
+	struct bulk_domain *dc;
+	struct bulk_endpoint *lep, *ep, *rep;
+	struct bulk_channel *ac, *ca, *a3, *b3; /* local A->C, dpdk A(RX) <- B(TX) */
+	struct bulk_buffer *c_got, *a_got;
+	int c_moves, a_moves, b_passes;
+} hp;
+
+static void
+hp_c_move(struct bulk_channel *ch, struct bulk_buffer *const *bufs, const uint32_t *lens,
+	  const void *meta, unsigned n)
+{
+	(void)ch;
+	(void)lens;
+	(void)meta;
+	CHECK_EQ_INT(n, 1);
+	hp.c_got = bufs[0];
+	hp.c_moves++;
+}
+
+static void
+hp_a_move(struct bulk_channel *ch, struct bulk_buffer *const *bufs, const uint32_t *lens,
+	  const void *meta, unsigned n)
+{
+	(void)ch;
+	(void)lens;
+	(void)meta;
+	CHECK_EQ_INT(n, 1);
+	hp.a_got = bufs[0];
+	hp.a_moves++;
+}
+
+static void
+hp_b_pass(struct bulk_channel *ch, struct bulk_buffer *const *bufs, const uint32_t *lens,
+	  const void *meta, unsigned n)
+{
+	(void)ch;
+	(void)bufs;
+	(void)lens;
+	(void)meta;
+	hp.b_passes += (int)n;
+}
+
+static const struct bulk_channel_callbacks hp_c_cbs = { .move_received = hp_c_move };
+static const struct bulk_channel_callbacks hp_a_cbs = { .move_received = hp_a_move };
+static const struct bulk_channel_callbacks hp_b_cbs = { .buffer_received = hp_b_pass };
+static const struct bulk_channel_callbacks hp_none = { 0 };
+
+static void
+hp_step_until(const int *flag, int want)
+{
+	for (long i = 0; *flag < want; i++) {
+		step();
+		CHECK(bulk_domain_poll(hp.dc, 0) >= 0);
+		CHECK(i < 100000000);
+	}
+}
+
+static void
+hp_fill(struct bulk_buffer *b, uint8_t v)
+{
+	memset(b->addr, v, HP_SZ);
+}
+
+static int
+hp_is(const struct bulk_buffer *b, uint8_t v)
+{
+	const uint8_t *p = b->addr;
+
+	for (uint32_t i = 0; i < HP_SZ; i++)
+		if (p[i] != v)
+			return 0;
+	return 1;
+}
+
+static uint64_t
+hp_bad(struct bulk_channel *ch)
+{
+	struct bulk_channel_stats st;
+
+	CHECK_RC(bulk_channel_stats_get(ch, &st), 0);
+	return st.bad_desc;
+}
+
+/* B's library pretends @p f sits in its slot @p slot of channel b3, assigned
+ * (written into B's own structures, as a modified library would). */
+static uint64_t hp_bits[3][(HP_N + 63) / 64];
+
+static void
+hp_pretend_assigned(struct bulk_pool *f, uint16_t slot)
+{
+	struct bulk_chan_pool *cp = &hp.b3->slots[slot];
+
+	memset(hp_bits, 0, sizeof(hp_bits));
+	cp->pool = f;
+	cp->copy_out = hp_bits[0];
+	cp->copy_in = hp_bits[1];
+	cp->away = hp_bits[2];
+	cp->state = BULK_SLOT_ASSIGNED;
+	f->links[f->nlinks].ch = hp.b3;
+	f->links[f->nlinks].slot = slot;
+	f->nlinks++;
+}
+
+static void
+hp_pretend_over(struct bulk_pool *f, uint16_t slot)
+{
+	memset(&hp.b3->slots[slot], 0, sizeof(hp.b3->slots[slot]));
+	f->nlinks--;
+}
+
+static void
+hostile_peer(void)
+{
+	struct bulk_pool_params pp = { .count = HP_N, .buffer_size = HP_SZ };
+	struct bulk_channel_params lcp = { .direction = BULK_DIRECTION_TX };
+	struct bulk_channel_params cp = { .direction = BULK_DIRECTION_RX, .queue_size = 256 };
+	struct bulk_bind_params bbp = { 0 };
+	struct bulk_pool *p, *f, *q, *qa;
+	struct bulk_pool_id qid;
+	struct bulk_buffer *b, *fb, *qb;
+	struct bulk_channel_stats st;
+	uint64_t bad0;
+	int done = 0, rc, flag;
+
+	/* A owns P; P's buffer 0 is with C (local, shared memory). */
+	CHECK_RC(bulk_domain_create("C", &hp.dc), 0);
+	CHECK_RC(bulk_local_endpoint_create(t.da, &hp.lep), 0);
+	CHECK_RC(bulk_channel_create(hp.lep, &hp_none, &lcp, &hp.ac), 0);
+	CHECK_RC(bulk_channel_bind(hp.dc, hp.lep, &hp_c_cbs, &bbp,
+				   (struct bulk_cont){ set_flag, &done }, &hp.ca), 0);
+	hp_step_until(&done, 1);
+	CHECK_RC(bulk_pool_alloc(t.da, &pp, &p), 0);
+	done = 0;
+	CHECK_RC(bulk_channel_assign_pool(hp.ac, p, (struct bulk_cont){ set_flag, &done }), 0);
+	hp_step_until(&done, 1);
+	CHECK_EQ_INT(done, 1);
+	CHECK_EQ_INT(bulk_pool_get_burst(p, &b, 1), 1);
+	CHECK_EQ_INT(b->index, 0);
+	hp_fill(b, 0xc0);
+	CHECK_RC(bulk_channel_move(hp.ac, b, HP_SZ, NULL, BULK_CONT_NONE), 0);
+	hp_step_until(&hp.c_moves, 1);
+	CHECK(hp.c_got != NULL && hp.c_got->index == 0 && hp_is(hp.c_got, 0xc0));
+
+	/* A dpdk channel to B. */
+	done = 0;
+	CHECK_RC(bulk_dpdk_endpoint_create(t.da, HP_EP, &hp.ep), 0);
+	CHECK_RC(bulk_channel_create(hp.ep, &hp_a_cbs, &cp, &hp.a3), 0);
+	CHECK_RC(bulk_dpdk_endpoint_remote(t.lb, HP_EP, &hp.rep), 0);
+	CHECK_RC(bulk_channel_bind(t.db, hp.rep, &hp_b_cbs, &bbp,
+				   (struct bulk_cont){ set_flag, &done }, &hp.b3), 0);
+	hp_step_until(&done, 1);
+	CHECK_EQ_INT(done, 1);
+
+	/* 1. B's pool under P's id. */
+	CHECK_RC(bulk_pool_alloc(t.db, &pp, &f), 0);
+	f->id = p->id;
+	flag = 0;
+	CHECK_RC(bulk_channel_assign_pool(hp.b3, f, (struct bulk_cont){ set_flag, &flag }), 0);
+	wait_flag(&flag);
+	CHECK_RC(flag, -BULK_E_POOL_FORGED);
+	CHECK_RC(bulk_channel_stats_get(hp.a3, &st), 0);
+	CHECK_EQ_INT(st.pools_refused, 1);
+	CHECK_EQ_INT(bulk_channel_has_pool(hp.a3, p), 0);
+	bad0 = hp_bad(hp.a3);
+	hp_pretend_assigned(f, 1);
+	CHECK_EQ_INT(bulk_pool_get_burst(f, &fb, 1), 1);
+	CHECK_EQ_INT(fb->index, 0);
+	hp_fill(fb, 0xee);
+	done = 0;
+	CHECK_RC(bulk_channel_move(hp.b3, fb, HP_SZ, NULL, (struct bulk_cont){ set_flag, &done }),
+		 0);
+	hp_step_until(&done, 1);
+	settle();
+	CHECK_EQ_INT(hp_bad(hp.a3), bad0 + 1);
+	CHECK_EQ_INT(hp.a_moves, 0);
+	CHECK_EQ_INT(b->state, BULK_BUFFER_INVALID);
+	CHECK_EQ_INT(hp.c_got->state, BULK_BUFFER_READ_WRITE);
+	CHECK(hp_is(hp.c_got, 0xc0));
+	printf("hostile peer: forged pool refused (pools_refused 1), its move counted in "
+	       "bad_desc, C's buffer untouched\n");
+	/* B's library stops pretending. */
+	hp_pretend_over(f, 1);
+	fb->state = BULK_BUFFER_READ_WRITE;
+	CHECK_RC(bulk_pool_put(fb), 0);
+	CHECK_RC(bulk_pool_free(f), 0);
+
+	/* 2. Q honestly; buffer 2 to A, A hands it on to C. */
+	CHECK_RC(bulk_pool_alloc(t.db, &pp, &q), 0);
+	flag = 0;
+	CHECK_RC(bulk_channel_assign_pool(hp.b3, q, (struct bulk_cont){ set_flag, &flag }), 0);
+	wait_flag(&flag);
+	CHECK_RC(flag, 1);
+	qa = bulk_domain_pool_lookup(t.da, bulk_pool_get_id(q));
+	CHECK(qa != NULL);
+	{
+		struct bulk_buffer *tmp[3];
+
+		CHECK_EQ_INT(bulk_pool_get_burst(q, tmp, 3), 3);
+		qb = tmp[2];
+		CHECK_EQ_INT(bulk_pool_put_burst(q, tmp, 2), 2);
+	}
+	CHECK_EQ_INT(qb->index, 2);
+	hp_fill(qb, 0x51);
+	CHECK_RC(bulk_channel_move(hp.b3, qb, HP_SZ, NULL, BULK_CONT_NONE), 0);
+	hp_step_until(&hp.a_moves, 1);
+	CHECK(hp.a_got != NULL && hp.a_got->index == 2 && hp_is(hp.a_got, 0x51));
+	done = 0;
+	CHECK_RC(bulk_channel_assign_pool(hp.ac, qa, (struct bulk_cont){ set_flag, &done }), 0);
+	hp_step_until(&done, 1);
+	CHECK_EQ_INT(done, 1);
+	CHECK_RC(bulk_channel_move(hp.ac, hp.a_got, HP_SZ, NULL, BULK_CONT_NONE), 0);
+	hp_step_until(&hp.c_moves, 2);
+	CHECK(hp.c_got->index == 2 && hp_is(hp.c_got, 0x51));
+	/* B claims buffer 2 again, with other data. */
+	bad0 = hp_bad(hp.a3);
+	CHECK_EQ_INT(qb->state, BULK_BUFFER_INVALID);
+	qb->state = BULK_BUFFER_READ_WRITE;
+	hp_fill(qb, 0xee);
+	done = 0;
+	CHECK_RC(bulk_channel_move(hp.b3, qb, HP_SZ, NULL, (struct bulk_cont){ set_flag, &done }),
+		 0);
+	hp_step_until(&done, 1);
+	settle();
+	CHECK_EQ_INT(hp_bad(hp.a3), bad0 + 1);
+	CHECK_EQ_INT(hp.a_moves, 1);
+	CHECK_EQ_INT(hp.a_got->state, BULK_BUFFER_INVALID);
+	CHECK_EQ_INT(hp.c_got->state, BULK_BUFFER_READ_WRITE);
+	CHECK(hp_is(hp.c_got, 0x51));
+	printf("hostile peer: a move of a buffer A had handed to C counted in bad_desc, "
+	       "C's data untouched\n");
+
+	/* Everything home: C -> A (P's 0 and Q's 2), A -> B (Q's 2). */
+	qb->state = BULK_BUFFER_INVALID; /* B's library back to the truth */
+	{
+		struct bulk_channel *cc = hp.ca;
+		struct bulk_buffer *qc = hp.c_got, *pc = bulk_pool_buffer(
+			bulk_domain_pool_lookup(hp.dc, bulk_pool_get_id(p)), 0);
+
+		CHECK_RC(bulk_channel_pass(cc, pc, 0, NULL, BULK_CONT_NONE), 0);
+		CHECK_RC(bulk_channel_pass(cc, qc, 0, NULL, BULK_CONT_NONE), 0);
+	}
+	for (long i = 0; b->state != BULK_BUFFER_READ_WRITE ||
+			 hp.a_got->state != BULK_BUFFER_READ_WRITE; i++) {
+		step();
+		CHECK(bulk_domain_poll(hp.dc, 0) >= 0);
+		CHECK(i < 100000000);
+	}
+	CHECK_RC(bulk_channel_pass(hp.a3, hp.a_got, 0, NULL, BULK_CONT_NONE), 0);
+	hp_step_until(&hp.b_passes, 1);
+	CHECK_EQ_INT(qb->state, BULK_BUFFER_READ_WRITE);
+	CHECK_EQ_INT(hp_bad(hp.b3), 0);
+
+	/* Tear down both channels; every pool whole again. */
+	done = 0;
+	CHECK_RC(bulk_channel_destroy(hp.b3, (struct bulk_cont){ set_flag, &done }), 0);
+	hp_step_until(&done, 1);
+	for (long i = 0; bulk_channel_state(hp.a3) != BULK_STATE_CLOSED; i++) {
+		step();
+		CHECK(i < 100000000);
+	}
+	done = 0;
+	CHECK_RC(bulk_channel_destroy(hp.ac, (struct bulk_cont){ set_flag, &done }), 0);
+	hp_step_until(&done, 1);
+	CHECK_RC(bulk_channel_free(hp.a3), 0);
+	CHECK_RC(bulk_channel_free(hp.b3), 0);
+	CHECK_RC(bulk_channel_free(hp.ac), 0);
+	CHECK_RC(bulk_channel_free(hp.ca), 0);
+	CHECK_RC(bulk_endpoint_free(hp.ep), 0);
+	CHECK_RC(bulk_endpoint_free(hp.rep), 0);
+	CHECK_RC(bulk_endpoint_free(hp.lep), 0);
+	CHECK_RC(bulk_pool_put(b), 0);
+	CHECK_EQ_INT(bulk_pool_free_count(p), HP_N);
+	CHECK_RC(bulk_pool_free(p), 0);
+	CHECK_RC(bulk_pool_put(qb), 0);
+	CHECK_EQ_INT(bulk_pool_free_count(q), HP_N);
+	qid = *bulk_pool_get_id(q);
+	CHECK_RC(bulk_pool_free(q), 0);
+	rc = bulk_domain_destroy(hp.dc);
+	CHECK_RC(rc, 0);
+	qa = bulk_domain_pool_lookup(t.da, &qid);
+	CHECK(qa == NULL || bulk_pool_free(qa) == 0);
+}
+
 /* ------------------------------------------------------------ main */
 
 static void
@@ -1034,7 +1343,7 @@ int
 main(int argc, char **argv)
 {
 	uint64_t fuzz_frames = argc > 2 ? strtoull(argv[2], NULL, 0) : 20000;
-	struct bulk_wire_hdr h;
+	struct dpdk_wire_hdr h;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	t.seed = dt_seed(argc > 1 ? argv[1] : NULL);
@@ -1077,6 +1386,7 @@ main(int argc, char **argv)
 	fuzz(fuzz_frames);
 	run_more(1, 100);
 	run_more(2, 100);
+	hostile_peer();
 	printf("after the fuzz: channel 1 %" PRIu64 ", channel 2 %" PRIu64 " buffers verified\n",
 	       t.snk[1].buffers, t.snk[2].buffers);
 	dt_print_port_stats("A", t.la);

@@ -6,7 +6,7 @@
 # the background, the bind side (the source) through check_result.sh, then
 # judge the create side by its exit status and its last line.
 #
-#   dpdk_pair.sh [--link memif|veth] [--pmd auto|af_xdp|af_packet] [--mtu N]
+#   dpdk_pair.sh [--link memif|veth] [--pmd af_xdp|af_packet] [--mtu N]
 #                BULKPERF CREATE_ARGS... -- BIND_ARGS...
 #
 # --link memif (default): net_memif between two processes on this host, the
@@ -16,15 +16,20 @@
 #   (netns_lib.sh, prefix bp<pid>; removed on exit whatever happens); the
 #   create side runs in b (198.18.0.2), the bind side in a (198.18.0.1),
 #   each with a DPDK port on its veth end:
-#   --pmd af_xdp     net_af_xdp; the veth MTU is --mtu (default 1500; the
-#                    largest frame af_xdp receives is the RX mbuf's data room
-#                    less 384 bytes of headroom, at most 3456 bytes in a
-#                    4 KiB page, and veth refuses an XDP program above MTU
-#                    3506), passed to both sides as --mtu;
+#   --pmd af_xdp     (default) net_af_xdp; the veth MTU is --mtu (default
+#                    1500; the largest frame af_xdp receives is the RX mbuf's
+#                    data room less 384 bytes of headroom, at most 3456 bytes
+#                    in a 4 KiB page, and veth refuses an XDP program above
+#                    MTU 3506), passed to both sides as --mtu. Nothing falls
+#                    back to af_packet: an af_xdp port that does not come up
+#                    fails the run, or skips it (77) when the kernel has no
+#                    AF_XDP sockets or DPDK no net_af_xdp PMD (the reason on
+#                    stdout);
 #   --pmd af_packet  net_af_packet, MTU --mtu (default 1500; its ethdev
-#                    refuses more, its largest frame being 1518);
-#   --pmd auto       (default) af_xdp, and af_packet when the create side
-#                    cannot bring its af_xdp port up (said so on stdout).
+#                    refuses more, its largest frame being 1518).
+# --by-address: instead of --backend dpdk and both IPs, both sides name the
+#   create side's endpoint, --endpoint dpdk:ip=198.18.0.2,ep=7, plus the
+#   other IP of their link (create: --peer-ip; bind: --local-ip).
 # Both sides get --backend dpdk, --role, --local-ip, --peer-ip and EAL
 # arguments before "--": their own lcore (create -l 1, bind -l 0 on a 2-CPU
 # machine; both 0 on one CPU), --no-pci --no-huge -m 512 --no-shconf, a
@@ -33,23 +38,26 @@
 # check_result.sh, and the create side exit 0 within 15 s of the bind side
 # with a result line carrying verify_failures=0 errors=0 and the bind side's
 # buffers= count. Whatever still runs is killed by its PID on exit.
-# Exit: 0 pass, 1 fail, 77 skip (not root, no network namespaces).
+# Exit: 0 pass, 1 fail, 77 skip (not root, no network namespaces, no
+# AF_XDP in the kernel or DPDK for --pmd af_xdp).
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 link=memif
-pmd=auto
+pmd=af_xdp
 mtu=
+byaddr=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--link) link=$2; shift 2 ;;
+	--by-address) byaddr=1; shift ;;
 	--pmd) pmd=$2; shift 2 ;;
 	--mtu) mtu=$2; shift 2 ;;
 	*) break ;;
 	esac
 done
 case "$link" in memif | veth) ;; *) echo "dpdk_pair.sh: --link memif|veth" >&2; exit 99 ;; esac
-case "$pmd" in auto | af_xdp | af_packet) ;; *) echo "dpdk_pair.sh: --pmd auto|af_xdp|af_packet" >&2; exit 99 ;; esac
+case "$pmd" in af_xdp | af_packet) ;; *) echo "dpdk_pair.sh: --pmd af_xdp|af_packet" >&2; exit 99 ;; esac
 if [ $# -lt 1 ]; then
 	echo "dpdk_pair.sh: no bulkperf" >&2
 	exit 99
@@ -110,6 +118,12 @@ lc=1 lb=0
 [ "$ncpu" -lt 2 ] && lc=0
 eal=(--no-pci --no-huge -m 512 --no-shconf --log-level=lib.eal:warning)
 ip_c=198.18.0.2 ip_b=198.18.0.1
+link_c=(--backend dpdk --local-ip "$ip_c" --peer-ip "$ip_b")
+link_b=(--backend dpdk --local-ip "$ip_b" --peer-ip "$ip_c")
+if [ -n "$byaddr" ]; then
+	link_c=(--endpoint "dpdk:ip=$ip_c,ep=7" --peer-ip "$ip_b")
+	link_b=(--endpoint "dpdk:ip=$ip_c,ep=7" --local-ip "$ip_b")
+fi
 
 if [ "$link" = veth ]; then
 	# shellcheck source=netns_lib.sh
@@ -136,8 +150,10 @@ setup_link() {
 		netns=1
 		netns_setup_pair "$prefix" "$m" || fail "netns_setup_pair $prefix $m"
 		if [ "$1" = af_xdp ]; then
-			netns_xdp_prepare "$NETNS_A" "$NETNS_IF_A"
-			netns_xdp_prepare "$NETNS_B" "$NETNS_IF_B"
+			if ! netns_xdp_prepare "$NETNS_A" "$NETNS_IF_A" ||
+				! netns_xdp_prepare "$NETNS_B" "$NETNS_IF_B"; then
+				fail "net_af_xdp cannot run on a veth of MTU $m"
+			fi
 			vdev_c="net_af_xdp0,iface=$NETNS_IF_B,start_queue=0,queue_count=1"
 			vdev_b="net_af_xdp0,iface=$NETNS_IF_A,start_queue=0,queue_count=1"
 		else
@@ -155,7 +171,7 @@ setup_link() {
 # start_create: the create side in the background; 0 once it listens.
 start_create() {
 	ccmd=("${run_c[@]}" "$bulkperf" -l "$lc" "${eal[@]}" --file-prefix "bpc$$" --vdev "$vdev_c"
-		-- --backend dpdk --role create --local-ip "$ip_c" --peer-ip "$ip_b" ${extra[@]+"${extra[@]}"}
+		-- "${link_c[@]}" --role create ${extra[@]+"${extra[@]}"}
 		${create[@]+"${create[@]}"})
 	echo "+ (create side) ${ccmd[*]}"
 	"${ccmd[@]}" >"$cout" 2>&1 &
@@ -179,25 +195,22 @@ stop_create() {
 }
 
 used=$pmd
-[ "$pmd" = auto ] && used=af_xdp
 [ "$link" = memif ] && used=memif
 setup_link "$used"
 if ! start_create; then
-	if [ "$link" = veth ] && [ "$pmd" = auto ]; then
-		echo "--- create side on af_xdp did not come up:"
+	stop_create
+	# An af_xdp test runs on af_xdp or not at all: never a silent fallback.
+	if [ "$used" = af_xdp ] && why=$(netns_af_xdp_missing "$cout"); then
+		echo "--- create side output:"
 		cat "$cout"
-		stop_create
-		echo "+ falling back to net_af_packet"
-		used=af_packet
-		setup_link "$used"
-		start_create || { stop_create; fail "the create side (af_packet) did not listen"; }
-	else
-		fail "the create side did not listen within 30 s"
+		echo "SKIP: net_af_xdp cannot run here: $why"
+		exit 77
 	fi
+	fail "the create side ($used) did not listen within 30 s"
 fi
 
 bcmd=("${run_b[@]}" "$bulkperf" -l "$lb" "${eal[@]}" --file-prefix "bpb$$" --vdev "$vdev_b"
-	-- --backend dpdk --role bind --local-ip "$ip_b" --peer-ip "$ip_c" ${extra[@]+"${extra[@]}"}
+	-- "${link_b[@]}" --role bind ${extra[@]+"${extra[@]}"}
 	${bind[@]+"${bind[@]}"})
 echo "+ (bind side) ${bcmd[*]}"
 "$here/check_result.sh" -- "${bcmd[@]}" >"$bout" 2>&1

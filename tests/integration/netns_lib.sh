@@ -235,6 +235,29 @@ netns_xdp_prepare() {
 	fi
 }
 
+# netns_af_xdp_missing [LOG]: after a net_af_xdp port did not come up, tells
+# whether that is for want of something outside the test: a kernel without
+# AF_XDP sockets, or a DPDK without the net_af_xdp PMD (EAL then cannot even
+# parse the vdev; LOG is the DPDK process's output). Prints the reason and
+# returns 0 if so (a test then skips, 77); returns 1 when both are there, so
+# the port's failure is the test's (a test then fails: never a silent fall
+# back to net_af_packet under an af_xdp test's name).
+netns_af_xdp_missing() {
+	local log=${1:-} err
+	# AF_XDP is address family 44; Python passes any family to socket(2).
+	if command -v python3 >/dev/null 2>&1 &&
+		! err=$(python3 -c 'import socket; socket.socket(44, socket.SOCK_RAW, 0).close()' \
+			2>&1); then
+		echo "this kernel has no AF_XDP sockets (socket(AF_XDP): ${err##*$'\n'})"
+		return 0
+	fi
+	if [ -n "$log" ] && grep -q 'failed to parse device "net_af_xdp' "$log" 2>/dev/null; then
+		echo "this DPDK has no net_af_xdp PMD (EAL: failed to parse device net_af_xdp)"
+		return 0
+	fi
+	return 1
+}
+
 # netns_cleanup PREFIX: kill what still runs in PREFIX{a,m,b} (TERM, then
 # KILL after 2 s), delete them; the veths go with them. Idempotent.
 netns_cleanup() {

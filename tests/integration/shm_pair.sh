@@ -6,11 +6,13 @@
 # the bind side (the source) through check_result.sh, then judge the
 # create side by its exit status and its last line.
 #
-#   shm_pair.sh [--create-late SECONDS] [--stop-create] [--create-exit N]
-#               [--expect-exit N] [--expect-stderr REGEX]
+#   shm_pair.sh [--by-address] [--create-late SECONDS] [--stop-create]
+#               [--create-exit N] [--expect-exit N] [--expect-stderr REGEX]
 #               BULKPERF CREATE_ARGS... -- BIND_ARGS...
 #
-# Both sides get --backend shm, --endpoint @<unique name> and their --role.
+# Both sides get --backend shm, --endpoint @<unique name> and their --role;
+# with --by-address, --endpoint shm:@<unique name> and no --backend (the
+# address names the backend).
 # --create-late: start the create side this long after the bind side, which
 #   must retry while nobody listens.
 # --stop-create: the bind side tears no channel down (a refused bind): stop
@@ -19,8 +21,9 @@
 # --expect-exit, --expect-stderr: passed to check_result.sh for the bind side.
 # The create side must exit 0 within 10 s of the bind side and, unless
 # stopped, end with a result line carrying verify_failures=0 errors=0 and
-# the bind side's buffers= count. On any failure the create side is killed
-# by its PID and its output shown.
+# the bind side's buffers= count, and rtt_p50_ns=n/a rtt_p99_ns=n/a (the
+# reflector measures no round trip). On any failure the create side is
+# killed by its PID and its output shown.
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,8 +31,10 @@ late=
 stop=
 cexit=0
 check_opts=()
+byaddr=
 while [ $# -gt 0 ]; do
 	case "$1" in
+	--by-address) byaddr=1; shift ;;
 	--create-late) late=$2; shift 2 ;;
 	--stop-create) stop=1; shift ;;
 	--create-exit) cexit=$2; shift 2 ;;
@@ -56,6 +61,9 @@ shift
 bind=("$@")
 
 ep="@bulkperf-test-$$-$RANDOM"
+# What names the link: the shorthand with --backend, or the address alone.
+link=(--backend shm --endpoint "$ep")
+[ -n "$byaddr" ] && link=(--endpoint "shm:$ep")
 cout=$(mktemp)
 bout=$(mktemp)
 cpid=
@@ -79,7 +87,7 @@ fail() {
 	exit 1
 }
 
-ccmd=("$bulkperf" --backend shm --role create --endpoint "$ep" ${create[@]+"${create[@]}"})
+ccmd=("$bulkperf" "${link[@]}" --role create ${create[@]+"${create[@]}"})
 echo "+ (create side${late:+, ${late} s late}) ${ccmd[*]}"
 if [ -n "$late" ]; then
 	# exec keeps the PID: the one we wait for and, on failure, kill.
@@ -90,7 +98,7 @@ fi
 cpid=$!
 
 "$here/check_result.sh" ${check_opts[@]+"${check_opts[@]}"} -- \
-	"$bulkperf" --backend shm --role bind --endpoint "$ep" ${bind[@]+"${bind[@]}"} >"$bout" 2>&1
+	"$bulkperf" "${link[@]}" --role bind ${bind[@]+"${bind[@]}"} >"$bout" 2>&1
 brc=$?
 cat "$bout"
 [ "$brc" = 0 ] || fail "bind side (check_result.sh exit $brc)"
@@ -126,6 +134,10 @@ esac
 case "$last" in
 *' errors=0') ;;
 *) fail "create side: result line does not end in errors=0" ;;
+esac
+case "$last " in
+*' rtt_p50_ns=n/a rtt_p99_ns=n/a '*) ;;
+*) fail "create side: a reflector measures no round trip: rtt_p50_ns=n/a rtt_p99_ns=n/a" ;;
 esac
 bres=$(grep '^result: ' "$bout" | tail -n 1)
 bbufs=$(echo "$bres" | sed -n 's/.* buffers=\([0-9]*\) .*/\1/p')

@@ -31,6 +31,8 @@
  * Usage: test_shm_badpeer rx|tx|corrupt|ring-shrink|stage-shrink-tx|stage-shrink-rx
  */
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -121,8 +123,8 @@ fake_connect(struct fake *f, const char *name, enum bulk_direction want_dir, uin
 	struct sockaddr_un sa;
 	size_t n = strlen(name);
 	struct shm_hello hi = {
-		.magic = SHM_MAGIC,
-		.version = SHM_VERSION,
+		.magic = SHM_WIRE_MAGIC,
+		.version = SHM_WIRE_VERSION,
 		.type = SHM_SOCK_HELLO,
 		.pid = (uint32_t)getpid(),
 		.dom = FAKE_DOM,
@@ -142,7 +144,7 @@ fake_connect(struct fake *f, const char *name, enum bulk_direction want_dir, uin
 	CHECK_EQ_INT(send(f->sock, &hi, sizeof(hi), MSG_NOSIGNAL), (long)sizeof(hi));
 	CHECK_EQ_INT(fake_recvmsg(f->sock, &f->w, sizeof(f->w), fds, 3, &nfds),
 		     (long)sizeof(f->w));
-	CHECK_EQ_INT(f->w.magic, SHM_MAGIC);
+	CHECK_EQ_INT(f->w.magic, SHM_WIRE_MAGIC);
 	CHECK_EQ_INT(f->w.type, SHM_SOCK_WELCOME);
 	CHECK_RC(f->w.status, 0);
 	CHECK_EQ_INT(nfds, 3);
@@ -156,7 +158,7 @@ fake_connect(struct fake *f, const char *name, enum bulk_direction want_dir, uin
 	f->region = mmap(NULL, f->region_len, PROT_READ | PROT_WRITE, MAP_SHARED, f->ring_fd, 0);
 	CHECK(f->region != MAP_FAILED);
 	memcpy(&f->h, f->region, sizeof(f->h));
-	CHECK_EQ_INT(f->h.magic, SHM_MAGIC);
+	CHECK_EQ_INT(f->h.magic, SHM_WIRE_MAGIC);
 	CHECK_EQ_INT(f->h.queue_size, f->w.queue_size);
 	CHECK_EQ_INT(f->h.slot_size, shm_slot_size(want_meta));
 	CHECK(f->h.ring_off[1] + shm_ring_bytes(f->h.queue_size, f->h.slot_size) <= f->region_len);
@@ -293,8 +295,8 @@ fake_pool_msg(struct fake *f, uint32_t slot, const struct shm_pool_info *info, u
 	      int fd)
 {
 	struct shm_pool_msg pm = {
-		.magic = SHM_MAGIC,
-		.version = SHM_VERSION,
+		.magic = SHM_WIRE_MAGIC,
+		.version = SHM_WIRE_VERSION,
 		.type = SHM_SOCK_POOL,
 		.slot = slot,
 		.id_host = info->id_host,
@@ -1148,6 +1150,328 @@ creator_stage_shrink_rx(const char *name)
 		CHECK_RC(bulk_pool_free(v), 0);
 }
 
+/* ================================================================ case forged */
+
+/*
+ * The creator V owns pool P (memfd) and has moved P's buffer 0 to domain C
+ * of its own process over a local channel. The fake learns P's id (ids are
+ * guessable: host, pid, counter) and assigns "P" with the right geometry but
+ * a sealed memfd of its own, then moves buffer 0, which it never held. V
+ * must refuse the pool (-BULK_E_POOL_FORGED, counted in pools_refused),
+ * count the move in bad_desc, and leave C the sole owner of its data. An
+ * honest assignment and move that follow still work. Last, a real holder
+ * of P's memory (the fake is handed P's own fd) is believed: the same file.
+ */
+static struct {
+	struct bulk_domain *c;
+	struct bulk_endpoint *ep;
+	struct bulk_channel *vc, *cv;
+	struct bulk_pool *p;
+	struct bulk_buffer *held; /* C's view of buffer 0 */
+} fg;
+
+static void
+fg_on_move_c(struct bulk_channel *ch, struct bulk_buffer *const *bufs, const uint32_t *lens,
+	     const void *meta, unsigned n)
+{
+	(void)ch;
+	(void)lens;
+	(void)meta;
+	CHECK_EQ_INT(n, 1);
+	fg.held = bufs[0];
+}
+
+static const struct bulk_channel_callbacks fg_c_cbs = { .move_received = fg_on_move_c };
+
+/* What the creator tells the fake: P's id, and where its memfd is. */
+struct fg_msg {
+	struct bulk_pool_id id;
+	pid_t pid;
+	int fd;
+};
+static const struct bulk_channel_callbacks fg_v_cbs = { 0 };
+
+static void
+fake_forged(const char *name, int rd, int wr)
+{
+	struct fake f;
+	struct shm_pool_info info = rx_info, own = rx_info;
+	struct fg_msg m;
+	uint8_t meta[RX_META] = { 0 };
+	char path[64];
+	int fd, pfd;
+	char tag;
+
+	CHECK_EQ_INT(t_recv_byte(rd, T_WAIT_S), 'g');
+	fake_connect(&f, name, BULK_DIRECTION_TX, RX_META, BULK_TRUST_FULL);
+	/* The victim's pool id (a guess would do as well) and, for the last
+	 * step, where to open P's real memfd. */
+	CHECK_EQ_INT(read(rd, &m, sizeof(m)), (long)sizeof(m));
+	info.id_host = m.id.host;
+	info.id_pid = m.id.pid;
+	info.id_seq = m.id.seq;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", m.pid, m.fd);
+	pfd = open(path, O_RDWR | O_CLOEXEC);
+	CHECK(pfd >= 0);
+
+	/* A: "P" on memory of our own, then a move of its buffer 0. */
+	fd = fake_memfd((size_t)NB * BSZ, 1);
+	fake_assign(&f, 1, &info, 1, 1, (uint64_t)NB * BSZ, fd);
+	close(fd);
+	fake_expect(&f, BULK_MSG_POOL_ASSIGN_REPLY, 1, 0, 0, -BULK_E_POOL_FORGED);
+	fake_put(&f, BULK_MSG_MOVE, 1, 0, BSZ, 0, meta, RX_META);
+	fake_publish(&f);
+	fake_wait_consumed(&f);
+	fake_phase(rd, wr, 'A');
+
+	/* B: honest traffic goes on: a pool of our own, a move of its buffer 3. */
+	own.id_seq = 99;
+	fd = fake_memfd((size_t)NB * BSZ, 1);
+	fake_assign(&f, 3, &own, 1, 3, (uint64_t)NB * BSZ, fd);
+	close(fd);
+	fake_expect(&f, BULK_MSG_POOL_ASSIGN_REPLY, 3, 0, 0, 0);
+	memcpy(meta, "honest-3", RX_META);
+	fake_put(&f, BULK_MSG_MOVE, 3, 3, 64, 0, meta, RX_META);
+	fake_publish(&f);
+	fake_wait_consumed(&f);
+	fake_phase(rd, wr, 'B');
+
+	/* C: with P's own memfd the same id is P: accepted. */
+	fake_assign(&f, 5, &info, 1, 5, (uint64_t)NB * BSZ, pfd);
+	close(pfd);
+	fake_expect(&f, BULK_MSG_POOL_ASSIGN_REPLY, 5, 0, 0, 0);
+	fake_phase(rd, wr, 'C');
+	CHECK_EQ_INT(read(rd, &tag, 1), 1);
+	CHECK_EQ_INT(tag, 'd');
+	fake_expect(&f, BULK_MSG_PASS, 3, 3, 0, 0);
+	fake_ack_teardown(&f);
+	fake_close(&f);
+}
+
+static void
+creator_forged(const char *name)
+{
+	struct bulk_pool_params pp = { .count = NB, .buffer_size = BSZ, .mem = BULK_MEM_MEMFD };
+	struct bulk_channel_params cp = { .direction = BULK_DIRECTION_TX };
+	struct bulk_domain *doms[2];
+	struct bulk_channel_stats st;
+	struct bulk_pool_id own_id = { .host = rx_info.id_host, .pid = rx_info.id_pid, .seq = 99 };
+	struct bulk_buffer *b0;
+	struct bulk_pool *own;
+	struct t_cont ac, mc;
+
+	/* V owns P and has moved buffer 0 to C. */
+	CHECK_RC(bulk_domain_create("C", &fg.c), 0);
+	doms[0] = cr.d;
+	doms[1] = fg.c;
+	CHECK_RC(bulk_pool_alloc(cr.d, &pp, &fg.p), 0);
+	t_connect(cr.d, fg.c, &cp, &fg_v_cbs, &fg_c_cbs, &fg.ep, &fg.vc, &fg.cv);
+	CHECK_RC(bulk_channel_assign_pool(fg.vc, fg.p, t_cont(&ac)), 0);
+	t_drain(doms, 2);
+	CHECK(ac.fired == 1 && ac.err == 0);
+	b0 = bulk_pool_buffer(fg.p, 0);
+	CHECK_EQ_INT(bulk_pool_get_burst(fg.p, &b0, 1), 1);
+	CHECK_EQ_INT(b0->index, 0);
+	t_fill(b0, 21, BSZ);
+	CHECK_RC(bulk_channel_move(fg.vc, b0, BSZ, NULL, t_cont(&mc)), 0);
+	t_drain(doms, 2);
+	CHECK(mc.fired == 1 && mc.err == 0 && fg.held != NULL);
+	CHECK_EQ_INT(fg.held->state, BULK_BUFFER_READ_WRITE);
+
+	cr_listen(name, BULK_DIRECTION_RX, BULK_TRUST_FULL, RX_META, 64);
+	{
+		struct fg_msg m = { .id = *bulk_pool_get_id(fg.p), .pid = getpid(),
+				    .fd = bulk_pool_fd(fg.p) };
+
+		CHECK(m.fd >= 0);
+		CHECK_EQ_INT(write(cr.wr, &m, sizeof(m)), (long)sizeof(m));
+	}
+
+	cr_wait('A');
+	CHECK_RC(bulk_channel_stats_get(cr.ch, &st), 0);
+	CHECK_EQ_INT(st.pools_refused, 1);
+	cr_expect_bad(1, "a forged pool and a move of a buffer C holds");
+	CHECK_EQ_INT(cr.assigned + cr.nmoved, 0);
+	CHECK_EQ_INT(bulk_channel_has_pool(cr.ch, fg.p), 0);
+	CHECK_EQ_INT(bulk_channel_state(cr.ch), BULK_STATE_CONNECTED);
+	/* C is still the sole owner, and its data is what V moved. */
+	CHECK_EQ_INT(b0->state, BULK_BUFFER_INVALID);
+	CHECK_EQ_INT(fg.held->state, BULK_BUFFER_READ_WRITE);
+	CHECK_EQ_INT(t_verify(fg.held, 21, BSZ), 0);
+
+	cr_wait('B');
+	CHECK_EQ_INT(cr.assigned, 1);
+	CHECK(bulk_pool_id_equal(bulk_pool_get_id(cr.view), &own_id));
+	CHECK_EQ_INT(cr.nmoved, 1);
+	CHECK_EQ_INT(cr.moved[0]->index, 3);
+	CHECK(memcmp(cr.moved_meta[0], "honest-3", 8) == 0);
+	cr_expect_bad(1, "honest traffic");
+
+	cr_wait('C');
+	CHECK_EQ_INT(cr.assigned, 2);
+	CHECK(cr.view == fg.p); /* our own view, proven by the same file */
+	CHECK_EQ_INT(bulk_channel_has_pool(cr.ch, fg.p), 1);
+	CHECK_RC(bulk_channel_stats_get(cr.ch, &st), 0);
+	CHECK_EQ_INT(st.pools_refused, 1);
+	CHECK_EQ_INT(fg.held->state, BULK_BUFFER_READ_WRITE);
+	CHECK_EQ_INT(t_verify(fg.held, 21, BSZ), 0);
+
+	/* Give everything back and go. */
+	{
+		struct t_cont pc;
+
+		uint8_t meta[RX_META] = { 0 };
+
+		CHECK_RC(bulk_channel_pass(cr.ch, cr.moved[0], 0, meta, t_cont(&pc)), 0);
+	}
+	t_send_byte(cr.wr, 'd');
+	cr_teardown();
+	cr_close_freed();
+	{
+		struct t_cont pc;
+
+		CHECK_RC(bulk_channel_pass(fg.cv, fg.held, 0, NULL, t_cont(&pc)), 0);
+		t_drain(doms, 2);
+		CHECK(pc.fired == 1 && pc.err == 0);
+	}
+	t_disconnect(cr.d, fg.c, fg.ep, fg.vc, fg.cv);
+	CHECK_RC(bulk_pool_put(b0), 0);
+	CHECK_RC(bulk_pool_free(fg.p), 0);
+	own = bulk_domain_pool_lookup(cr.d, &own_id);
+	if (own != NULL)
+		CHECK_RC(bulk_pool_free(own), 0);
+	CHECK_RC(bulk_domain_destroy(fg.c), 0);
+}
+
+/* ================================================================ case oversize */
+
+/*
+ * A peer asks for pools of 2^24 one-byte buffers on a sparse 16 MiB memfd,
+ * one after another in fresh slots. Before the application's pool_assigned
+ * could veto, each would cost about 800 MiB of per-buffer bookkeeping. Every
+ * one must be refused (-BULK_E_POOL_LIMIT) with nothing allocated: the
+ * creator's resident memory grows by less than 16 MiB in all. A pool within
+ * the limits is then accepted, and a channel with a raised limit accepts a
+ * large one.
+ */
+#define OV_COUNT (1u << 24)
+#define OV_TRIES 8
+
+static uint64_t
+rss_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	uint64_t kib = 0;
+
+	CHECK(f != NULL);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmRSS: %" SCNu64 " kB", &kib) == 1)
+			break;
+	fclose(f);
+	CHECK(kib > 0);
+	return kib;
+}
+
+static void
+fake_oversize(const char *name, int rd, int wr)
+{
+	struct fake f;
+	struct shm_pool_info info = rx_info;
+	int fd;
+
+	CHECK_EQ_INT(t_recv_byte(rd, T_WAIT_S), 'g');
+	fake_connect(&f, name, BULK_DIRECTION_TX, RX_META, BULK_TRUST_FULL);
+	info.count = OV_COUNT;
+	info.buffer_size = 1;
+	fd = fake_memfd(OV_COUNT, 1);
+	for (uint32_t i = 0; i < OV_TRIES; i++) {
+		info.id_seq = 1000 + i;
+		fake_assign(&f, 2 * i + 1, &info, 1, 2 * i + 1, OV_COUNT, fd);
+		fake_expect(&f, BULK_MSG_POOL_ASSIGN_REPLY, 2 * i + 1, 0, 0, -BULK_E_POOL_LIMIT);
+	}
+	close(fd);
+	/* Within the limits: accepted. */
+	info = rx_info;
+	fd = fake_memfd((size_t)NB * BSZ, 1);
+	fake_assign(&f, 1, &info, 1, 1, (uint64_t)NB * BSZ, fd);
+	close(fd);
+	fake_expect(&f, BULK_MSG_POOL_ASSIGN_REPLY, 1, 0, 0, 0);
+	fake_wait_consumed(&f);
+	fake_phase(rd, wr, 'A');
+	fake_ack_teardown(&f);
+	fake_close(&f);
+
+	/* A second channel whose creator allows 2^20 buffers. */
+	CHECK_EQ_INT(t_recv_byte(rd, T_WAIT_S), 'g');
+	fake_connect(&f, name, BULK_DIRECTION_TX, RX_META, BULK_TRUST_FULL);
+	info = rx_info;
+	info.count = 1u << 20;
+	info.buffer_size = 1;
+	info.id_seq = 2000;
+	fd = fake_memfd(1u << 20, 1);
+	fake_assign(&f, 1, &info, 1, 1, 1u << 20, fd);
+	close(fd);
+	fake_expect(&f, BULK_MSG_POOL_ASSIGN_REPLY, 1, 0, 0, 0);
+	info.id_seq = 2001;
+	fd = fake_memfd(1u << 20, 1);
+	fake_assign(&f, 3, &info, 1, 3, 1u << 20, fd); /* the two together are over */
+	close(fd);
+	fake_expect(&f, BULK_MSG_POOL_ASSIGN_REPLY, 3, 0, 0, -BULK_E_POOL_LIMIT);
+	fake_wait_consumed(&f);
+	fake_phase(rd, wr, 'B');
+	fake_ack_teardown(&f);
+	fake_close(&f);
+}
+
+static void
+creator_oversize(const char *name)
+{
+	struct bulk_channel_params cp = { .direction = BULK_DIRECTION_RX, .meta_size = RX_META,
+					  .queue_size = 64, .peer_pool_buffers_max = 1u << 20 };
+	struct bulk_channel_stats st;
+	uint64_t before, after;
+	struct bulk_pool_id id;
+	struct bulk_pool *v;
+
+	before = rss_kib();
+	cr_listen(name, BULK_DIRECTION_RX, BULK_TRUST_FULL, RX_META, 64);
+	cr_wait('A');
+	after = rss_kib();
+	printf("  creator: RSS %" PRIu64 " KiB before, %" PRIu64 " KiB after %u oversized pools\n",
+	       before, after, OV_TRIES);
+	CHECK(after < before + 16 * 1024);
+	CHECK_RC(bulk_channel_stats_get(cr.ch, &st), 0);
+	CHECK_EQ_INT(st.pools_refused, OV_TRIES);
+	cr_expect_bad(0, "oversized pools");
+	CHECK_EQ_INT(cr.assigned, 1);
+	CHECK_EQ_INT(bulk_pool_buffer_count(cr.view), NB);
+	id = *bulk_pool_get_id(cr.view);
+	cr_teardown();
+	cr_close_freed();
+	v = bulk_domain_pool_lookup(cr.d, &id);
+	if (v != NULL)
+		CHECK_RC(bulk_pool_free(v), 0);
+
+	/* Raised limit: one pool of 2^20 buffers fits, a second does not. */
+	cr.assigned = 0;
+	CHECK_RC(bulk_shm_endpoint_create(cr.d, name, NULL, &cr.ep), 0);
+	CHECK_RC(bulk_channel_create(cr.ep, &cr_cbs, &cp, &cr.ch), 0);
+	t_send_byte(cr.wr, 'g');
+	t_poll_state(cr.ch, BULK_STATE_CONNECTED, "the fake binder");
+	cr_wait('B');
+	CHECK_EQ_INT(cr.assigned, 1);
+	CHECK_EQ_INT(bulk_pool_buffer_count(cr.view), 1u << 20);
+	CHECK_RC(bulk_channel_stats_get(cr.ch, &st), 0);
+	CHECK_EQ_INT(st.pools_refused, 1);
+	id = *bulk_pool_get_id(cr.view);
+	cr_teardown();
+	cr_close_freed();
+	v = bulk_domain_pool_lookup(cr.d, &id);
+	if (v != NULL)
+		CHECK_RC(bulk_pool_free(v), 0);
+}
+
 /* ================================================================ supervisor */
 
 struct bcase {
@@ -1163,6 +1487,8 @@ static const struct bcase cases[] = {
 	{ "ring-shrink", creator_ring_shrink, fake_ring_shrink },
 	{ "stage-shrink-tx", creator_stage_shrink_tx, fake_stage_shrink_tx },
 	{ "stage-shrink-rx", creator_stage_shrink_rx, fake_stage_shrink_rx },
+	{ "forged", creator_forged, fake_forged },
+	{ "oversize", creator_oversize, fake_oversize },
 };
 
 static void
@@ -1227,7 +1553,7 @@ main(int argc, char **argv)
 		}
 	if (ran == 0) {
 		fprintf(stderr, "usage: %s rx|tx|corrupt|ring-shrink|stage-shrink-tx|"
-			"stage-shrink-rx|all\n", argv[0]);
+			"stage-shrink-rx|forged|oversize|all\n", argv[0]);
 		return 2;
 	}
 	return CHECK_DONE("test_shm_badpeer");

@@ -7,7 +7,7 @@
  *
  * The body allocates its pools with default parameters (BULK_MEM_ANON),
  * which the shm backend cannot share (assignment fails with
- * -BULK_E_POOL_GEOMETRY: FULL and HALF hand the pool's memfd to the peer).
+ * -BULK_E_POOL_NOT_SHAREABLE: FULL and HALF hand the pool's memfd to the peer).
  * struct model_backend has no say in how pools are allocated, so meson
  * compiles model_body.c for this program with bulk_pool_alloc renamed to
  * model_pool_alloc, defined below: the same call with .mem forced to
@@ -22,8 +22,15 @@
  * parent to child and 3 (C->A) back. Both run the same seed; each executes
  * the operations of its own domains and replays the others' in its model
  * (see model_body.c). The test fails if either process fails.
+ *
+ * --trust full|half|none (after --split, if any): every channel at that
+ * level (default full). HALF: the body checks each domain's access to each
+ * buffer's pages against the model (PROT_NONE / PROT_READ / read-write by
+ * state); NONE: each view is private memory fed through staging copies, so
+ * the body follows every view's bytes on its own and counts trust_copies.
  */
 #include <inttypes.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,7 +86,7 @@ shm_endpoint_named(void *ctx, struct bulk_domain *d, const char *name, struct bu
 	return bulk_shm_endpoint_create(d, name, NULL, out);
 }
 
-static const struct model_backend shm_backend = {
+static struct model_backend shm_backend = {
 	.name = "shm",
 	.endpoint_create = shm_endpoint,
 };
@@ -92,7 +99,16 @@ run_split(uint64_t seed, unsigned ops)
 	struct model_backend be = shm_backend;
 	int sv[2], status;
 	pid_t pid;
+	static const char *const names[] = {
+		[BULK_TRUST_UNINITIALIZED] = "full", [BULK_TRUST_NONE] = "none",
+		[BULK_TRUST_HALF] = "half", [BULK_TRUST_FULL] = "full",
+	};
+	const char *t = names[be.trust];
+	char who[64];
 
+	/* A process that failed first closes its end: the other one says so
+	 * (the peer process is gone) instead of dying of SIGPIPE unexplained. */
+	signal(SIGPIPE, SIG_IGN);
 	snprintf(prefix, sizeof(prefix), "@bulk-test-%ld-model-split", (long)getpid());
 	be.name_prefix = prefix;
 	be.endpoint_named = shm_endpoint_named;
@@ -102,7 +118,8 @@ run_split(uint64_t seed, unsigned ops)
 	CHECK(pid >= 0);
 	if (pid == 0) {
 		close(sv[0]);
-		be.name = "shm-split-child";
+		snprintf(who, sizeof(who), "shm-split-%s-child", t);
+		be.name = who;
 		be.local_mask = 1u << 2;
 		be.peer_fd = sv[1];
 		model_run(&be, seed, ops);
@@ -112,7 +129,8 @@ run_split(uint64_t seed, unsigned ops)
 		exit(CHECK_DONE("test_shm_model --split (child)"));
 	}
 	close(sv[1]);
-	be.name = "shm-split-parent";
+	snprintf(who, sizeof(who), "shm-split-%s-parent", t);
+	be.name = who;
 	be.local_mask = 1u << 0 | 1u << 1;
 	be.peer_fd = sv[0];
 	model_run(&be, seed, ops);
@@ -140,6 +158,18 @@ main(int argc, char **argv)
 	if (split) {
 		argc--;
 		argv++;
+	}
+	if (argc > 2 && strcmp(argv[1], "--trust") == 0) {
+		if (strcmp(argv[2], "half") == 0) {
+			shm_backend.trust = BULK_TRUST_HALF;
+		} else if (strcmp(argv[2], "none") == 0) {
+			shm_backend.trust = BULK_TRUST_NONE;
+		} else if (strcmp(argv[2], "full") != 0) {
+			fprintf(stderr, "test_shm_model: --trust full|half|none\n");
+			return 2;
+		}
+		argc -= 2;
+		argv += 2;
 	}
 	s = argc > 1 ? argv[1] : getenv("BULK_SEED");
 

@@ -6,13 +6,35 @@
  *   pools_to_channels  m.assigned[p], a bit per channel
  *   dir_to_ep/ep_to_dom  chan_src[] / chan_sink[] (fixed topology)
  * plus what the library adds: the free list (m.b[g].free, in the owner's
- * view) and the first bytes of each buffer's data.
+ * view), eight bytes of each domain's view of each buffer (m.v, see trust
+ * levels below), the pools' trust and, per trust level, the access each
+ * domain's process has to each buffer's memory.
  *
  * Topology: domains A B C; channels 0 A->B, 1 B->C, 2 B->A, 3 C->A, 4 A->B
  * (a second one), 5 A->C torn down at the start (every call on it fails).
- * Pools: 0 (A, 12 buffers), 1 (B, 8), 2 (C, 16), 3 (A, 8, trust HALF: never
- * assignable to a FULL channel). Queues of 1024 and a drain after every
- * operation keep the queues from filling up.
+ * Pools: 0 (A, 12 buffers), 1 (B, 8), 2 (C, 16), 3 (A, 8, allocated with a
+ * trust other than the channels': never assignable). Queues of 1024 and a
+ * drain after every operation keep the queues from filling up.
+ *
+ * Trust levels (model_backend.trust; every channel has the same one):
+ *   FULL  256-byte buffers, bytes 0..7 checked. Every view is mapped
+ *         read-write whatever its state (probed every 512 operations).
+ *   HALF  4 KiB buffers (protection works on pages), the checked bytes
+ *         spread over the buffer. A domain's pages of a buffer are
+ *         read-write while it owns it without copies out, read-only while
+ *         it holds a copy or owns it with copies out, inaccessible else:
+ *         probed after every operation for the buffers it touched. The
+ *         body itself reads only what the domain may read and writes only
+ *         what it owns read-write.
+ *   NONE  4 KiB buffers; each view is the domain's own memory (zeroed when
+ *         created), a move, pass, copy or full copy of len bytes writes
+ *         bytes [0, len) of the receiver's view and nothing else (as the
+ *         payload_only backends do), and both sides count it in
+ *         trust_copies / trust_copy_bytes. After a move or pass the sender
+ *         writes its own memory of the buffer (still mapped): the
+ *         receiver's data must not change. Access as at FULL.
+ * With views of their own (NONE, payload_only), every holder's bytes are
+ * predicted and compared, not only the owner's.
  *
  * Each operation is drawn as "valid" or "anything" (half each); "valid"
  * picks buffers the model says are allowed, "anything" then mutates one
@@ -42,11 +64,13 @@
  * (or -EINVAL for a put). The drain is a barrier over the socketpair.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,10 +85,13 @@
 #define NP 4
 #define MAXB 16
 #define NG (NP * MAXB)
-#define BSZ 256
+#define BSZ_FULL 256
+#define BSZ_PAGE 4096 /* HALF and NONE: pool_assign.c wants whole pages */
 #define META 8
 #define CH_CLOSED 5
-#define POOL_HALF 3
+#define POOL_MISTRUST 3
+#define NBYTES 8 /* bytes of each view of each buffer the model follows */
+#define PROBE_EVERY 512
 #define HIST 20
 #define MAXN 4
 
@@ -95,8 +122,11 @@ struct mbuf {
 	int owner;
 	uint32_t copies; /* bit k: (buffer, channel k) in buffer_copies */
 	bool free;       /* in the owner's view's free list */
-	uint8_t data[8];
-	uint8_t unknown; /* bit i: data[i] not known in the owner's view (payload_only) */
+};
+
+/* One domain's view of a buffer: the bytes at w.off[] of its memory. */
+struct mview {
+	uint8_t data[NBYTES];
 };
 
 /* What a receiving side's callback saw during one operation. */
@@ -128,11 +158,19 @@ struct op {
 
 static struct {
 	struct mbuf b[NG];
+	/* [d][g]: domain d's view of g; with shared memory only [0] is used */
+	struct mview v[ND][NG];
 	uint32_t assigned[NP];
+	uint32_t trust_fixed;  /* bit p: pool p's trust was fixed by an assignment */
 } m;
 
 static struct {
 	const struct model_backend *be;
+	enum bulk_trust trust, other_trust; /* every channel's; pool 3's */
+	uint32_t bsz;                   /* buffer size */
+	uint32_t off[NBYTES];           /* the offsets of the bytes followed */
+	bool own_views;                 /* each view is its own memory (NONE, payload_only) */
+	int probe[2];                   /* a pipe: the kernel reports EFAULT where we would fault */
 	uint64_t seed, rng;
 	unsigned long opno;
 	struct bulk_domain *dom[ND];
@@ -147,11 +185,14 @@ static struct {
 	bool split;
 	struct bulk_domain *standin;    /* split mode: a domain without channels */
 	struct bulk_pool *standin_pool;
+	uint64_t touched;               /* bit g: g's access may have changed since the compare */
+	bool sweep;                     /* the next compare probes every buffer */
 	bool (*pending)(void);          /* split drain: keep going while true */
 	int pending_k;
 	unsigned long nexec, ncross;    /* split: ops executed here; deliveries from the peer */
 	char hist[HIST][256];
 	unsigned long nvalid, ninvalid, per_type[OP_NTYPES], skipped, want_bad[OP_NTYPES];
+	unsigned long nprobes, nprot[4], ntrust_copies, npartial, nviews[2];
 	unsigned long codes[BULK_E_LAST - BULK_EBASE + 2];
 } w;
 
@@ -293,6 +334,62 @@ maccess(int g, int d)
 	return cin(g, d) > 0 ? BULK_BUFFER_READ_ONLY : BULK_BUFFER_INVALID;
 }
 
+static const char *
+trust_name(enum bulk_trust t)
+{
+	return t == BULK_TRUST_FULL ? "FULL" : t == BULK_TRUST_HALF ? "HALF" : "NONE";
+}
+
+/* Domain d's view of g: its own, or the one memory every view shares. */
+static struct mview *
+mview(int d, int g)
+{
+	return &m.v[w.own_views ? d : 0][g];
+}
+
+/*
+ * A transfer of len bytes of g from domain s's view to domain r's writes
+ * bytes [0, len) of r's memory; where views share memory that is a no-op.
+ */
+static void
+carry(int s, int r, int g, uint32_t len)
+{
+	for (int i = 0; i < NBYTES; i++)
+		if (w.off[i] < len)
+			mview(r, g)->data[i] = mview(s, g)->data[i];
+}
+
+/*
+ * The access this process has to domain d's pages of g (PROT_* bits): HALF
+ * maps them as the state allows, FULL and NONE leave every view read-write.
+ */
+static int
+mprot(int g, int d)
+{
+	if (w.trust != BULK_TRUST_HALF)
+		return PROT_READ | PROT_WRITE;
+	switch (maccess(g, d)) {
+	case BULK_BUFFER_READ_WRITE:
+		return PROT_READ | PROT_WRITE;
+	case BULK_BUFFER_INVALID:
+		return PROT_NONE;
+	default:
+		return PROT_READ;
+	}
+}
+
+/* The trust domain d's view of pool p has. */
+static enum bulk_trust
+mtrust(int d, int p)
+{
+	if (p == POOL_MISTRUST)
+		return w.other_trust;
+	/* Fixed at the first assignment; until then only the allocator has a view. */
+	if (d == pool_alloc_dom[p] && !(m.trust_fixed >> p & 1))
+		return BULK_TRUST_UNINITIALIZED;
+	return w.trust;
+}
+
 /* Every copy edge starts at the owner or at a domain reachable from it. */
 static bool
 globally_reachable(int g, uint32_t copies)
@@ -339,8 +436,18 @@ refresh_views(void)
 		peer_read(&theirs, sizeof(theirs));
 	}
 	for (int d = 0; d < ND; d++)
-		for (int p = 0; p < NP; p++)
+		for (int p = 0; p < NP; p++) {
+			bool had = w.hv[d][p];
+
 			w.hv[d][p] = here(d) ? w.view[d][p] != NULL : (theirs >> (d * NP + p) & 1);
+			w.nviews[0] += !had && w.hv[d][p];
+			w.nviews[1] += had && !w.hv[d][p];
+			/* A received view made since: its own memory starts zeroed
+			 * (an anonymous mapping, shm NONE and dpdk alike). */
+			if (w.own_views && !had && w.hv[d][p] && d != pool_alloc_dom[p])
+				for (uint32_t i = 0; i < pool_count[p]; i++)
+					memset(&m.v[d][p * MAXB + (int)i], 0, sizeof(struct mview));
+		}
 }
 
 /* The buffer to hand to this process's library for (d's view of) g. */
@@ -608,14 +715,93 @@ cont_fn(void *arg, int err, struct bulk_channel *ch)
 
 /* ------------------------------------------------------------ comparison */
 
+/*
+ * What this process may do to domain d's memory of g (PROT_* bits), asked
+ * of the kernel: write() from an address we cannot read, or read() into one
+ * we cannot write, fails with EFAULT where a plain access would fault.
+ * Writability is probed (by writing back the byte that is there) only where
+ * the model says d may read and nobody can be writing the buffer meanwhile:
+ * d owns it read-write, or HALF (whoever holds it, it is read-only for all).
+ * @p *wrote: whether writability was probed.
+ */
+static int
+probe(int d, int g, bool *wrote)
+{
+	uint8_t *a = lbuf(d, g)->addr, x = 0;
+	int prot = PROT_NONE;
+
+	w.nprobes++;
+	*wrote = false;
+	if (write(w.probe[1], a, 1) == 1) {
+		prot |= PROT_READ;
+		CHECK(read(w.probe[0], &x, 1) == 1);
+	} else {
+		CHECK_RC(-errno, -EFAULT);
+	}
+	if ((prot & PROT_READ) && (mprot(g, d) & PROT_READ) &&
+	    (maccess(g, d) == BULK_BUFFER_READ_WRITE || w.trust == BULK_TRUST_HALF)) {
+		*wrote = true;
+		CHECK(write(w.probe[1], &x, 1) == 1);
+		if (read(w.probe[0], a, 1) == 1) {
+			prot |= PROT_WRITE;
+		} else {
+			CHECK_RC(-errno, -EFAULT);
+			CHECK(read(w.probe[0], &x, 1) == 1); /* what did not land */
+		}
+	}
+	return prot;
+}
+
+/* Domain d's view of g (it has one, here): access if @p probe_it, and data. */
+static void
+compare_view(int d, int g, bool probe_it)
+{
+	const uint8_t *addr = lbuf(d, g)->addr;
+	const char *st = bulk_buffer_state_name(maccess(g, d));
+
+	if (probe_it) {
+		bool wrote;
+		int got = probe(d, g, &wrote), want = mprot(g, d);
+
+		if (!wrote) /* read access only */
+			want &= PROT_READ;
+		if (got != want) {
+			fprintf(stderr, "buffer %d.%d in %c (%s): access %s%s, model %s%s\n",
+				pool_of(g), idx_of(g), 'A' + d, st, got & PROT_READ ? "r" : "-",
+				got & PROT_WRITE ? "w" : "-", want & PROT_READ ? "r" : "-",
+				want & PROT_WRITE ? "w" : "-");
+			CHECK(0);
+		}
+		check_count++;
+		w.nprot[!wrote && got ? 3 : got == PROT_NONE ? 0 : got == PROT_READ ? 1 : 2]++;
+	}
+	/* Payload data, through every view that may be read. */
+	if (!readable(g, d))
+		return;
+	for (int i = 0; i < NBYTES; i++)
+		if (addr[w.off[i]] != mview(d, g)->data[i]) {
+			fprintf(stderr, "buffer %d.%d in %c (%s): byte %u is %u, model %u\n",
+				pool_of(g), idx_of(g), 'A' + d, st, w.off[i], addr[w.off[i]],
+				mview(d, g)->data[i]);
+			CHECK(0);
+		}
+	check_count++; /* this view's bytes */
+}
+
 /* Library state against the model, and Algorithm 2 on both. */
 static void
 compare_all(void)
 {
+	/* What an operation touched is probed after it (FULL changes nothing
+	 * there: not every time), and everything now and then. */
+	uint64_t probe_set = w.opno % PROBE_EVERY == 0 || w.sweep ? ~0ull
+			     : w.trust != BULK_TRUST_FULL ? w.touched : 0;
+
+	w.touched = 0;
+	w.sweep = false;
 	refresh_views();
 	for (int g = 0; g < NG; g++) {
 		int owners = 0, owner_state = -1, sum_in = 0, sum_out = 0;
-		struct bulk_buffer *ob;
 
 		if (!g_exists(g))
 			continue;
@@ -667,21 +853,9 @@ compare_all(void)
 			if (m.b[g].copies >> k & 1)
 				CHECK(m.assigned[pool_of(g)] >> k & 1);
 
-		/* Payload data, read through the owner's view. */
-		if (!here(m.b[g].owner))
-			continue;
-		ob = lbuf(m.b[g].owner, g);
-		CHECK(ob != NULL);
-		bool same = true;
-
-		for (int i = 0; i < 8; i++)
-			if (!(m.b[g].unknown >> i & 1) && ((const uint8_t *)ob->addr)[i] != m.b[g].data[i])
-				same = false;
-		if (!same) {
-			fprintf(stderr, "buffer %d.%d: data differs from the model\n", pool_of(g),
-				idx_of(g));
-			CHECK(0);
-		}
+		for (int d = 0; d < ND; d++)
+			if (here(d) && w.view[d][pool_of(g)] != NULL)
+				compare_view(d, g, probe_set >> g & 1);
 	}
 	for (int p = 0; p < NP; p++) {
 		for (int d = 0; d < ND; d++) {
@@ -689,6 +863,8 @@ compare_all(void)
 
 			if (!here(d))
 				continue;
+			if (w.view[d][p] != NULL)
+				CHECK_EQ_INT(bulk_pool_trust(w.view[d][p]), mtrust(d, p));
 			for (uint32_t i = 0; i < pool_count[p]; i++) {
 				int g = p * MAXB + (int)i;
 
@@ -750,7 +926,7 @@ predict_xfer(const struct op *o)
 			return -EINVAL;
 		if (o->vd[i] != d)
 			return -BULK_E_WRONG_DOMAIN;
-		if (t != OP_RELEASE && o->lens[i] > BSZ)
+		if (t != OP_RELEASE && o->lens[i] > w.bsz)
 			return -BULK_E_BAD_LENGTH;
 		if (!(m.assigned[pool_of(g)] >> o->k & 1))
 			return -BULK_E_POOL_NOT_ASSIGNED;
@@ -801,7 +977,7 @@ predict_pool_op(const struct op *o)
 	if (o->type == OP_ASSIGN) {
 		if (m.assigned[p] >> o->k & 1)
 			return -BULK_E_POOL_ASSIGNED;
-		if (p == POOL_HALF)
+		if (p == POOL_MISTRUST)
 			return -BULK_E_TRUST_MISMATCH;
 		return 0;
 	}
@@ -927,7 +1103,7 @@ gen_xfer(struct op *o, bool want_valid)
 			o->g[i] = random_g();
 		}
 		o->vd[i] = some_view(o->g[i], d);
-		o->lens[i] = o->lens_null ? BSZ : rnd(BSZ + 1);
+		o->lens[i] = o->lens_null ? w.bsz : rnd(w.bsz + 1);
 		if (o->type == OP_RELEASE)
 			o->lens[i] = 0;
 	}
@@ -944,7 +1120,7 @@ gen_xfer(struct op *o, bool want_valid)
 			} while ((clash || (!readable(g, d) && (want_valid || rnd(8) != 0))) &&
 				 ++tries < 400);
 			if (clash)
-				g = POOL_HALF * MAXB + (int)rnd(pool_count[POOL_HALF]);
+				g = POOL_MISTRUST * MAXB + (int)rnd(pool_count[POOL_MISTRUST]);
 			o->src_g[i] = g;
 			o->src_vd[i] = some_view(g, d);
 		}
@@ -975,7 +1151,7 @@ gen_xfer(struct op *o, bool want_valid)
 		case 4: /* bad length */
 			if (o->type != OP_RELEASE) {
 				o->lens_null = false;
-				o->lens[i] = BSZ + 1 + rnd(1000);
+				o->lens[i] = w.bsz + 1 + rnd(1000);
 			}
 			break;
 		case 5: /* duplicate */
@@ -1010,9 +1186,10 @@ gen_xfer(struct op *o, bool want_valid)
 			break;
 		case 8: /* full copy: unreadable or foreign source */
 			if (o->type == OP_FULLCOPY) {
-				o->src_g[i] = POOL_HALF * MAXB + (int)rnd(pool_count[POOL_HALF]);
+				o->src_g[i] = POOL_MISTRUST * MAXB +
+					      (int)rnd(pool_count[POOL_MISTRUST]);
 				o->src_vd[i] = (int)rnd(ND);
-				if (!w.hv[o->src_vd[i]][POOL_HALF])
+				if (!w.hv[o->src_vd[i]][POOL_MISTRUST])
 					o->src_vd[i] = 0;
 			}
 			break;
@@ -1026,8 +1203,8 @@ gen_xfer(struct op *o, bool want_valid)
 		for (int i = 0; i < o->n; i++)
 			for (int j = 0; j < o->n; j++)
 				if (o->src_g[i] == o->g[j]) {
-					o->src_g[i] = POOL_HALF * MAXB +
-						      (int)rnd(pool_count[POOL_HALF]);
+					o->src_g[i] = POOL_MISTRUST * MAXB +
+						      (int)rnd(pool_count[POOL_MISTRUST]);
 					o->src_vd[i] = some_view(o->src_g[i], d);
 				}
 }
@@ -1081,14 +1258,17 @@ gen_pool_op(struct op *o, bool want_valid)
 
 /* ------------------------------------------------------------ execution */
 
+/* Domain d writes g in its own memory, whatever it holds: new bytes in its view. */
 static void
 stamp(int d, int g)
 {
-	for (int i = 0; i < 8; i++)
-		m.b[g].data[i] = (uint8_t)rnd(256);
-	m.b[g].unknown = 0;
-	if (here(d))
-		memcpy(lbuf(d, g)->addr, m.b[g].data, sizeof(m.b[g].data));
+	struct mview *v = mview(d, g);
+
+	for (int i = 0; i < NBYTES; i++) {
+		v->data[i] = (uint8_t)rnd(256);
+		if (here(d))
+			((uint8_t *)lbuf(d, g)->addr)[w.off[i]] = v->data[i];
+	}
 }
 
 static void
@@ -1198,34 +1378,28 @@ exec_xfer(struct op *o)
 	/* Model transition. */
 	for (int i = 0; i < o->n; i++) {
 		struct mbuf *b = &m.b[o->g[i]];
+		int r = chan_dom(o->k, o->side ^ 1);
 
+		w.touched |= 1ull << o->g[i];
 		switch (o->type) {
-		case OP_FULLCOPY: {
-			uint32_t l = o->lens[i] < 8 ? o->lens[i] : 8;
-
-			uint8_t lo = (uint8_t)((1u << l) - 1);
-
-			memcpy(b->data, m.b[o->src_g[i]].data, l);
-			/* A read-only copy over a copying backend holds only
-			 * what its transfer carried: not modelled, not compared. */
-			if (w.be->payload_only)
-				b->unknown = (uint8_t)((b->unknown & ~lo) |
-						       (m.b[o->src_g[i]].owner == chan_dom(o->k, o->side)
-								? m.b[o->src_g[i]].unknown & lo
-								: lo));
-		}
+		case OP_FULLCOPY:
+			/* The library copies len bytes in the sender's memory first. */
+			w.touched |= 1ull << o->src_g[i];
+			for (int j = 0; j < NBYTES; j++)
+				if (w.off[j] < o->lens[i])
+					mview(d, o->g[i])->data[j] = mview(d, o->src_g[i])->data[j];
 			/* fall through */
 		case OP_MOVE:
 		case OP_PASS:
-			b->owner = chan_dom(o->k, o->side ^ 1);
-			/* Only the payload crosses a copying backend: the new
-			 * owner's bytes past it are its own, unknown here. */
-			if (w.be->payload_only && o->lens[i] < 8)
-				b->unknown |= (uint8_t)(0xffu << o->lens[i]);
+			b->owner = r;
+			carry(d, r, o->g[i], o->lens[i]);
+			w.npartial += o->lens[i] > w.off[0] && o->lens[i] <= w.off[NBYTES - 1];
 			break;
 		case OP_COPY:
-			if (!bounced[i])
+			if (!bounced[i]) { /* a bounce writes nothing */
 				b->copies |= 1u << o->k;
+				carry(d, r, o->g[i], o->lens[i]);
+			}
 			break;
 		case OP_RELEASE:
 			b->copies &= ~(1u << o->k);
@@ -1234,6 +1408,15 @@ exec_xfer(struct op *o)
 			break;
 		}
 	}
+	/*
+	 * NONE's promise: the sender can not change the receiver's data after
+	 * the transfer. Its memory of what it moved or passed is its own and
+	 * still mapped read-write: it writes there, and only its own view
+	 * changes (compare_all and every later transfer see which).
+	 */
+	if (w.trust == BULK_TRUST_NONE && o->type != OP_COPY && o->type != OP_RELEASE)
+		for (int i = 0; i < o->n; i++)
+			stamp(d, o->g[i]);
 	/* The receiver's callback ran once with the (delivered part of the) burst. */
 	if (!rx_here) {
 		/* checked by the receiver's process */
@@ -1265,6 +1448,23 @@ exec_xfer(struct op *o)
 		bad_desc += st1[s].bad_desc;
 	}
 	CHECK_EQ_INT(bad_desc, 0);
+	/* NONE copies the data of every transfer but a release in and out of
+	 * staging memory, a bounced copy only in (the receiver refuses it). */
+	uint64_t tc[2] = { 0, 0 }, tb[2] = { 0, 0 };
+
+	for (int i = 0; i < o->n && w.trust == BULK_TRUST_NONE && o->type != OP_RELEASE; i++) {
+		tc[o->side]++;
+		tb[o->side] += o->lens[i];
+		tc[o->side ^ 1] += !bounced[i];
+		tb[o->side ^ 1] += bounced[i] ? 0 : o->lens[i];
+	}
+	for (int s = 0; s < 2; s++) {
+		if (!here(chan_dom(o->k, s)))
+			continue;
+		CHECK_EQ_INT(st1[s].trust_copies - st0[s].trust_copies, tc[s]);
+		CHECK_EQ_INT(st1[s].trust_copy_bytes - st0[s].trust_copy_bytes, tb[s]);
+		w.ntrust_copies += tc[s];
+	}
 	if (act) {
 		CHECK_EQ_INT(st1[o->side].tx_bufs - st0[o->side].tx_bufs, o->n);
 		if (o->type == OP_FULLCOPY)
@@ -1288,10 +1488,13 @@ exec_pool_op(struct op *o)
 	bool act = here(chan_dom(o->k, o->side)), rx_here = here(chan_dom(o->k, o->side ^ 1));
 	/* another process's view: a foreign pool refuses alike */
 	struct bulk_pool *v = here(o->vd[0]) ? w.view[o->vd[0]][o->pool] : w.standin_pool;
-	int expect, rc, removed0 = peer->removed_calls;
+	int expect, rc, removed0 = peer->removed_calls, assigned0 = peer->assigned_calls;
 
 	w.opno++;
 	expect = predict_pool_op(o);
+	/* A new view is mapped as its (no) access says: probe the pool. */
+	for (uint32_t i = 0; i < pool_count[o->pool]; i++)
+		w.touched |= 1ull << (o->pool * MAXB + (int)i);
 	peer->veto = o->veto;
 	w.nexec += act;
 	if (!act) /* the other process executes and checks it */
@@ -1317,10 +1520,15 @@ exec_pool_op(struct op *o)
 		if (o->type == OP_ASSIGN && o->veto) {
 			if (act)
 				CHECK_RC(cr.err, -BULK_E_VETOED);
+			if (rx_here)
+				CHECK_EQ_INT(peer->assigned_calls, assigned0 + 1);
 		} else if (o->type == OP_ASSIGN) {
 			if (act)
 				CHECK_RC(cr.err, 0);
+			if (rx_here)
+				CHECK_EQ_INT(peer->assigned_calls, assigned0 + 1);
 			m.assigned[o->pool] |= 1u << o->k;
+			m.trust_fixed |= 1u << o->pool;
 		} else {
 			if (act)
 				CHECK_RC(cr.err, 0);
@@ -1452,7 +1660,7 @@ setup(void)
 			CHECK_RC(bulk_domain_create(name, &w.dom[d]), 0);
 	}
 	if (w.split) { /* owns a buffer of no model domain, for foreign references */
-		struct bulk_pool_params pp = { .count = 1, .buffer_size = BSZ };
+		struct bulk_pool_params pp = { .count = 1, .buffer_size = w.bsz };
 
 		CHECK_RC(bulk_domain_create("X", &w.standin), 0);
 		CHECK_RC(bulk_pool_alloc(w.standin, &pp, &w.standin_pool), 0);
@@ -1466,11 +1674,13 @@ setup(void)
 			.meta_size = chan_meta[k],
 			.queue_size = 1024,
 			.user = &w.ctx[k][cs],
+			.trust = w.be->trust,
 		};
 		struct cont_rec cr = { 0, 0 };
 
 		memset(&bp, 0, sizeof(bp));
 		bp.user = &w.ctx[k][cs ^ 1];
+		bp.trust = w.be->trust; /* 0 (FULL): adopt the creator's */
 		w.ctx[k][0].k = w.ctx[k][1].k = k;
 		w.ctx[k][0].side = 0;
 		w.ctx[k][1].side = 1;
@@ -1517,6 +1727,7 @@ setup(void)
 			CHECK_EQ_INT(bulk_channel_state(w.ch[k][s]), BULK_STATE_CONNECTED);
 			CHECK_EQ_INT(bulk_channel_direction(w.ch[k][s]),
 				     s == 0 ? BULK_DIRECTION_TX : BULK_DIRECTION_RX);
+			CHECK_EQ_INT(bulk_channel_trust(w.ch[k][s]), w.trust);
 			CHECK(bulk_channel_user(w.ch[k][s]) == &w.ctx[k][s]);
 		}
 	}
@@ -1539,15 +1750,15 @@ setup(void)
 	for (int p = 0; p < NP; p++) {
 		struct bulk_pool_params pp = {
 			.count = pool_count[p],
-			.buffer_size = BSZ,
-			.trust = p == POOL_HALF ? BULK_TRUST_HALF : 0,
+			.buffer_size = w.bsz,
+			.trust = p == POOL_MISTRUST ? w.other_trust : 0,
 		};
 		struct bulk_buffer *tmp[MAXB];
 		/* What the allocator's process knows, to the other one. */
 		struct {
 			struct bulk_pool_id id;
 			uint8_t free[MAXB];
-			uint8_t data[MAXB][8];
+			uint8_t data[MAXB][NBYTES];
 		} ps;
 
 		memset(&ps, 0, sizeof(ps));
@@ -1558,8 +1769,11 @@ setup(void)
 			CHECK_RC(bulk_pool_get_burst(w.pool[p], tmp, pool_count[p] - 2),
 				 (int)pool_count[p] - 2);
 			for (uint32_t i = 0; i < pool_count[p]; i++) {
+				const uint8_t *a = bulk_pool_buffer(w.pool[p], i)->addr;
+
 				ps.free[i] = 1;
-				memcpy(ps.data[i], bulk_pool_buffer(w.pool[p], i)->addr, 8);
+				for (int j = 0; j < NBYTES; j++)
+					ps.data[i][j] = a[w.off[j]];
 			}
 			for (uint32_t i = 0; i < pool_count[p] - 2; i++)
 				ps.free[tmp[i]->index] = 0;
@@ -1571,7 +1785,7 @@ setup(void)
 
 			m.b[g].owner = pool_alloc_dom[p];
 			m.b[g].free = ps.free[i];
-			memcpy(m.b[g].data, ps.data[i], 8);
+			memcpy(mview(pool_alloc_dom[p], g)->data, ps.data[i], NBYTES);
 		}
 	}
 	refresh_views();
@@ -1748,8 +1962,25 @@ model_run(const struct model_backend *be, uint64_t seed, unsigned ops)
 	w.split = w.mask != (1u << ND) - 1;
 	w.seed = seed;
 	w.rng = seed;
+	w.trust = be->trust ? be->trust : BULK_TRUST_FULL;
+	w.other_trust = w.trust == BULK_TRUST_HALF ? BULK_TRUST_FULL : BULK_TRUST_HALF;
+	w.own_views = be->payload_only || w.trust == BULK_TRUST_NONE;
+	w.bsz = w.trust == BULK_TRUST_FULL ? BSZ_FULL : BSZ_PAGE;
+	{
+		/* FULL: the first bytes, as ever. A page: spread over it, so that
+		 * a random length often ends among them and both what a partial
+		 * transfer carries and what it leaves are seen (both edges). */
+		const uint32_t q = w.bsz / 4;
+		const uint32_t spread[NBYTES] = { 0, 1, q - 1, q, 2 * q, 3 * q + 1, 4 * q - 2,
+						  4 * q - 1 };
+
+		for (int i = 0; i < NBYTES; i++)
+			w.off[i] = w.trust == BULK_TRUST_FULL ? (uint32_t)i : spread[i];
+	}
+	CHECK_RC(pipe2(w.probe, O_NONBLOCK | O_CLOEXEC), 0);
 	check_fail_hook = hist_dump;
-	printf("model[%s]: seed %" PRIu64 ", %u operations", be->name, seed, ops);
+	printf("model[%s]: seed %" PRIu64 ", %u operations, trust %s, %u-byte buffers", be->name,
+	       seed, ops, trust_name(w.trust), w.bsz);
 	if (w.split) {
 		printf(", split: domains");
 		for (int d = 0; d < ND; d++)
@@ -1805,10 +2036,17 @@ model_run(const struct model_backend *be, uint64_t seed, unsigned ops)
 		printf("  split: %lu channel operations executed here, %lu deliveries from the "
 		       "other process checked here\n", w.nexec, w.ncross);
 	homecoming();
+	w.sweep = true;
 	compare_all();
 	teardown();
-	printf("  every buffer home, pools freed, domains destroyed; %lu checks passed\n",
-	       check_count);
+	close(w.probe[0]);
+	close(w.probe[1]);
+	printf("  access probes: %lu (no access %lu, read-only %lu, read-write %lu, readable "
+	       "%lu); trust copies counted here: %lu; moves and passes ending among the bytes "
+	       "followed: %lu\n", w.nprobes, w.nprot[0], w.nprot[1], w.nprot[2], w.nprot[3],
+	       w.ntrust_copies, w.npartial);
+	printf("  views made %lu, dropped %lu; every buffer home, pools freed, domains destroyed; "
+	       "%lu checks passed\n", w.nviews[0], w.nviews[1], check_count);
 	check_fail_hook = NULL;
 	return 0;
 }

@@ -21,10 +21,24 @@ struct model_backend {
 	void *ctx;
 	/*
 	 * Nonzero: the backend carries only the first `len` bytes of a buffer
-	 * (a network), so after a move or pass of fewer than all of them the
-	 * rest of the new owner's view is its own and not compared.
+	 * (a network) into the receiver's own memory, so every domain's view
+	 * of a buffer holds its own bytes (the model tracks each; a view starts
+	 * zeroed). shm at NONE does the same, whatever this says.
 	 */
 	int payload_only;
+	/*
+	 * The trust level of every channel (0: BULK_TRUST_FULL). HALF and NONE
+	 * need buffers of whole pages, so the body then uses 4 KiB buffers
+	 * instead of 256 bytes, and spreads the bytes it checks over them.
+	 * What the model predicts per level (model_body.c): FULL, every view
+	 * of a buffer is the same memory and mapped read-write; HALF, the same
+	 * memory, mapped as the domain's state allows (none, read, read-write),
+	 * probed after each operation for what it touched; NONE, every view is
+	 * its own memory (zeroed when created) that a transfer of len bytes
+	 * writes the first len bytes of, counted in trust_copies on both sides,
+	 * and what a sender writes after a move or pass stays in its own view.
+	 */
+	enum bulk_trust trust;
 	/*
 	 * Split mode: the same body with the same seed runs in two processes
 	 * (forked before anything is created), each executing only the

@@ -87,7 +87,7 @@ struct schan {
 	enum bulk_direction dir;
 	struct sslot s[BULK_CHANNEL_MAX_POOLS];
 	/* Expected statistics. */
-	uint64_t bad, bounced, rx_bufs, rx_bytes, rx_type[NTYPES], tx_type[NTYPES];
+	uint64_t bad, refused, bounced, rx_bufs, rx_bytes, rx_type[NTYPES], tx_type[NTYPES];
 	uint64_t tx_bytes;
 	/* Recorded by the fuzz backend. */
 	uint64_t nctrl, ndata;
@@ -320,6 +320,7 @@ static const struct bulk_backend_ops fz_ops = {
 	.name = "fuzz",
 	.chan_size = sizeof(struct bulk_channel),
 	.trust_mask = 1u << BULK_TRUST_FULL,
+	.shares_memory = true,
 	.ep_free = fz_ep_free,
 	.tx_burst = fz_tx_burst,
 	.tx_ctrl = fz_tx_ctrl,
@@ -351,7 +352,20 @@ fz_unmap(struct bulk_pool *view)
 	n_unmaps++;
 }
 
-static const struct bulk_pool_mapper fz_mapper = { .map = fz_map, .unmap = fz_unmap };
+/* Whether the peer's next assignment of a pool we know proves it is ours. */
+static bool forge;
+
+static int
+fz_same(void *arg, const struct bulk_pool *view)
+{
+	(void)arg;
+	(void)view;
+	return !forge;
+}
+
+static const struct bulk_pool_mapper fz_mapper = {
+	.map = fz_map, .unmap = fz_unmap, .same = fz_same,
+};
 
 /* ------------------------------------------------------------ callbacks */
 
@@ -532,6 +546,7 @@ check_stats(int c)
 	const struct bulk_channel_stats *st = &sc->ch->stats;
 
 	CHECK_EQ_INT(st->bad_desc, sc->bad);
+	CHECK_EQ_INT(st->pools_refused, sc->refused);
 	CHECK_EQ_INT(st->copies_bounced, sc->bounced);
 	CHECK_EQ_INT(st->rx_bufs, sc->rx_bufs);
 	CHECK_EQ_INT(st->rx_bytes, sc->rx_bytes);
@@ -1104,7 +1119,7 @@ view_on_chan(int c, int v)
 /* The peer assigns a pool: @p v the model view its id names. */
 static void
 peer_assign(int c, uint32_t slot, int v, uint32_t count, uint32_t bsize, uint8_t trust,
-	    bool fail, bool veto)
+	    bool fail, bool veto, bool forged)
 {
 	struct schan *sc = &C[c];
 	struct sview *vw = &V[v];
@@ -1116,12 +1131,14 @@ peer_assign(int c, uint32_t slot, int v, uint32_t count, uint32_t bsize, uint8_t
 
 	if (slot >= BULK_CHANNEL_MAX_POOLS || (slot & 1) == sc->ch->side ||
 	    sc->s[slot].st != BULK_SLOT_FREE || count == 0 || count > BULK_POOL_MAX_BUFFERS ||
-	    bsize == 0) {
+	    bsize == 0 || (trust != BULK_TRUST_UNINITIALIZED && trust != BULK_TRUST_FULL)) {
 		want = -BULK_E_BAD_DESC;
 	} else if (sc->ch->state != BULK_STATE_CONNECTED) {
 		want = -BULK_E_CLOSED;
 	} else if (vw->p != NULL) {
-		if (vw->count != count || vw->bsize != bsize)
+		if (forged)
+			want = -BULK_E_POOL_FORGED;
+		else if (vw->count != count || vw->bsize != bsize)
 			want = -BULK_E_POOL_GEOMETRY;
 		else if (view_on_chan(c, v))
 			want = -BULK_E_POOL_ASSIGNED;
@@ -1141,8 +1158,11 @@ peer_assign(int c, uint32_t slot, int v, uint32_t count, uint32_t bsize, uint8_t
 	NOTE("peer assigns view %d on ch %d slot %u (count %u bsize %u trust %u fail %d "
 	     "veto %d)", v, c, slot, count, bsize, trust, fail, veto);
 	map_fail = fail;
+	forge = forged;
 	sc->veto = veto;
-	bulk_core_rx_pool_assign(sc->ch, (uint16_t)slot, &d, &fz_mapper);
+	bulk_core_rx_ctrl(sc->ch, &(struct bulk_ctrl_rx){ .type = BULK_MSG_POOL_ASSIGN,
+		.slot = slot, .pool = d, .mapper = &fz_mapper });
+	forge = false;
 	map_fail = false;
 	sc->veto = 0;
 	CHECK_EQ_INT(sc->nctrl, nctrl + 1);
@@ -1157,6 +1177,8 @@ peer_assign(int c, uint32_t slot, int v, uint32_t count, uint32_t bsize, uint8_t
 	CHECK_EQ_INT(sc->cb_removed, removed);
 	if (want == -BULK_E_BAD_DESC)
 		sc->bad++;
+	if (want == -BULK_E_POOL_FORGED)
+		sc->refused++;
 	if (want == 0) {
 		if (create) {
 			vw->p = bulk_domain_pool_lookup(dom, &vw->id);
@@ -1191,7 +1213,7 @@ ctrl_peer_assign(int c)
 	int v = (int)rnd(MAXV);
 	uint32_t slot = free_peer_slot(c), count = V[v].count, bsize = V[v].bsize;
 	uint8_t trust = rnd(2) ? BULK_TRUST_FULL : BULK_TRUST_UNINITIALIZED;
-	bool fail = rnd(16) == 0, veto = rnd(10) == 0;
+	bool fail = rnd(16) == 0, veto = rnd(10) == 0, forged = rnd(8) == 0;
 
 	switch (rnd(12)) {
 	case 0:
@@ -1222,7 +1244,7 @@ ctrl_peer_assign(int c)
 	/* A new view takes what it is told; keep it within the model's arrays. */
 	if (V[v].p == NULL && count > MAXCNT && count <= BULK_POOL_MAX_BUFFERS)
 		count = MAXCNT;
-	peer_assign(c, slot, v, count, bsize, trust, fail, veto);
+	peer_assign(c, slot, v, count, bsize, trust, fail, veto, forged);
 }
 
 static void
@@ -1232,7 +1254,8 @@ peer_remove(int c, uint32_t slot)
 	uint64_t bad = sc->bad, removed = sc->cb_removed;
 
 	NOTE("peer removes ch %d slot %u", c, slot);
-	bulk_core_rx_pool_remove(sc->ch, (uint16_t)slot);
+	bulk_core_rx_ctrl(sc->ch, &(struct bulk_ctrl_rx){ .type = BULK_MSG_POOL_REMOVE,
+		.slot = slot });
 	slot = (uint16_t)slot;
 	if (slot >= BULK_CHANNEL_MAX_POOLS || sc->s[slot].st != BULK_SLOT_ASSIGNED) {
 		sc->bad++;
@@ -1361,7 +1384,8 @@ peer_assign_reply(int c, uint32_t slot, int status)
 	struct sslot *sl;
 
 	NOTE("peer replies ch %d slot %u status %d", c, slot, status);
-	bulk_core_rx_pool_assign_reply(sc->ch, (uint16_t)slot, status);
+	bulk_core_rx_ctrl(sc->ch, &(struct bulk_ctrl_rx){ .type = BULK_MSG_POOL_ASSIGN_REPLY,
+		.slot = slot, .status = status });
 	slot = (uint16_t)slot;
 	if (slot >= BULK_CHANNEL_MAX_POOLS || sc->s[slot].st != BULK_SLOT_PENDING) {
 		sc->bad++;
@@ -1471,7 +1495,7 @@ gen_ctrl(int c)
 		break;
 	case 10:
 		/* Teardown acknowledged though we never started one. */
-		bulk_core_rx_teardown_ack(sc->ch);
+		bulk_core_rx_ctrl(sc->ch, &(struct bulk_ctrl_rx){ .type = BULK_MSG_TEARDOWN_ACK });
 		sc->bad = bad + 1;
 		CHECK_EQ_INT(sc->ch->state, st);
 		break;
@@ -1568,7 +1592,7 @@ setup(void)
 				peer_assign_reply(c, C[c].last_ctrl.slot, 0);
 			} else {
 				peer_assign(c, 2 * (uint32_t)v + 1, v, V[v].count, V[v].bsize,
-					    BULK_TRUST_FULL, false, false);
+					    BULK_TRUST_FULL, false, false, false);
 			}
 		}
 	}
@@ -1687,19 +1711,19 @@ finish(void)
 			rx_desc(C_TX, type, slot, idx, len);
 	}
 	run_flush();
-	bulk_core_rx_teardown_ack(tx->ch);
+	bulk_core_rx_ctrl(tx->ch, &(struct bulk_ctrl_rx){ .type = BULK_MSG_TEARDOWN_ACK });
 	CHECK_EQ_INT(tx->ch->state, BULK_STATE_CLOSED);
 	s_chan_void(C_TX);
 	/* Teardown by the peer on RX: we acknowledge. */
 	nctrl = rxc->nctrl;
-	bulk_core_rx_teardown(rxc->ch);
+	bulk_core_rx_ctrl(rxc->ch, &(struct bulk_ctrl_rx){ .type = BULK_MSG_TEARDOWN });
 	CHECK_EQ_INT(rxc->nctrl, nctrl + 1);
 	CHECK_EQ_INT(rxc->last_ctrl.type, BULK_MSG_TEARDOWN_ACK);
 	CHECK_EQ_INT(rxc->ch->state, BULK_STATE_CLOSED);
 	CHECK_EQ_INT(rxc->cb_teardown, 1);
 	s_chan_void(C_RX);
 	/* A late ack is refused; a closed channel stays closed. */
-	bulk_core_rx_teardown_ack(rxc->ch);
+	bulk_core_rx_ctrl(rxc->ch, &(struct bulk_ctrl_rx){ .type = BULK_MSG_TEARDOWN_ACK });
 	rxc->bad++;
 	check_all();
 	for (int c = 0; c < NCH; c++) {

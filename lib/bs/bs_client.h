@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The client half's objects, shared by client.c (connect, close) and
+ * submit.c (requests, completions, polling).
+ */
+#ifndef BS_CLIENT_H
+#define BS_CLIENT_H
+
+#include "bs_internal.h"
+
+/* One request in flight, at the index of the buffer that carries it. */
+struct bs_cslot {
+	bulk_bs_done_fn done;
+	void *arg;
+	uint64_t id;
+	uint64_t offset;
+	uint32_t length;
+	uint8_t op;
+	bool busy;
+	bool pending; /* being checked by bulk_bs_client_submit() */
+	bool token; /* the library's buffer, not the caller's */
+};
+
+/* Buffers waiting for room in a channel's queue, in order, with their meta. */
+struct bs_cq {
+	struct bulk_buffer **bufs;
+	uint32_t *lens;
+	uint8_t *meta;
+	uint32_t mask;
+	uint32_t head, tail;
+};
+
+struct bs_cchan {
+	struct bulk_endpoint *ep;
+	struct bulk_channel *ch;
+	int fd;
+	bool assigned;
+	int assign_err;
+	bool assign_done;
+	bool destroyed;
+	bool closed; /* teardown_received */
+	int close_reason;
+	struct bs_cq q;
+	char addr[BULK_ADDR_STRLEN];
+};
+
+struct bulk_bs_client {
+	struct bulk_domain *dom;
+	enum bulk_bs_poll_mode poll_mode;
+	uint32_t timeout_ms;
+	int (*poll_hook)(void *);
+	void *poll_hook_arg;
+
+	struct bs_sock sock;
+	struct bs_idle idle;
+	int sock_tag; /* its address tags the socket's epoll entry */
+	struct bulk_bs_info info;
+
+	struct bs_cchan chans[BULK_BS_MAX_CHANNELS];
+	unsigned nchans;
+	unsigned rr; /* next channel to carry a request */
+
+	struct bulk_pool *pool;
+	uint32_t nbufs;
+	uint32_t buf_size;
+	struct bs_cslot *slots;
+	uint64_t next_id;
+	unsigned inflight;
+
+	bool ready;	/* set up: requests may go */
+	bool shutting;	/* the server said SHUTDOWN */
+	bool bye_sent;	/* we said DISCONNECT */
+	bool gone;	/* the server or a channel is gone */
+	bool in_close;
+	struct bulk_bs_stats st;
+};
+
+/* submit.c */
+extern const struct bulk_channel_callbacks bs_client_callbacks;
+int bs_cq_init(struct bs_cq *q, uint32_t n);
+void bs_cq_fini(struct bs_cq *q);
+/* One round: hook, channels, queues, socket; sleeping if @p sleep_ms > 0. */
+int bs_client_round(struct bulk_bs_client *c, int sleep_ms);
+/* Fail every request in flight with @p status (the channels are closed). */
+void bs_client_fail_all(struct bulk_bs_client *c, int status);
+/* Say goodbye and start tearing the channels down. */
+void bs_client_goodbye(struct bulk_bs_client *c);
+
+#endif /* BS_CLIENT_H */

@@ -1,0 +1,530 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The client's data path: requests go out as moves of the buffer that
+ * carries them (a WRITE's data in it), with the request in the buffer's
+ * meta; each comes back by pass with the status (and a READ's data) in
+ * the same buffer. The buffer's index is the request's slot, so a reply
+ * finds its request without a lookup, and a reply that does not match the
+ * request its buffer carried is caught (-EPROTO), not believed.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bulk/bulk_alloc.h>
+
+#include "bs_client.h"
+
+/* Buffers moved per call. */
+#define BS_MOVE_BURST 32u
+
+/* ------------------------------------------------------------ buffers */
+
+uint32_t
+bulk_bs_client_buffer_size(const struct bulk_bs_client *c)
+{
+	return c != NULL ? c->buf_size : 0;
+}
+
+struct bulk_buffer *
+bulk_bs_client_buffer_get(struct bulk_bs_client *c)
+{
+	return c != NULL ? bulk_pool_get(c->pool) : NULL;
+}
+
+int
+bulk_bs_client_buffer_put(struct bulk_bs_client *c, struct bulk_buffer *buf)
+{
+	if (c == NULL || buf == NULL || buf->pool != c->pool)
+		return -EINVAL;
+	if (c->slots[buf->index].busy)
+		return -BULK_E_NOT_OWNER;
+	return bulk_pool_put(buf);
+}
+
+const struct bulk_bs_info *
+bulk_bs_client_info(const struct bulk_bs_client *c)
+{
+	return c != NULL ? &c->info : NULL;
+}
+
+unsigned
+bulk_bs_client_inflight(const struct bulk_bs_client *c)
+{
+	return c != NULL ? c->inflight : 0;
+}
+
+int
+bulk_bs_client_stats_get(const struct bulk_bs_client *c, struct bulk_bs_stats *st)
+{
+	if (c == NULL || st == NULL)
+		return -EINVAL;
+	*st = c->st;
+	memset(&st->chan, 0, sizeof(st->chan));
+	for (unsigned k = 0; k < c->nchans; k++)
+		if (c->chans[k].ch != NULL)
+			bs_chan_stats_add(st, c->chans[k].ch);
+	st->inflight = c->inflight;
+	return 0;
+}
+
+/* -------------------------------------------------------------- queues */
+
+int
+bs_cq_init(struct bs_cq *q, uint32_t n)
+{
+	uint32_t cap = 1;
+
+	while (cap < n)
+		cap <<= 1;
+	q->bufs = calloc(cap, sizeof(*q->bufs));
+	q->lens = calloc(cap, sizeof(*q->lens));
+	q->meta = calloc(cap, BS_WIRE_META_SIZE);
+	q->mask = cap - 1;
+	q->head = q->tail = 0;
+	if (q->bufs == NULL || q->lens == NULL || q->meta == NULL) {
+		bs_cq_fini(q);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void
+bs_cq_fini(struct bs_cq *q)
+{
+	free(q->bufs);
+	free(q->lens);
+	free(q->meta);
+	q->bufs = NULL;
+	q->lens = NULL;
+	q->meta = NULL;
+}
+
+/* ---------------------------------------------------------- completion */
+
+static void
+count_done(struct bulk_bs_client *c, const struct bs_cslot *s, int status)
+{
+	struct bulk_bs_stats *st = &c->st;
+
+	st->requests++;
+	switch (s->op) {
+	case BULK_BS_OP_READ:
+		st->reads++;
+		if (status == 0)
+			st->read_bytes += s->length;
+		break;
+	case BULK_BS_OP_WRITE:
+		st->writes++;
+		if (status == 0)
+			st->write_bytes += s->length;
+		break;
+	case BULK_BS_OP_FLUSH:
+		st->flushes++;
+		break;
+	case BULK_BS_OP_TRIM:
+		st->trims++;
+		break;
+	case BULK_BS_OP_WRITE_ZEROES:
+		st->zeroes++;
+		break;
+	default:
+		break;
+	}
+	if (status != 0)
+		st->errors++;
+}
+
+/* Finish the request in slot @p s, whose buffer @p b is ours again (or lost: NULL). */
+static void
+slot_done(struct bulk_bs_client *c, struct bs_cslot *s, struct bulk_buffer *b, int status)
+{
+	bulk_bs_done_fn done = s->done;
+	void *arg = s->arg;
+
+	s->busy = false;
+	c->inflight--;
+	count_done(c, s, status);
+	if (s->token) {
+		if (b != NULL)
+			(void)bulk_pool_put(b);
+		b = NULL;
+	}
+	if (done != NULL)
+		done(arg, status, b);
+}
+
+static void
+on_buffer(struct bulk_channel *ch, struct bulk_buffer *const *bufs, const uint32_t *lens,
+	  const void *meta, unsigned n)
+{
+	struct bulk_bs_client *c = bulk_channel_user(ch);
+	const uint8_t *mp = meta;
+
+	for (unsigned i = 0; i < n; i++, mp += BS_WIRE_META_SIZE) {
+		struct bulk_buffer *b = bufs[i];
+		struct bs_cslot *s;
+		struct bs_meta m;
+		int status;
+
+		if (b->pool != c->pool || !c->slots[b->index].busy) {
+			/* libbulk hands back only what we moved: a bug if seen. */
+			c->st.protocol_errors++;
+			continue;
+		}
+		s = &c->slots[b->index];
+		if (bs_wire_meta_decode(mp, BS_WIRE_META_SIZE, &m) < 0 || !m.reply || m.id != s->id ||
+		    m.op != s->op) {
+			c->st.protocol_errors++;
+			status = -EPROTO;
+		} else {
+			status = m.status;
+			if (s->op == BULK_BS_OP_READ && status == 0 && lens[i] != s->length) {
+				c->st.protocol_errors++;
+				status = -EPROTO;
+			}
+		}
+		slot_done(c, s, b, status);
+	}
+}
+
+void
+bs_client_fail_all(struct bulk_bs_client *c, int status)
+{
+	/* What waits in the queues is ours still: it fails with the rest. */
+	for (unsigned k = 0; k < c->nchans; k++)
+		c->chans[k].q.head = c->chans[k].q.tail;
+	for (uint32_t i = 0; i < c->nbufs && c->inflight > 0; i++) {
+		struct bs_cslot *s = &c->slots[i];
+		struct bulk_buffer *b;
+
+		if (!s->busy)
+			continue;
+		b = bulk_pool_buffer(c->pool, i);
+		/* A dead peer's buffers came home (libbulk reclaims them); an
+		 * orderly teardown leaves them where they were: lost to us. */
+		slot_done(c, s, bulk_buffer_is_owner(b) ? b : NULL, status);
+	}
+}
+
+static int
+on_bind(struct bulk_channel *ch, const struct bulk_bind_info *bi)
+{
+	(void)ch;
+	/* Only the server we told the address binds; it must speak our meta. */
+	return bi->meta_size == BS_WIRE_META_SIZE ? 0 : -BULK_E_BIND_MISMATCH;
+}
+
+static int
+on_pool(struct bulk_channel *ch, struct bulk_pool *pool)
+{
+	(void)ch;
+	(void)pool;
+	/* The client assigns the pools (spec 7.3); the server has none to give. */
+	return -EPERM;
+}
+
+static void
+on_teardown(struct bulk_channel *ch, int reason)
+{
+	struct bulk_bs_client *c = bulk_channel_user(ch);
+	bool all = true;
+
+	for (unsigned k = 0; k < c->nchans; k++) {
+		if (c->chans[k].ch == ch) {
+			c->chans[k].closed = true;
+			c->chans[k].close_reason = reason;
+		}
+		all = all && (c->chans[k].closed || c->chans[k].ch == NULL);
+	}
+	if (!c->bye_sent)
+		c->gone = true;
+	if (all && c->inflight > 0)
+		bs_client_fail_all(c, -ECONNRESET);
+}
+
+const struct bulk_channel_callbacks bs_client_callbacks = {
+	.bind_received = on_bind,
+	.pool_assigned = on_pool,
+	.buffer_received = on_buffer,
+	.teardown_received = on_teardown,
+};
+
+/* --------------------------------------------------------------- submit */
+
+/*
+ * Move what waits in @p cc's queue. A refusal fails the refused requests
+ * when @p may_fail (a poll), else leaves them queued for the next poll,
+ * so that done callbacks never run inside bulk_bs_client_submit().
+ */
+static int
+cq_flush(struct bulk_bs_client *c, struct bs_cchan *cc, bool may_fail)
+{
+	struct bs_cq *q = &cc->q;
+	int sent = 0;
+
+	while (q->head != q->tail) {
+		uint32_t idx = q->head & q->mask;
+		uint32_t k = q->tail - q->head;
+		int n;
+
+		if (k > q->mask + 1 - idx)
+			k = q->mask + 1 - idx; /* up to the ring's end */
+		if (k > BS_MOVE_BURST)
+			k = BS_MOVE_BURST;
+		n = bulk_channel_move_burst(cc->ch, &q->bufs[idx], &q->lens[idx],
+					    &q->meta[(size_t)idx * BS_WIRE_META_SIZE], k,
+					    BULK_CONT_NONE);
+		if (n < 0) {
+			if (!may_fail)
+				break;
+			for (uint32_t i = 0; i < k; i++) {
+				struct bulk_buffer *b = q->bufs[(q->head + i) & q->mask];
+
+				slot_done(c, &c->slots[b->index], b, n);
+			}
+			q->head += k;
+			continue;
+		}
+		q->head += (uint32_t)n;
+		sent += n;
+		if ((uint32_t)n < k)
+			break; /* the channel's queue is full: the next poll goes on */
+	}
+	return sent;
+}
+
+static bool
+is_data_op(unsigned op)
+{
+	return op == BULK_BS_OP_READ || op == BULK_BS_OP_WRITE;
+}
+
+static int
+submit(struct bulk_bs_client *c, struct bulk_bs_io *ios, unsigned n, bool check)
+{
+	uint32_t tokens = 0;
+	unsigned i;
+	int rc = 0;
+
+	if (c == NULL || ios == NULL || n == 0)
+		return -EINVAL;
+	if (c->gone)
+		return -ECONNRESET;
+	if (c->shutting || c->bye_sent || c->in_close)
+		return -ESHUTDOWN;
+	if (!c->ready)
+		return -EINVAL;
+	/* Check all first (all-or-nothing); mark buffers busy to see duplicates. */
+	for (i = 0; i < n; i++) {
+		const struct bulk_bs_io *io = &ios[i];
+		struct bulk_buffer *b = io->buf;
+
+		if (check) {
+			struct bs_meta m = { .op = (uint8_t)io->op, .flags = io->flags,
+					     .length = io->length, .offset = io->offset };
+
+			if (io->op > 0xff) {
+				rc = -EINVAL;
+				break;
+			}
+			if (is_data_op(io->op) && b == NULL) {
+				rc = -EINVAL;
+				break;
+			}
+			rc = bs_req_check(&c->info, &m, io->op == BULK_BS_OP_WRITE ? io->length : 0,
+					  c->buf_size);
+			if (rc < 0)
+				break;
+		}
+		if (b == NULL) {
+			tokens++;
+			continue;
+		}
+		if (b->pool != c->pool) {
+			rc = -EINVAL;
+			break;
+		}
+		if (c->slots[b->index].pending) {
+			rc = -EINVAL; /* the same buffer twice in one call */
+			break;
+		}
+		if (c->slots[b->index].busy || b->state != BULK_BUFFER_READ_WRITE) {
+			rc = -BULK_E_NOT_OWNER; /* in flight, or not ours to send */
+			break;
+		}
+		c->slots[b->index].pending = true;
+	}
+	if (rc == 0 && tokens > bulk_pool_free_count(c->pool))
+		rc = -ENOBUFS;
+	for (unsigned j = 0; j < i && j < n; j++)
+		if (ios[j].buf != NULL && ios[j].buf->pool == c->pool)
+			c->slots[ios[j].buf->index].pending = false;
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < n; i++) {
+		struct bulk_bs_io *io = &ios[i];
+		struct bulk_buffer *b = io->buf;
+		struct bs_cchan *cc = &c->chans[c->rr++ % c->nchans];
+		struct bs_cq *q = &cc->q;
+		struct bs_cslot *s;
+		uint32_t slot;
+		struct bs_meta m;
+		bool token = b == NULL;
+
+		if (token)
+			b = bulk_pool_get(c->pool);
+		s = &c->slots[b->index];
+		s->busy = true;
+		s->token = token;
+		s->done = io->done;
+		s->arg = io->arg;
+		s->id = ++c->next_id;
+		s->op = (uint8_t)io->op;
+		s->length = io->length;
+		s->offset = io->offset;
+		io->id = s->id;
+		m = (struct bs_meta){ .op = (uint8_t)io->op, .flags = io->flags, .length = io->length,
+				      .id = s->id, .offset = io->offset };
+		slot = q->tail & q->mask;
+		q->bufs[slot] = b;
+		/* A WRITE carries its data; the rest carry only their meta. */
+		q->lens[slot] = io->op == BULK_BS_OP_WRITE
+					? (io->length < c->buf_size ? io->length : c->buf_size)
+					: 0;
+		bs_wire_meta_encode(&m, &q->meta[(size_t)slot * BS_WIRE_META_SIZE]);
+		q->tail++;
+		c->inflight++;
+	}
+	for (unsigned k = 0; k < c->nchans; k++)
+		(void)cq_flush(c, &c->chans[k], false);
+	return (int)n;
+}
+
+int
+bulk_bs_client_submit(struct bulk_bs_client *c, struct bulk_bs_io *ios, unsigned n)
+{
+	return submit(c, ios, n, true);
+}
+
+int
+bulk_bs_client_submit_raw(struct bulk_bs_client *c, struct bulk_bs_io *ios, unsigned n)
+{
+	return submit(c, ios, n, false);
+}
+
+/* ------------------------------------------------------------- polling */
+
+void
+bs_client_goodbye(struct bulk_bs_client *c)
+{
+	struct bs_ctrl_msg m;
+
+	if (c->bye_sent)
+		return;
+	c->bye_sent = true;
+	if (c->sock.fd >= 0) {
+		memset(&m, 0, sizeof(m));
+		m.type = BS_MSG_DISCONNECT;
+		(void)bs_sock_send(&c->sock, &m);
+	}
+	for (unsigned k = 0; k < c->nchans; k++) {
+		struct bs_cchan *cc = &c->chans[k];
+
+		if (cc->ch != NULL && bulk_channel_state(cc->ch) == BULK_STATE_CONNECTED &&
+		    bulk_channel_destroy(cc->ch, BULK_CONT_NONE) == 0)
+			cc->destroyed = true;
+	}
+}
+
+static int
+sock_read(struct bulk_bs_client *c)
+{
+	struct bs_ctrl_msg m;
+	int n = 0;
+
+	while (c->sock.fd >= 0) {
+		int rc = bs_sock_recv(&c->sock, &m);
+
+		if (rc == 0)
+			break;
+		n++;
+		if (rc == 1 && m.type == BS_MSG_SHUTDOWN) {
+			c->shutting = true;
+			continue;
+		}
+		if (rc == 1 && m.type == BS_MSG_ERROR) {
+			/* The server gives up on us; its channels close next. */
+			c->gone = true;
+			continue;
+		}
+		if (rc == 1)
+			c->st.protocol_errors++;
+		else if (rc != -ECONNRESET)
+			c->st.protocol_errors++;
+		/* Hang-up, garbage or a message out of place: this
+		 * connection is over; the channels tell us when all is back. */
+		if (!c->bye_sent)
+			c->gone = true;
+		bs_idle_unwatch(&c->idle, c->sock.fd);
+		bs_sock_close(&c->sock);
+		break;
+	}
+	return n;
+}
+
+int
+bs_client_round(struct bulk_bs_client *c, int sleep_ms)
+{
+	void *tags[4];
+	bool sleep;
+	int work = 0, n;
+
+	if (c->poll_hook != NULL && (n = c->poll_hook(c->poll_hook_arg)) > 0)
+		work += n;
+	for (unsigned k = 0; k < c->nchans; k++) {
+		struct bs_cchan *cc = &c->chans[k];
+
+		if (cc->ch != NULL && bulk_channel_state(cc->ch) != BULK_STATE_CLOSED &&
+		    (n = bulk_channel_poll(cc->ch, 0)) > 0)
+			work += n;
+	}
+	for (unsigned k = 0; k < c->nchans; k++)
+		if (c->chans[k].ch != NULL)
+			work += cq_flush(c, &c->chans[k], true);
+	/* Told to go: once nothing is in flight, say goodbye by ourselves. */
+	if (c->shutting && !c->bye_sent && c->inflight == 0) {
+		bs_client_goodbye(c);
+		work++;
+	}
+	sleep = bs_idle_should_sleep(&c->idle, work) && sleep_ms > 0;
+	for (unsigned k = 0; sleep && k < c->nchans; k++) {
+		struct bs_cchan *cc = &c->chans[k];
+
+		if (cc->ch == NULL || bulk_channel_state(cc->ch) == BULK_STATE_CLOSED)
+			continue;
+		if (cc->fd < 0)
+			sleep_ms = 1; /* nothing to sleep on (dpdk): nap */
+		else if (bulk_channel_arm(cc->ch) != 0)
+			sleep = false;
+	}
+	n = bs_idle_events(&c->idle, sleep, sleep_ms, tags, 4);
+	if (n > 0)
+		work += sock_read(c);
+	return work;
+}
+
+int
+bulk_bs_client_poll(struct bulk_bs_client *c, int timeout_ms)
+{
+	int n;
+
+	if (c == NULL || c->in_close)
+		return -EINVAL;
+	n = bs_client_round(c, timeout_ms);
+	if (c->gone && c->inflight == 0)
+		return -ECONNRESET;
+	if (c->bye_sent && c->inflight == 0)
+		return -ESHUTDOWN;
+	return n;
+}
