@@ -10,10 +10,11 @@
  *
  *   SPEC: port=N,ip=A.B.C.D[,peer=A.B.C.D][,mac=XX:XX:XX:XX:XX:XX][,ep=N]
  *
- * ip is this side's address, peer the other side's (the port needs one
- * today; another engineer is making a port serve many peers), mac the
- * peer's (default: ARP), ep the endpoint number of a data channel this
- * side creates (bs-user; default 1).
+ * ip is this side's address; peer the other side's, for a port with one
+ * fixed peer (bs-user); without it the port serves any number of peers
+ * (nbs: one NIC queue, many clients); mac the peer's (default: ARP); ep
+ * the endpoint number of a data channel this side creates (bs-user;
+ * default 1).
  */
 #ifndef BS_DPDK_H
 #define BS_DPDK_H

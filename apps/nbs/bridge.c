@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "app.h"
+#include "bs_dpdk.h"
 #include "nbs.h"
 
 /* A store request and the block service request it serves. */
@@ -123,10 +124,12 @@ int
 nbs_bridge_poll(void *arg)
 {
 	struct nbs_bridge *b = arg;
-	int n;
+	int n, d = 0;
 
+	if (b->dpdk != NULL && (d = bs_dpdk_poll(b->dpdk)) < 0)
+		d = 0;
 	if (b->inflight == 0)
-		return 0;
+		return d;
 	n = nbs_store_poll(b->store, 0);
 	if (n < 0) {
 		app_err("store poll: %s", bulk_strerror(n));
@@ -136,7 +139,7 @@ nbs_bridge_poll(void *arg)
 	 * so that the server does not go to sleep over it. */
 	if (n == 0 && b->inflight > 0 && nbs_store_arm(b->store) == 1)
 		n = 1;
-	return n;
+	return n + d;
 }
 
 static void

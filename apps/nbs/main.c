@@ -91,6 +91,7 @@ run(struct nbs_opts *o)
 		goto out;
 	}
 	bridge.store = store;
+	bridge.dpdk = dpdk;
 	rc = bulk_bs_server_create(&p, &srv);
 	if (rc < 0) {
 		app_err("block service: %s", bulk_strerror(rc));

@@ -20,6 +20,8 @@
 #include "app_opts.h"
 #include "store.h"
 
+struct bs_dpdk;
+
 #define NBS_MAX_LISTEN 8
 
 struct nbs_opts {
@@ -56,10 +58,12 @@ struct nbs_bridge {
 	uint64_t submitted, failed_submit;
 	uint64_t inflight;
 	struct nbs_io *free_ios;
+	struct bs_dpdk *dpdk; /* --dpdk: its port is polled in the same hook */
 };
 
 extern const struct bulk_bs_server_ops nbs_bridge_ops;
-/* The server's poll hook: the store's completions, the store armed when idle. */
+/* The server's poll hook: the store's completions, the store armed when
+ * idle, and the DPDK port (ARP, bind requests before any channel exists). */
 int nbs_bridge_poll(void *arg);
 /* Release the cached request records. */
 void nbs_bridge_fini(struct nbs_bridge *b);

@@ -53,8 +53,8 @@ static const struct app_opt nbs_table[] = {
 	  "adaptive (default): sleep on the channels' and sockets' fds when idle;\n"
 	  "busy: never sleep (one core)", 0 },
 	OPT("dpdk", APP_OPT_STR, dpdk, 0, 0, "SPEC",
-	    "port=N,ip=A.B.C.D[,peer=A.B.C.D][,mac=MAC]: open DPDK port N (EAL\n"
-	    "arguments before \"--\") so that clients' dpdk: channels bind", 0),
+	    "port=N,ip=A.B.C.D: open DPDK port N (EAL arguments before \"--\") for\n"
+	    "every client's dpdk: data channels (one port, many peers)", 0),
 	{ "stats-period", APP_OPT_SECS, offsetof(struct nbs_opts, stats_period), 0, 0, NULL,
 	  "SECONDS", "periodic statistics (default 0: off)", 0 },
 	{ "shutdown-timeout", APP_OPT_SECS, offsetof(struct nbs_opts, shutdown_timeout), 0, 0,

@@ -217,6 +217,8 @@ struct bulk_dpdk_port {
 	bool started;                  /* we configured and started the port */
 	bool own_rx_pool;
 	bool tx_zc;
+	bool tx_csum_off;              /* the port computes IPv4 and UDP checksums (ol_flags) */
+	bool rx_csum_off;              /* its RX_*_CKSUM_GOOD/BAD flags are verdicts we take */
 	uint16_t udp_port;
 	uint16_t mtu;
 	uint32_t window;

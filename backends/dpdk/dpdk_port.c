@@ -33,6 +33,7 @@
 
 #include "dpdk_csum.h"
 #include "dpdk_internal.h"
+#include "xdp/dpdk_xdp.h"
 
 #define ARP_RETRY_US 100000u
 #define MBUFS_PER_POOL 8191u
@@ -445,6 +446,12 @@ dpdk_frame_build(struct bulk_dpdk_port *l, const struct dpdk_peer *to,
 	struct rte_udp_hdr *udp;
 	uint32_t hl = DPDK_WIRE_HDRS + (uint32_t)sizeof(struct dpdk_wire_hdr) + h->meta_len;
 	bool use_ext = ext != NULL && plen > 0;
+	/* The port sums, except a chain whose header segment ends at an odd
+	 * offset of the datagram (an odd meta size): DPDK 22.11's net_tap
+	 * sums each segment as if it began at an even offset, so the payload
+	 * would be summed a byte out of step. One frame per message (the
+	 * last, with the meta), summed here instead. */
+	bool off = l->tx_csum_off && !(use_ext && (h->meta_len & 1));
 	uint8_t *p;
 
 	m = rte_pktmbuf_alloc(l->hdr_pool);
@@ -484,7 +491,8 @@ dpdk_frame_build(struct bulk_dpdk_port *l, const struct dpdk_peer *to,
 	ip->next_proto_id = IPPROTO_UDP;
 	ip->src_addr = rte_cpu_to_be_32(l->local_ip);
 	ip->dst_addr = rte_cpu_to_be_32(to->ip);
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	if (!off)
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
 	udp = (struct rte_udp_hdr *)(p + DPDK_WIRE_ETH_LEN + DPDK_WIRE_IP_LEN);
 	udp->src_port = rte_cpu_to_be_16(l->udp_port);
 	udp->dst_port = rte_cpu_to_be_16(to->udp_port);
@@ -493,9 +501,21 @@ dpdk_frame_build(struct bulk_dpdk_port *l, const struct dpdk_peer *to,
 	hdr_to_wire(p + DPDK_WIRE_HDRS, h);
 	if (h->meta_len > 0)
 		memcpy(p + DPDK_WIRE_HDRS + sizeof(struct dpdk_wire_hdr), meta, h->meta_len);
-	/* The UDP checksum, over the bytes the peer will read: pseudo header,
-	 * our headers, then the payload (copied and summed in one pass). */
-	{
+	if (off) {
+		/* The offload API's contract: header lengths, the flags on the
+		 * first segment (a chain's header mbuf), IPv4 checksum 0 and the
+		 * pseudo-header sum in the UDP checksum field. */
+		m->l2_len = DPDK_WIRE_ETH_LEN;
+		m->l3_len = DPDK_WIRE_IP_LEN;
+		m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM;
+		udp->dgram_cksum = rte_ipv4_phdr_cksum(ip, m->ol_flags);
+		if (plen > 0 && !use_ext)
+			memcpy(p + hl, payload, plen);
+		l->st.tx_csum_offload++;
+	} else {
+		/* The UDP checksum, over the bytes the peer will read: pseudo
+		 * header, our headers, then the payload (copied and summed in
+		 * one pass). */
 		uint32_t uh = hl - DPDK_WIRE_ETH_LEN - DPDK_WIRE_IP_LEN; /* UDP + bulk + meta */
 		uint64_t acc = rte_ipv4_phdr_cksum(ip, 0);
 		uint16_t ck;
@@ -508,6 +528,7 @@ dpdk_frame_build(struct bulk_dpdk_port *l, const struct dpdk_peer *to,
 					 uh);
 		ck = (uint16_t)~csum_fold(acc);
 		udp->dgram_cksum = ck == 0 ? 0xffff : ck;
+		l->st.tx_csum_sw++;
 	}
 	if (zc != NULL)
 		*zc = use_ext;
@@ -697,7 +718,12 @@ port_rx_one(struct bulk_dpdk_port *l, struct rte_mbuf *m, uint64_t now)
 	uint32_t tl, ul, sip, need = DPDK_WIRE_HDRS + sizeof(struct dpdk_wire_hdr);
 	uint16_t sport;
 	struct dpdk_chan *c;
-	bool csum_ok = true;
+	bool csum_ok;
+	/* The port's verdicts where we took its receive offloads: GOOD or
+	 * BAD decides; UNKNOWN or NONE (it did not look, or the UDP checksum
+	 * is zero) leaves the frame to our own sums, as on any other port. */
+	uint64_t ipf = l->rx_csum_off ? m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK : 0;
+	uint64_t l4f = l->rx_csum_off ? m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK : 0;
 
 	l->st.rx_frames++;
 	if (m->pkt_len < DPDK_WIRE_ETH_LEN) {
@@ -726,9 +752,12 @@ port_rx_one(struct bulk_dpdk_port *l, struct rte_mbuf *m, uint64_t now)
 		l->st.rx_not_ours++;
 		return;
 	}
-	if (!(m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_GOOD) &&
-	    ((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_BAD ||
-	     rte_raw_cksum(ip, DPDK_WIRE_IP_LEN) != 0xffff)) {
+	if (ipf != RTE_MBUF_F_RX_IP_CKSUM_GOOD &&
+	    (ipf == RTE_MBUF_F_RX_IP_CKSUM_BAD || rte_raw_cksum(ip, DPDK_WIRE_IP_LEN) != 0xffff)) {
+		if (ipf == RTE_MBUF_F_RX_IP_CKSUM_BAD)
+			l->st.rx_csum_offload++;
+		else
+			l->st.rx_csum_sw++;
 		l->st.rx_csum_drops++;
 		return;
 	}
@@ -749,12 +778,19 @@ port_rx_one(struct bulk_dpdk_port *l, struct rte_mbuf *m, uint64_t now)
 		l->st.rx_malformed++;
 		return;
 	}
-	if (!(m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_GOOD) &&
-	    ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_BAD ||
-	     udp->dgram_cksum == 0 ||
-	     csum_fold(csum_mbuf(m, DPDK_WIRE_ETH_LEN + DPDK_WIRE_IP_LEN, ul, 0,
-				 rte_ipv4_phdr_cksum(ip, 0))) != 0xffff))
-		csum_ok = false;
+	if (l4f == RTE_MBUF_F_RX_L4_CKSUM_GOOD || l4f == RTE_MBUF_F_RX_L4_CKSUM_BAD) {
+		csum_ok = l4f == RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+		/* A frame whose IPv4 header we summed counts as ours. */
+		if (ipf == RTE_MBUF_F_RX_IP_CKSUM_GOOD)
+			l->st.rx_csum_offload++;
+		else
+			l->st.rx_csum_sw++;
+	} else {
+		csum_ok = udp->dgram_cksum != 0 &&
+			  csum_fold(csum_mbuf(m, DPDK_WIRE_ETH_LEN + DPDK_WIRE_IP_LEN, ul, 0,
+					      rte_ipv4_phdr_cksum(ip, 0))) == 0xffff;
+		l->st.rx_csum_sw++;
+	}
 	hdr_from_wire(&h, p + DPDK_WIRE_HDRS);
 	if (!csum_ok) {
 		/* Blame the channel only if the header still names one. */
@@ -882,6 +918,60 @@ dpdk_port_rx(struct bulk_dpdk_port *l, unsigned budget)
 
 /* ------------------------------------------------------------ set-up */
 
+#define DPDK_TX_CSUM_OFFLOADS (RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM)
+#define DPDK_RX_CSUM_OFFLOADS (RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM)
+
+/*
+ * Checksums by the port or by us, per direction (params.csum_offload),
+ * before port_configure() enables what we chose. On the application's port
+ * only the offloads it enabled count: a frame marked for an offload the
+ * queue was not set up for leaves as it is, with wrong checksums, and a
+ * queue without receive offloads reports nothing.
+ */
+static int
+port_csum_choose(struct bulk_dpdk_port *l, const struct bulk_dpdk_port_params *pp,
+		 const struct rte_eth_dev_info *info)
+{
+	bool tx = (info->tx_offload_capa & DPDK_TX_CSUM_OFFLOADS) == DPDK_TX_CSUM_OFFLOADS;
+	bool rx = (info->rx_offload_capa & DPDK_RX_CSUM_OFFLOADS) == DPDK_RX_CSUM_OFFLOADS;
+
+	l->tx_csum_off = false;
+	l->rx_csum_off = false;
+	switch (pp->csum_offload) {
+	case BULK_DPDK_CSUM_SOFTWARE:
+		return 0;
+	case BULK_DPDK_CSUM_OFFLOAD:
+		/* With configure we enable them; otherwise the application
+		 * says it did. */
+		if (!tx || !rx)
+			return -ENOTSUP;
+		break;
+	default: /* BULK_DPDK_CSUM_AUTO (other values were refused) */
+		if (!pp->configure) {
+			struct rte_eth_conf dc;
+			struct rte_eth_txq_info tq;
+			struct rte_eth_rxq_info rq;
+			uint64_t txon = 0, rxon = 0;
+
+			if (rte_eth_dev_conf_get(l->port_id, &dc) == 0) {
+				txon = dc.txmode.offloads;
+				rxon = dc.rxmode.offloads;
+			}
+			/* Queue-level offloads, where the driver reports them. */
+			if (rte_eth_tx_queue_info_get(l->port_id, l->queue_id, &tq) == 0)
+				txon |= tq.conf.offloads;
+			if (rte_eth_rx_queue_info_get(l->port_id, l->queue_id, &rq) == 0)
+				rxon |= rq.conf.offloads;
+			tx = tx && (txon & DPDK_TX_CSUM_OFFLOADS) == DPDK_TX_CSUM_OFFLOADS;
+			rx = rx && (rxon & DPDK_RX_CSUM_OFFLOADS) == DPDK_RX_CSUM_OFFLOADS;
+		}
+		break;
+	}
+	l->tx_csum_off = tx;
+	l->rx_csum_off = rx;
+	return 0;
+}
+
 static int
 port_configure(struct bulk_dpdk_port *l, const struct rte_eth_dev_info *info)
 {
@@ -891,6 +981,10 @@ port_configure(struct bulk_dpdk_port *l, const struct rte_eth_dev_info *info)
 	memset(&conf, 0, sizeof(conf));
 	if (info->tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS)
 		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	if (l->tx_csum_off)
+		conf.txmode.offloads |= DPDK_TX_CSUM_OFFLOADS;
+	if (l->rx_csum_off)
+		conf.rxmode.offloads |= DPDK_RX_CSUM_OFFLOADS;
 	rc = rte_eth_dev_configure(l->port_id, 1, 1, &conf);
 	if (rc < 0)
 		return rc;
@@ -954,6 +1048,26 @@ port_free(struct bulk_dpdk_port *l)
 	bulk_free(l);
 }
 
+/*
+ * On net_af_xdp under libbulk's XDP program (xdp/bulk_xdp.bpf.c), the
+ * program sends to the socket only frames to the addresses and UDP ports
+ * that ports put in its map, and leaves the rest to the kernel: hold our
+ * address while the port is open. Under the PMD's default program, or on
+ * any other port, there is nothing to tell. Called with reg_lock held: the
+ * counts in the map are read, then written.
+ */
+static int
+port_xdp_filter(const struct bulk_dpdk_port *l, bool hold)
+{
+	struct rte_eth_dev_info info;
+
+	if (rte_eth_dev_info_get(l->port_id, &info) < 0 || info.driver_name == NULL ||
+	    strstr(info.driver_name, "af_xdp") == NULL || info.if_index == 0)
+		return 0;
+	return hold ? dpdk_xdp_addr_hold(info.if_index, l->local_ip, l->udp_port)
+		    : dpdk_xdp_addr_drop(info.if_index, l->local_ip, l->udp_port);
+}
+
 int
 bulk_dpdk_port_open(struct bulk_domain *d, const struct bulk_dpdk_port_params *pp,
 		    struct bulk_dpdk_port **out)
@@ -975,6 +1089,8 @@ bulk_dpdk_port_open(struct bulk_domain *d, const struct bulk_dpdk_port_params *p
 		return -EINVAL;
 	if (pp->window != 0 &&
 	    (pp->window < 64 || pp->window > 65536 || (pp->window & (pp->window - 1)) != 0))
+		return -EINVAL;
+	if ((unsigned)pp->csum_offload > (unsigned)BULK_DPDK_CSUM_OFFLOAD)
 		return -EINVAL;
 	if (!rte_eth_dev_is_valid_port(pp->port_id))
 		return -ENODEV;
@@ -1041,6 +1157,9 @@ bulk_dpdk_port_open(struct bulk_domain *d, const struct bulk_dpdk_port_params *p
 		goto fail;
 	}
 	l->mtu = mtu;
+	rc = port_csum_choose(l, pp, &info);
+	if (rc < 0)
+		goto fail;
 	switch (pp->tx_mode) {
 	case BULK_DPDK_TX_ZERO_COPY:
 		l->tx_zc = true;
@@ -1116,6 +1235,11 @@ bulk_dpdk_port_open(struct bulk_domain *d, const struct bulk_dpdk_port_params *p
 		port_share(l);
 	}
 	pthread_mutex_lock(&reg_lock);
+	rc = port_xdp_filter(l, true);
+	if (rc < 0) {
+		pthread_mutex_unlock(&reg_lock);
+		goto fail;
+	}
 	l->next = ports;
 	ports = l;
 	pthread_mutex_unlock(&reg_lock);
@@ -1142,6 +1266,7 @@ bulk_dpdk_port_close(struct bulk_dpdk_port *l)
 			*pp = l->next;
 			break;
 		}
+	(void)port_xdp_filter(l, false);
 	pthread_mutex_unlock(&reg_lock);
 	dpdk_port_flush(l);
 	port_free(l);
@@ -1167,5 +1292,7 @@ bulk_dpdk_port_stats_get(const struct bulk_dpdk_port *l, struct bulk_dpdk_port_s
 		return -EINVAL;
 	*st = l->st;
 	st->peers = l->npeers;
+	st->csum_offloaded = (l->tx_csum_off ? BULK_DPDK_CSUM_OFFLOADED_TX : 0) |
+			     (l->rx_csum_off ? BULK_DPDK_CSUM_OFFLOADED_RX : 0);
 	return 0;
 }

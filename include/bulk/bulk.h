@@ -294,7 +294,8 @@ int bulk_domain_create(const char *name, struct bulk_domain **out);
  * @return 0, -EBUSY (a channel is not CLOSED, or an endpoint still exists),
  *         -BULK_E_POOL_IN_USE (a pool it allocated has buffers away, or it
  *         owns buffers of a pool it received: pass them home first; a
- *         received pool whose only channel's peer died may be dropped).
+ *         received pool whose only channel's peer died may be freed, and
+ *         any received view on no channel may be given up: bulk_pool_drop()).
  */
 int bulk_domain_destroy(struct bulk_domain *d);
 

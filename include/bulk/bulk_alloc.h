@@ -60,6 +60,21 @@ int bulk_pool_alloc(struct bulk_domain *d, const struct bulk_pool_params *params
 int bulk_pool_free(struct bulk_pool *pool);
 
 /**
+ * Give up a received view that is on no channel, with whatever buffers it
+ * still owns: they are forgotten here (their data stays with the pool's
+ * allocator, which never gets them back through us). For a server whose
+ * client tore its channel down while the server held its buffers: after an
+ * orderly teardown the view is kept (bulk_pool_free() refuses) because the
+ * allocator may assign the pool again to take its buffers home; a server
+ * that will not wait for that drops it here.
+ * @return 0; -EINVAL (NULL);
+ *   -BULK_E_POOL_ASSIGNED (assigned to a channel, or an assignment is pending);
+ *   -BULK_E_POOL_IN_USE (this domain allocated the pool: free it instead;
+ *   or it has copies out, which others still hold).
+ */
+int bulk_pool_drop(struct bulk_pool *pool);
+
+/**
  * Take up to @p n buffers from the pool's free list (0..n).
  * @return number taken; -EINVAL.
  */

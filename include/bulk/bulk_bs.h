@@ -220,14 +220,26 @@ struct bulk_bs_io {
  * server will check them, and sent in one burst; each completes once
  * through its done callback.
  * All-or-nothing: a request refused here leaves nothing submitted.
- * @return n; -EINVAL (NULL argument; n 0; op unknown; flags unknown;
- *   offset, length or range against the INFO rules; a READ or WRITE
- *   without a buffer, or with one of another pool, or longer than it;
- *   the same buffer twice); -ENOTSUP (op not advertised);
- *   -EPERM (write to a read-only export); -ENOBUFS (no free buffer to carry
- *   a request submitted without one); -BULK_E_NOT_OWNER (a buffer already
- *   in flight); -ESHUTDOWN (the server is shutting down) ;
- *   -ECONNRESET (the connection is gone).
+ * Checks, in order: the client, then each request in turn:
+ * @return n;
+ *   -EINVAL (NULL argument or n 0; the client is not set up);
+ *   -ECONNRESET (the connection is gone); -ESHUTDOWN (the server is
+ *   shutting down, or the client is closing);
+ *   per request, the export's rules: -EINVAL (unknown op or flags, TRIM or
+ *   WRITE_ZEROES not advertised, FUA on a READ, offset or length not a
+ *   multiple of block_min, length 0, a FLUSH with a range, a READ or
+ *   WRITE without a buffer); -EPERM (a write to a read-only export);
+ *   -ENOTSUP (FUA not advertised); -EOVERFLOW (longer than block_max or
+ *   the buffer size); -ENOSPC (the range ends past the export, or
+ *   offset + length overflows);
+ *   then its buffer: -EINVAL (a buffer of another pool, or the same
+ *   buffer twice in this call); -BULK_E_NOT_OWNER (in flight, or not
+ *   READ_WRITE here);
+ *   then -ENOBUFS (no free buffer to carry the requests submitted
+ *   without one).
+ * A buffer still in the pool's free list (not taken with
+ * bulk_bs_client_buffer_get()) fails at the next poll with
+ * -BULK_E_BUFFER_FREE through its done callback.
  */
 int bulk_bs_client_submit(struct bulk_bs_client *c, struct bulk_bs_io *ios, unsigned n);
 
@@ -243,9 +255,13 @@ int bulk_bs_client_submit_raw(struct bulk_bs_client *c, struct bulk_bs_io *ios, 
  * callbacks), look at the control connection. When nothing was to do and
  * the poll mode is adaptive, sleep on the fds for at most @p timeout_ms
  * once the client has been idle a little while.
+ * A client told of a server shutdown says goodbye by itself here once
+ * nothing is in flight.
  * @return the number of completions and messages handled (>= 0);
  *   -ECONNRESET once the connection is gone and nothing is in flight;
- *   -EINVAL.
+ *   -ESHUTDOWN once it said goodbye after a server shutdown and nothing
+ *   is in flight (close it); -EINVAL (NULL, or inside
+ *   bulk_bs_client_close()).
  */
 int bulk_bs_client_poll(struct bulk_bs_client *c, int timeout_ms);
 

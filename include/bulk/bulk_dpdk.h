@@ -40,7 +40,9 @@
  * Transmit is zero copy (a header mbuf chained to an external-buffer mbuf
  * pointing into the bulk buffer) where the port can send chained mbufs;
  * otherwise the payload is copied into the frame and counted. Receive copies
- * once, from the NIC's mbuf into the destination buffer.
+ * once, from the NIC's mbuf into the destination buffer. IPv4 and UDP
+ * checksums are the port's work where it offloads them, ours otherwise
+ * (params.csum_offload; counted in struct bulk_dpdk_port_stats).
  *
  * A peer silent for peer_timeout_ms is gone: the channel closes as with the
  * shm backend (continuations fail with -BULK_E_PEER_GONE, buffers away over
@@ -86,6 +88,37 @@ enum bulk_dpdk_tx_mode {
 	BULK_DPDK_TX_COPY,      /**< always copy the payload into the frame */
 };
 
+/**
+ * Where a port's IPv4 header and UDP checksums are computed (transmit) and
+ * checked (receive): bulk_dpdk_port_params.csum_offload. The port's
+ * offloads are RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM
+ * and RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM. Frames
+ * are the same either way; only who sums them differs.
+ */
+enum bulk_dpdk_csum {
+	/** Each direction by the port where it offers the offloads and they
+	 * are enabled: with params.configure bulk_dpdk_port_open() enables
+	 * them; on the application's own port only those the application
+	 * enabled (port or queue configuration, as rte_eth_dev_conf_get() and
+	 * rte_eth_tx/rx_queue_info_get() report it) count. In software
+	 * otherwise. */
+	BULK_DPDK_CSUM_AUTO = 0,
+	/** Always in software, and never enabled on a port we configure. */
+	BULK_DPDK_CSUM_SOFTWARE,
+	/** Both directions by the port: it must offer all four offloads
+	 * (else bulk_dpdk_port_open() fails with -ENOTSUP). With
+	 * params.configure they are enabled here; on the application's own
+	 * port the application says so by asking for this: it must have
+	 * enabled them (a frame marked for an offload the queue does not do
+	 * leaves with wrong checksums). */
+	BULK_DPDK_CSUM_OFFLOAD,
+};
+
+/** bulk_dpdk_port_stats.csum_offloaded: the port computes our checksums. */
+#define BULK_DPDK_CSUM_OFFLOADED_TX 0x1u
+/** bulk_dpdk_port_stats.csum_offloaded: we take the port's checksum verdicts. */
+#define BULK_DPDK_CSUM_OFFLOADED_RX 0x2u
+
 /** Parameters of a port; zero means default. */
 struct bulk_dpdk_port_params {
 	uint16_t port_id;          /**< ethdev port */
@@ -114,6 +147,11 @@ struct bulk_dpdk_port_params {
 	 * and gives it back with its last; a bind beyond the bound is refused
 	 * (-ENOSPC) and counted (peers_refused). Unused with a fixed peer. */
 	uint32_t max_peers;
+	/** IPv4 and UDP checksums by the port or in software (enum
+	 * bulk_dpdk_csum); 0: BULK_DPDK_CSUM_AUTO. Even with the port's
+	 * verdicts, a frame the port did not judge (no flag, or a zero UDP
+	 * checksum) is checked in software. */
+	enum bulk_dpdk_csum csum_offload;
 };
 
 /** Counters of a port (frames that belong to no channel, or could not be read). */
@@ -132,6 +170,14 @@ struct bulk_dpdk_port_stats {
 				    *   (source IPv4 address or UDP port): dropped */
 	uint64_t peers_refused;    /**< binds refused because the peer table was full */
 	uint64_t peers;            /**< peers in the table now (a gauge; 1 with a fixed peer) */
+	uint64_t csum_offloaded;   /**< BULK_DPDK_CSUM_OFFLOADED_TX | _RX: what the port does for
+				    *   us (a gauge, settled by bulk_dpdk_port_open()) */
+	uint64_t tx_csum_offload;  /**< frames built for the port to checksum (ol_flags) */
+	uint64_t tx_csum_sw;       /**< frames we checksummed ourselves (with the offload too:
+				    *   a zero-copy frame with an odd meta size, whose
+				    *   segments some PMDs would sum wrong) */
+	uint64_t rx_csum_offload;  /**< frames whose checksums the port's flags judged */
+	uint64_t rx_csum_sw;       /**< frames whose checksums we summed (no port verdict) */
 };
 
 /** Per-channel counters of the DPDK transport (besides bulk_channel_stats). */
@@ -172,9 +218,11 @@ int bulk_dpdk_init(int argc, char **argv);
  * @return 0; -EINVAL (NULL argument, no local address, a peer address equal
  *   to ours, a peer MAC without a peer address, max_peers above
  *   BULK_DPDK_MAX_PEERS_LIMIT, bad port or queue, window not a power of two
- *   in [64, 65536], MTU too small for one frame); -ENODEV (port not
- *   available); -EEXIST (a port of this process already uses that port and
- *   queue); -ENOMEM; negative errno of port set-up.
+ *   in [64, 65536], MTU too small for one frame, csum_offload not an enum
+ *   bulk_dpdk_csum); -ENODEV (port not available); -EEXIST (a port of this
+ *   process already uses that port and queue); -ENOMEM; -ENOTSUP
+ *   (csum_offload BULK_DPDK_CSUM_OFFLOAD on a port that does not offer
+ *   IPv4 and UDP checksum offload both ways); negative errno of port set-up.
  */
 int bulk_dpdk_port_open(struct bulk_domain *d, const struct bulk_dpdk_port_params *params,
 			struct bulk_dpdk_port **out);

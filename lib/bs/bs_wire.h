@@ -269,13 +269,16 @@ int bs_wire_err_to_errno(uint32_t code);
  * Check a request (already decoded) against the export's rules, the
  * payload that came with it and the buffer that carries it, as the server
  * does before the application sees it and the client before it sends.
- * @return 0; -EINVAL (unknown op or flags, an op that is not advertised
- *   among FLUSH, TRIM and WRITE_ZEROES, misalignment, a zero length, a
- *   FLUSH with a range, a WRITE whose payload is not its length, a reply
- *   sent as a request); -ENOTSUP (FUA on an export without it);
- *   -EPERM (a write to a read-only export); -ENOSPC (a range that ends
- *   past the export or overflows); -EOVERFLOW (a READ or WRITE longer
- *   than block_max or the buffer).
+ * Checked in this order:
+ * @return 0; -EINVAL (a reply sent as a request, unknown flags, an
+ *   unknown op, TRIM or WRITE_ZEROES not advertised, a FLUSH with a range
+ *   or a flag, a zero length, misalignment); -EPERM (a write to a
+ *   read-only export); -EINVAL (FUA on a READ); -ENOTSUP (FUA on an
+ *   export without it); -EOVERFLOW (a READ or WRITE longer than
+ *   block_max or the buffer); -EINVAL (a WRITE whose payload is not its
+ *   length); -ENOSPC (a range that ends past the export or overflows).
+ * FLUSH is always accepted: on an export without BULK_BS_FLAG_FLUSH it
+ * has nothing to do.
  */
 int bs_req_check(const struct bulk_bs_info *info, const struct bs_meta *m, uint32_t payload,
 		 uint32_t buf_size);

@@ -540,15 +540,16 @@ conn_finalize(struct bulk_bs_conn *c)
 	}
 	/*
 	 * A view still there holds buffers of a client that died with
-	 * requests in our hands (libbulk lets such an orphan go), or of one
-	 * that tore its channels down while we held them (it does not).
+	 * requests in our hands, or of one that tore its channels down while
+	 * we held them. Either way nobody will take them home through us: the
+	 * client's pool is its own, so we give our view of it up.
 	 */
 	for (unsigned i = 0; i < nids; i++) {
 		struct bulk_pool *v = bulk_domain_pool_lookup(s->dom, &ids[i]);
 
 		if (v == NULL)
 			continue;
-		if (bulk_pool_free(v) == 0)
+		if (bulk_pool_free(v) == 0 || bulk_pool_drop(v) == 0)
 			s->st.pools_dropped++;
 		else
 			s->st.pools_leaked++;

@@ -162,6 +162,22 @@ bulk_pool_free(struct bulk_pool *p)
 }
 
 int
+bulk_pool_drop(struct bulk_pool *p)
+{
+	if (p == NULL)
+		return -EINVAL;
+	if (p->nlinks > 0 || p->npending > 0)
+		return -BULK_E_POOL_ASSIGNED;
+	if (p->owns_memory)
+		return -BULK_E_POOL_IN_USE;
+	for (uint32_t i = 0; i < p->count; i++)
+		if (p->bufs[i].copies_out > 0)
+			return -BULK_E_POOL_IN_USE;
+	bulk_pool_view_destroy(p);
+	return 0;
+}
+
+int
 bulk_pool_get_burst(struct bulk_pool *p, struct bulk_buffer **bufs, unsigned n)
 {
 	unsigned k;

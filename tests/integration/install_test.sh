@@ -216,6 +216,8 @@ for h in $public; do echo "#include <bulk/$h>"; done >"$T/public.h"
 	tr -d ' \t(' | sort -u >"$T/declared.txt"
 libs=(-lbulk)
 [ "$have_dpdk" = 1 ] && libs=(-lbulk-dpdk -lbulk)
+# libbulk-bs (bulk_bs.h, the block service protocol) sits on top of libbulk.
+[ -e "$libdir/libbulk-bs.so" ] && libs=(-lbulk-bs "${libs[@]}")
 {
 	for h in $public; do echo "#include <bulk/$h>"; done
 	echo "int main(void) { void *volatile p = 0;"

@@ -29,6 +29,8 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -279,6 +281,38 @@ test_viewfree(void)
 	printf("  a received view that owns buffers is not freed under them\n");
 }
 
+/*
+ * B gives up a view of A's pool that it still owns buffers of: refused while
+ * the view is on a channel and for the allocator's own pool, done once it is
+ * on none. A's buffers then have no way home: A's pool stays in use, so the
+ * check runs in a child that leaves without cleaning up.
+ */
+static void
+test_drop(void)
+{
+	pid_t pid = fork();
+	int st;
+
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct bulk_pool *view, *P = strand_all(&view);
+		struct bulk_pool_id id = *bulk_pool_get_id(P);
+
+		CHECK_RC(bulk_pool_drop(P), -BULK_E_POOL_IN_USE);
+		CHECK_RC(bulk_pool_drop(NULL), -EINVAL);
+		CHECK_RC(bulk_pool_free(view), -BULK_E_POOL_IN_USE);
+		CHECK_RC(bulk_pool_drop(view), 0);
+		CHECK(bulk_domain_pool_lookup(D[1], &id) == NULL);
+		CHECK_RC(bulk_domain_destroy(D[1]), 0);
+		CHECK_RC(bulk_pool_free(P), -BULK_E_POOL_IN_USE);
+		fflush(stdout);
+		_exit(0); /* a failed check exits 1 */
+	}
+	CHECK_EQ_INT(waitpid(pid, &st, 0), pid);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	printf("  a received view on no channel can be given up with what it owns\n");
+}
+
 static void
 test_destroy(void)
 {
@@ -311,6 +345,8 @@ main(int argc, char **argv)
 		test_viewfree();
 	if (strcmp(which, "all") == 0 || strcmp(which, "destroy") == 0)
 		test_destroy();
+	if (strcmp(which, "all") == 0 || strcmp(which, "drop") == 0)
+		test_drop();
 	for (int d = 0; d < 3; d++)
 		CHECK_RC(bulk_domain_destroy(D[d]), 0);
 	return CHECK_DONE("test_no_loss");
