@@ -14,7 +14,9 @@ set -euo pipefail
 # ASan/UBSan/TSan runtimes for the sanitizer builds in scripts/test.sh).
 # Libraries: jemalloc (control structures), Google Benchmark (bench/gbench),
 # DPDK (rte_ring comparison now, dpdk backend later), inih (config files),
-# liburing (nbs's file store: io_uring reads, writes, fsync, fallocate).
+# liburing (nbs's file store: io_uring reads, writes, fsync, fallocate),
+# libbpf-dev (bpf/bpf_helpers.h for the dpdk backend's XDP program,
+# backends/dpdk/xdp, compiled with clang -target bpf).
 # Tools: python3 (meson, test summary), iproute2 and ethtool (the dpdk
 # backend's netns/veth tests: tests/integration/netns_lib.sh).
 PACKAGES=(
@@ -31,6 +33,7 @@ PACKAGES=(
 	libdpdk-dev
 	libinih-dev
 	liburing-dev
+	libbpf-dev
 	libclang-rt-14-dev
 	python3
 	iproute2

@@ -10,7 +10,7 @@
  *   shm:@NAME                    an shm endpoint in the abstract socket namespace
  *   shm:/PATH                    an shm endpoint on a filesystem socket
  *   dpdk:ip=A.B.C.D,ep=N[,udp=P] endpoint number N at IPv4 address A.B.C.D
- *                                (UDP port P; default: the link's)
+ *                                (UDP port P; default: the port's)
  *
  * An address names where a creator listens: the creator makes its local
  * endpoint from it (bulk_addr_endpoint_create()) and a binder resolves the
@@ -30,8 +30,8 @@
  * the backend is built). A local NAME lives in a small per-process table:
  * the creator's endpoint is entered under it, and a binder in another
  * domain of the process gets that very endpoint. dpdk addresses need a
- * link, whose settings are given once per process: libbulk-dpdk registers
- * each link with bulk_dpdk_port_addr_register() (bulk_dpdk.h), which hands
+ * port, whose settings are given once per process: libbulk-dpdk registers
+ * each port with bulk_dpdk_port_addr_register() (bulk_dpdk.h), which hands
  * libbulk the operations below (bulk_addr_register()); libbulk never calls
  * DPDK code itself.
  */
@@ -69,7 +69,7 @@ struct bulk_addr {
 	char name[BULK_ADDR_NAME_MAX + 1];
 	uint32_t ip;  /**< dpdk: IPv4 address, host byte order */
 	uint16_t ep;  /**< dpdk: endpoint number, 1..65535 */
-	uint16_t udp; /**< dpdk: UDP port, 1..65535; 0: the link's own */
+	uint16_t udp; /**< dpdk: UDP port, 1..65535; 0: the port's own */
 };
 
 /**
@@ -116,13 +116,13 @@ const char *bulk_addr_scheme_name(enum bulk_addr_scheme s);
  * (pass it to bulk_channel_create()). local: a new local endpoint entered
  * under its name; shm: bulk_shm_endpoint_create() with default parameters;
  * dpdk: bulk_dpdk_endpoint_create() with endpoint number ep, through the
- * first registered link of @p d whose own address is ip (and UDP port udp,
+ * first registered port of @p d whose own address is ip (and UDP port udp,
  * when given).
  * Free it with bulk_addr_endpoint_free().
  * @return 0; -EINVAL (NULL argument, invalid @p a); -BULK_E_NO_BACKEND (the
- *   scheme's backend is not built, or no dpdk link is registered);
+ *   scheme's backend is not built, or no dpdk port is registered);
  *   -EADDRINUSE (local: the name is taken in this process);
- *   -EADDRNOTAVAIL (dpdk: no registered link of @p d has that address);
+ *   -EADDRNOTAVAIL (dpdk: no registered port of @p d has that address);
  *   -ENOMEM; or what the backend's endpoint call returns.
  */
 int bulk_addr_endpoint_create(struct bulk_domain *d, const struct bulk_addr *a,
@@ -132,14 +132,15 @@ int bulk_addr_endpoint_create(struct bulk_domain *d, const struct bulk_addr *a,
  * Resolve address @p a to the remote endpoint a binder in domain @p d
  * passes to bulk_channel_bind(). local: the endpoint a creator entered
  * under the name (the same object; its reference is counted); shm:
- * bulk_shm_endpoint_create(); dpdk: bulk_dpdk_endpoint_remote() over the
- * first registered link of @p d whose peer is ip (and whose UDP port is
- * udp, when given).
+ * bulk_shm_endpoint_create(); dpdk: over a registered port of @p d that
+ * reaches ip: a fixed-peer port whose peer is ip (and whose UDP port is udp,
+ * when given) first, else a multi-peer port (peer_ip 0), where udp names the
+ * peer's UDP port (bulk_dpdk_endpoint_remote_ip()).
  * Free it with bulk_addr_endpoint_free().
  * @return 0; -EINVAL (NULL argument, invalid @p a); -BULK_E_NO_BACKEND (as
  *   for bulk_addr_endpoint_create()); -BULK_E_EP_NO_CHANNEL (local: no
  *   endpoint has that name in this process, yet: retry as for a creator
- *   that does not listen yet); -EHOSTUNREACH (dpdk: no registered link of
+ *   that does not listen yet); -EHOSTUNREACH (dpdk: no registered port of
  *   @p d leads to ip); -ENOMEM; or what the backend's endpoint call returns.
  */
 int bulk_addr_endpoint_remote(struct bulk_domain *d, const struct bulk_addr *a,

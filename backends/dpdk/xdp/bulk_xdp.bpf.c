@@ -27,7 +27,7 @@
 #include "bulk_xdp.h"
 
 /* IPv4 fragment offset and more-fragments bits (net/ip.h is not uapi). */
-#define BULK_XDP_IP_FRAG 0x3fffu
+#define BULK_XDP_IP_FRAG      0x3fffu
 /* ARP hardware type Ethernet (linux/if_arp.h drags libc headers along). */
 #define BULK_XDP_ARPHRD_ETHER 1u
 

@@ -35,13 +35,13 @@
 /** Keys the map holds: two per address and UDP port in use. */
 #define BULK_XDP_ADDRS_MAX 128u
 /** Queues the program redirects (entries of xsks_map, indexed by rx queue). */
-#define BULK_XDP_XSKS_MAX 64u
+#define BULK_XDP_XSKS_MAX  64u
 
 /** A key of bulk_xdp_addrs. */
 struct bulk_xdp_addr {
-	__be32 ip;       /**< IPv4 address, network order */
+	__be32 ip;	 /**< IPv4 address, network order */
 	__be16 udp_port; /**< UDP destination port, network order; 0: ARP for @c ip */
-	__u16 pad;       /**< 0 */
+	__u16 pad;	 /**< 0 */
 };
 
 _Static_assert(sizeof(struct bulk_xdp_addr) == 8, "bulk_xdp_addr layout");

@@ -11,7 +11,10 @@
  *   lookup / update / delete of the two keys.
  * Raw system calls rather than libbpf: libbulk-dpdk need not link it for
  * a few calls on a slow path. All of it needs CAP_SYS_ADMIN (or CAP_BPF
- * and CAP_NET_ADMIN), which an AF_XDP socket needs anyway.
+ * and CAP_NET_ADMIN), which an AF_XDP socket needs anyway. The program is
+ * found where it is attached itself, as the PMD attaches it; behind a
+ * libxdp dispatcher (several programs on one interface) it is not, and
+ * the port opens as under any program not ours.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -32,7 +35,7 @@
 /* Maps of a program we look at: ours has two (xsks_map, bulk_xdp_addrs). */
 #define XDP_MAX_MAPS 16u
 /* An RTM_NEWLINK answer without VF information fits easily. */
-#define XDP_NL_BUF 32768u
+#define XDP_NL_BUF   32768u
 
 static int
 xdp_bpf(int cmd, union bpf_attr *attr)
@@ -115,8 +118,9 @@ xdp_prog_id(unsigned ifindex, uint32_t *id)
 	if (nh->nlmsg_type == NLMSG_ERROR) {
 		const struct nlmsgerr *e = NLMSG_DATA(nh);
 
-		rc = nh->nlmsg_len >= NLMSG_LENGTH(sizeof(*e)) && e->error < 0 ? e->error
-									 : -EBADMSG;
+		rc = -EBADMSG;
+		if (nh->nlmsg_len >= NLMSG_LENGTH(sizeof(*e)) && e->error < 0)
+			rc = e->error;
 		goto out;
 	}
 	if (nh->nlmsg_type != RTM_NEWLINK ||
@@ -234,7 +238,7 @@ xdp_addr_change(unsigned ifindex, uint32_t ip, uint16_t udp_port, int delta)
 {
 	const struct bulk_xdp_addr keys[2] = {
 		{ .ip = htonl(ip), .udp_port = htons(udp_port) }, /* bulk frames */
-		{ .ip = htonl(ip), .udp_port = 0 },               /* ARP */
+		{ .ip = htonl(ip), .udp_port = 0 },		  /* ARP */
 	};
 	int fd, rc;
 
