@@ -33,6 +33,10 @@ struct bsu_opts {
 	uint64_t count;
 	double duration;
 	bool verify;
+	bool verify_written;
+	bool flush;
+	bool continue_on_error;
+	uint32_t rate;
 	uint64_t range;
 	uint64_t offset;
 	uint32_t read_pct;
@@ -77,6 +81,7 @@ struct bsu_result {
 	double secs;
 	struct app_hist lat;
 	int first_error;
+	int flush_status; /* --flush: 0, or why the FLUSH failed */
 	bool interrupted, server_gone, server_shutdown;
 };
 

@@ -14,6 +14,7 @@
 
 #include "app.h"
 #include "bs_dpdk.h"
+#include "bs_hop.h"
 #include "bs_user.h"
 
 #define BSU_DEFAULT_RANGE (64ull << 20)
@@ -94,6 +95,7 @@ run(struct bsu_opts *o)
 	struct bs_dpdk *dpdk = NULL;
 	struct bulk_bs_client *c = NULL;
 	struct bulk_bs_stats st;
+	struct bs_hop hop = { 0 };
 	struct bsu_result r;
 	int rc, status = APP_EXIT_FAIL;
 
@@ -133,13 +135,14 @@ run(struct bsu_opts *o)
 		goto out;
 	}
 	(void)bulk_bs_client_stats_get(c, &st);
+	bs_hop_from_stats(&hop, &st);
+	for (unsigned k = 0; k < BULK_BS_MAX_CHANNELS; k++)
+		bs_hop_add_channel(&hop, bulk_bs_client_channel(c, k));
 	app_say("hop %s: requests=%" PRIu64 " moved_bytes=%" PRIu64 " copied_bytes=%" PRIu64
-		" verified=%" PRIu64 " unverified=%" PRIu64 "%s%s%s",
-		st.backend[0] ? st.backend : "?", st.requests,
-		st.chan.tx_bytes + st.chan.rx_bytes,
-		st.chan.lib_copy_bytes + st.chan.trust_copy_bytes, r.verified, r.unverified,
-		r.interrupted ? " (interrupted)" : "", r.server_shutdown ? " (server shut down)" : "",
-		r.server_gone ? " (server gone)" : "");
+		" tx_copied_frames=%" PRIu64 " verified=%" PRIu64 " unverified=%" PRIu64 "%s%s%s",
+		hop.backend, hop.requests, hop.moved_bytes, hop.copied_bytes, hop.tx_copied_frames,
+		r.verified, r.unverified, r.interrupted ? " (interrupted)" : "",
+		r.server_shutdown ? " (server shut down)" : "", r.server_gone ? " (server gone)" : "");
 	rc = bulk_bs_client_close(c);
 	c = NULL;
 	if (rc < 0 && rc != -ECONNRESET)

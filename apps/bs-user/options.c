@@ -14,7 +14,7 @@
 #define BSU_USAGE                                                                          \
 	"bs-user [EAL args --] --connect ADDR [--via shm|dpdk:...] --workload basic|rand|seq\n" \
 	"               [--rw read|write|mix] [--bs N] [--qd N] [--count N|--duration S]\n"      \
-	"               [--verify] [--range BYTES]"
+	"               [--verify] [--verify-written] [--flush] [--range BYTES] [--rate IOPS]"
 
 static const char *const bsu_workloads[] = { "basic", "rand", "seq", NULL };
 static const char *const bsu_rws[] = { "read", "write", "mix", NULL };
@@ -53,6 +53,19 @@ static const struct app_opt bsu_table[] = {
 	    "write patterns and check every read against what was last acknowledged\n"
 	    "as written to its block (--rw read: the range is written first); basic\n"
 	    "always verifies", 0),
+	OPT("verify-written", APP_OPT_FLAG, verify_written, 0, 0, NULL,
+	    "verify against an earlier run: every block of the range holds what a\n"
+	    "--workload seq --rw write --verify pass with the same --seed, --bs,\n"
+	    "--offset and --range wrote (generation 1); implies --verify, and\n"
+	    "--rw read does not write the range first", 0),
+	OPT("flush", APP_OPT_FLAG, flush, 0, 0, NULL,
+	    "once every request completed, send a FLUSH and wait for it (what was\n"
+	    "acknowledged is then on stable storage); a failed FLUSH is an error", 0),
+	OPT("rate", APP_OPT_U32, rate, 0, 100000000, "IOPS",
+	    "issue at most this many requests a second (default 0: no limit)", 0),
+	OPT("continue-on-error", APP_OPT_FLAG, continue_on_error, 0, 0, NULL,
+	    "go on after a request failed because a proxy's upstream is not\n"
+	    "connected (ENOTCONN), counting it; without it the run stops there", 0),
 	OPT("range", APP_OPT_U64, range, 1, UINT64_MAX / 2, "BYTES",
 	    "bytes of the export used, from --offset (default: all of it, at most 64 MiB)", 0),
 	OPT("offset", APP_OPT_U64, offset, 0, UINT64_MAX / 2, "BYTES",
@@ -112,6 +125,8 @@ bsu_opts_parse(struct bsu_opts *o, int argc, char **argv)
 		app_err("--count and --duration: give one of them");
 		return APP_PARSE_USAGE;
 	}
+	if (o->verify_written)
+		o->verify = true;
 	if (o->workload == BSU_BASIC) {
 		o->verify = true;
 		o->rw = BSU_MIX;

@@ -93,10 +93,16 @@ on_done(void *arg, int status, struct bulk_buffer *buf)
 			m->gen[b] = BSU_GEN_UNKNOWN;
 		if (status == -ESHUTDOWN)
 			r->server_shutdown = true;
-		if (status == -ECONNRESET)
+		/* -ENOTCONN: a proxy whose upstream is gone; it may come back,
+		 * but this run's map no longer says what the blocks hold. */
+		if (status == -ENOTCONN && e->o->continue_on_error) {
+			/* Counted; the proxy reconnects, the run goes on. */
+		} else if (status == -ECONNRESET || status == -ENOTCONN) {
 			r->server_gone = true;
-		if (status == -ESHUTDOWN || status == -ECONNRESET)
 			e->stop = true;
+		} else if (status == -ESHUTDOWN) {
+			e->stop = true;
+		}
 	} else if (io->op == BULK_BS_OP_WRITE) {
 		m->gen[b] = io->gen;
 		if (!io->prefill) {
@@ -143,6 +149,22 @@ may_issue(struct bsu_engine *e)
 	if (e->o->duration > 0)
 		return app_now_ns() < e->deadline;
 	return e->issued < e->target;
+}
+
+/* --rate: whether the next request must wait; @p wait_ms says how long. */
+static bool
+throttled(struct bsu_engine *e, int *wait_ms)
+{
+	uint64_t due, now;
+
+	if (e->o->rate == 0 || e->prefill)
+		return false;
+	due = e->t_start + e->issued * APP_SEC_NS / e->o->rate;
+	now = app_now_ns();
+	if (now >= due)
+		return false;
+	*wait_ms = (int)((due - now) / APP_MS_NS) + 1;
+	return true;
 }
 
 /* Choose the next request. @return false when every candidate block is busy. */
@@ -197,7 +219,9 @@ issue(struct bsu_engine *e)
 	unsigned n = 0;
 	int rc;
 
-	while (e->nfree > 0 && n < 256 && may_issue(e)) {
+	int wait_ms;
+
+	while (e->nfree > 0 && n < 256 && may_issue(e) && !throttled(e, &wait_ms)) {
 		struct bsu_io *io;
 		struct bulk_buffer *buf;
 		uint64_t b;
@@ -287,14 +311,17 @@ drive(struct bsu_engine *e, bool report)
 	uint64_t period = o->stats_period > 0 ? (uint64_t)(o->stats_period * 1e9) : UINT64_MAX;
 
 	for (;;) {
-		int rc;
+		int rc, wait_ms;
 
 		(void)issue(e);
 		if (e->stop || !may_issue(e)) {
 			if (bulk_bs_client_inflight(e->c) == 0)
 				break;
 		}
-		rc = bulk_bs_client_poll(e->c, 100);
+		wait_ms = 100;
+		if (throttled(e, &wait_ms) && wait_ms > 100)
+			wait_ms = 100;
+		rc = bulk_bs_client_poll(e->c, wait_ms);
 		if (rc == -ECONNRESET) {
 			e->r->server_gone = true;
 			break;
@@ -305,6 +332,42 @@ drive(struct bsu_engine *e, bool report)
 		}
 		if (report && app_now_ns() - e->t_last >= period)
 			periodic(e, app_now_ns());
+	}
+}
+
+static void
+flush_done(void *arg, int status, struct bulk_buffer *buf)
+{
+	int *st = arg;
+
+	(void)buf;
+	*st = status;
+}
+
+/* --flush: one FLUSH after everything completed, waited for. */
+static void
+flush_all(struct bsu_engine *e)
+{
+	int st = 1, rc;
+	struct bulk_bs_io io = { .op = BULK_BS_OP_FLUSH, .done = flush_done, .arg = &st };
+
+	rc = bulk_bs_client_submit(e->c, &io, 1);
+	while (rc >= 0 && st == 1) {
+		rc = bulk_bs_client_poll(e->c, 100);
+		if (rc == -ECONNRESET || rc == -ESHUTDOWN)
+			break;
+		rc = 0;
+	}
+	if (rc < 0 && st == 1)
+		st = rc;
+	e->r->flush_status = st;
+	if (st != 0) {
+		e->r->errors++;
+		if (e->r->first_error == 0)
+			e->r->first_error = st;
+		app_err("flush: %s", bulk_strerror(st));
+	} else {
+		app_say("flush: done: what was acknowledged is on stable storage");
 	}
 }
 
@@ -332,8 +395,12 @@ bsu_run(const struct bsu_opts *o, struct bulk_bs_client *c, struct bsu_result *r
 		e.ios[i].e = &e;
 		e.free_ios[e.nfree++] = &e.ios[i];
 	}
+	/* An earlier run wrote generation 1 everywhere (--verify-written). */
+	if (o->verify_written)
+		for (uint64_t b = 0; b < e.map.nblocks; b++)
+			e.map.gen[b] = 1;
 	/* Reads with nothing to compare to prove nothing: write the range first. */
-	if (o->verify && o->rw == BSU_READ && o->workload != BSU_BASIC) {
+	if (o->verify && !o->verify_written && o->rw == BSU_READ && o->workload != BSU_BASIC) {
 		app_say("verify: writing the range (%" PRIu64 " blocks) before reading it",
 			e.map.nblocks);
 		e.prefill = true;
@@ -355,6 +422,8 @@ bsu_run(const struct bsu_opts *o, struct bulk_bs_client *c, struct bsu_result *r
 	if (!e.stop)
 		drive(&e, true);
 	r->secs = (double)(app_now_ns() - t0) / 1e9;
+	if (o->flush && !r->server_gone && !r->server_shutdown)
+		flush_all(&e);
 	rc = 0;
 out:
 	free(e.ios);

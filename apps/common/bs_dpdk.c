@@ -19,6 +19,8 @@
 struct bs_dpdk {
 	struct bulk_dpdk_port *port;
 	bool registered;
+	uint32_t ip;
+	unsigned ep;
 	char addr[64];
 };
 
@@ -126,6 +128,8 @@ bs_dpdk_open(struct bulk_domain *d, const char *spec, int eal_argc, char **eal_a
 		return rc;
 	}
 	p->registered = true;
+	p->ip = pp.local_ip;
+	p->ep = ep;
 	a.s_addr = htonl(pp.local_ip);
 	snprintf(p->addr, sizeof(p->addr), "dpdk:ip=%s,ep=%u", inet_ntoa(a), ep);
 	*out = p;
@@ -144,6 +148,31 @@ const char *
 bs_dpdk_data_addr(const struct bs_dpdk *p)
 {
 	return p->addr;
+}
+
+const char *
+bs_dpdk_data_addr_ep(const struct bs_dpdk *p, unsigned ep, char *buf, size_t len)
+{
+	struct in_addr a = { .s_addr = htonl(p->ip) };
+
+	snprintf(buf, len, "dpdk:ip=%s,ep=%u", inet_ntoa(a), ep);
+	return buf;
+}
+
+unsigned
+bs_dpdk_ep(const struct bs_dpdk *p)
+{
+	return p->ep;
+}
+
+uint64_t
+bs_dpdk_tx_copied(const struct bulk_channel *ch)
+{
+	struct bulk_dpdk_chan_stats st;
+
+	if (bulk_dpdk_chan_stats_get(ch, &st) < 0)
+		return 0;
+	return st.tx_copied;
 }
 
 void
@@ -188,6 +217,30 @@ bs_dpdk_data_addr(const struct bs_dpdk *p)
 {
 	(void)p;
 	return "";
+}
+
+const char *
+bs_dpdk_data_addr_ep(const struct bs_dpdk *p, unsigned ep, char *buf, size_t len)
+{
+	(void)p;
+	(void)ep;
+	if (len > 0)
+		buf[0] = '\0';
+	return buf;
+}
+
+unsigned
+bs_dpdk_ep(const struct bs_dpdk *p)
+{
+	(void)p;
+	return 0;
+}
+
+uint64_t
+bs_dpdk_tx_copied(const struct bulk_channel *ch)
+{
+	(void)ch;
+	return 0;
 }
 
 void

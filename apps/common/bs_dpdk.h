@@ -19,6 +19,7 @@
 #ifndef BS_DPDK_H
 #define BS_DPDK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <bulk/bulk.h>
@@ -39,6 +40,23 @@ int bs_dpdk_poll(void *arg);
 
 /** "dpdk:ip=A.B.C.D,ep=N": where this side creates a data channel. */
 const char *bs_dpdk_data_addr(const struct bs_dpdk *p);
+
+/**
+ * "dpdk:ip=A.B.C.D,ep=@p ep" in @p buf: where this side creates one more
+ * data channel on the port (nbs-proxy: one per upstream session).
+ * @return @p buf.
+ */
+const char *bs_dpdk_data_addr_ep(const struct bs_dpdk *p, unsigned ep, char *buf, size_t len);
+
+/** The endpoint number of the spec's ep= (default 1). */
+unsigned bs_dpdk_ep(const struct bs_dpdk *p);
+
+/**
+ * Data frames of channel @p ch whose payload the backend copied on
+ * transmit (struct bulk_dpdk_chan_stats.tx_copied); 0 for a channel of
+ * another backend, or without DPDK.
+ */
+uint64_t bs_dpdk_tx_copied(const struct bulk_channel *ch);
 
 /** Unregister and close the port (after every channel on it is freed). */
 void bs_dpdk_close(struct bs_dpdk *p);

@@ -12,6 +12,7 @@
 
 #include "app.h"
 #include "bs_dpdk.h"
+#include "bs_hop.h"
 #include "nbs.h"
 
 /* A store request and the block service request it serves. */
@@ -114,10 +115,27 @@ on_close(void *arg, struct bulk_bs_conn *c, int reason)
 	free(cl);
 }
 
+/* The channels still exist: what only their backend counts is read now. */
+static int
+on_closing(void *arg, struct bulk_bs_conn *c, int reason)
+{
+	struct nbs_client *cl = bulk_bs_conn_user(c);
+	struct bs_hop h = { 0 };
+
+	(void)arg;
+	(void)reason;
+	for (unsigned k = 0; k < BULK_BS_MAX_CHANNELS; k++)
+		bs_hop_add_channel(&h, bulk_bs_conn_channel(c, k));
+	if (cl != NULL)
+		cl->tx_copied_frames = h.tx_copied_frames;
+	return 0;
+}
+
 const struct bulk_bs_server_ops nbs_bridge_ops = {
 	.request = on_request,
 	.conn_open = on_open,
 	.conn_close = on_close,
+	.conn_closing = on_closing,
 };
 
 int

@@ -48,6 +48,7 @@ int nbs_opts_parse(struct nbs_opts *o, int argc, char **argv);
 /* What nbs keeps per client (bulk_bs_conn_set_user()). */
 struct nbs_client {
 	uint64_t store_copied; /* payload bytes the store copied for this client */
+	uint64_t tx_copied_frames; /* dpdk: frames copied on transmit (read at conn_closing) */
 };
 
 /* bridge.c */

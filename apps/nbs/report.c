@@ -10,6 +10,8 @@
  *   copied_bytes  of those, bytes copied on the way: libbulk's full copies
  *                 and trust copies (shm NONE), plus the receive copy of a
  *                 dpdk hop; 0 on a shm hop at trust full or half;
+ *   tx_copied_frames  dpdk frames copied on transmit (a port that cannot
+ *                 chain mbufs: net_af_xdp); apps/common/bs_hop.h;
  *   store_copied_bytes  the store's own copy between its blocks and the
  *                 request's buffer, which is not a hop's.
  */
@@ -20,23 +22,12 @@
 
 #include "app.h"
 #include "app_stats.h"
+#include "bs_hop.h"
 #include "nbs.h"
 
 static struct {
-	uint64_t clients, requests, errors, invalid, moved, copied, store_copied;
+	uint64_t clients, requests, errors, invalid, moved, copied, tx_copied_frames, store_copied;
 } nbs_tot;
-
-static uint64_t
-hop_copied(const struct bulk_bs_stats *st)
-{
-	uint64_t c = st->chan.lib_copy_bytes + st->chan.trust_copy_bytes;
-
-	/* A dpdk hop lands every received frame in an mbuf and copies it
-	 * into the buffer once. */
-	if (strcmp(st->backend, "dpdk") == 0)
-		c += st->chan.rx_bytes;
-	return c;
-}
 
 static const char *
 end_name(int reason)
@@ -61,26 +52,27 @@ void
 nbs_report_client(struct bulk_bs_conn *c, int reason, const struct nbs_client *cl)
 {
 	struct bulk_bs_stats st;
-	uint64_t moved, copied, sc = cl != NULL ? cl->store_copied : 0;
+	struct bs_hop h = { .tx_copied_frames = cl != NULL ? cl->tx_copied_frames : 0 };
+	uint64_t sc = cl != NULL ? cl->store_copied : 0;
 
 	if (bulk_bs_conn_stats_get(c, &st) < 0)
 		return;
-	moved = st.chan.rx_bytes + st.chan.tx_bytes;
-	copied = hop_copied(&st);
+	bs_hop_from_stats(&h, &st);
 	app_say("stats: client=%" PRIu64 " peer=%s hop=%s requests=%" PRIu64 " reads=%" PRIu64
 		" writes=%" PRIu64 " flushes=%" PRIu64 " trims=%" PRIu64 " zeroes=%" PRIu64
 		" errors=%" PRIu64 " invalid=%" PRIu64 " moved_bytes=%" PRIu64
-		" copied_bytes=%" PRIu64 " store_copied_bytes=%" PRIu64 " protocol_errors=%" PRIu64
-		" end=%s",
-		bulk_bs_conn_id(c), bulk_bs_conn_peer(c), st.backend[0] ? st.backend : "none",
-		st.requests, st.reads, st.writes, st.flushes, st.trims, st.zeroes, st.errors,
-		st.invalid, moved, copied, sc, st.protocol_errors, end_name(reason));
+		" copied_bytes=%" PRIu64 " tx_copied_frames=%" PRIu64 " store_copied_bytes=%" PRIu64
+		" protocol_errors=%" PRIu64 " end=%s",
+		bulk_bs_conn_id(c), bulk_bs_conn_peer(c), h.backend, st.requests, st.reads,
+		st.writes, st.flushes, st.trims, st.zeroes, st.errors, st.invalid, h.moved_bytes,
+		h.copied_bytes, h.tx_copied_frames, sc, st.protocol_errors, end_name(reason));
 	nbs_tot.clients++;
 	nbs_tot.requests += st.requests;
 	nbs_tot.errors += st.errors;
 	nbs_tot.invalid += st.invalid;
-	nbs_tot.moved += moved;
-	nbs_tot.copied += copied;
+	nbs_tot.moved += h.moved_bytes;
+	nbs_tot.copied += h.copied_bytes;
+	nbs_tot.tx_copied_frames += h.tx_copied_frames;
 	nbs_tot.store_copied += sc;
 }
 
@@ -94,10 +86,12 @@ nbs_report_total(const struct bulk_bs_server *srv, const struct nbs_store *store
 	(void)nbs_store_stats_get(store, &ts);
 	app_say("stats: total clients=%" PRIu64 " died=%" PRIu64 " refused=%" PRIu64
 		" requests=%" PRIu64 " errors=%" PRIu64 " invalid=%" PRIu64 " moved_bytes=%" PRIu64
-		" copied_bytes=%" PRIu64 " store_copied_bytes=%" PRIu64 " live_requests=%" PRIu64
-		" pools_dropped=%" PRIu64 " pools_leaked=%" PRIu64 " protocol_errors=%" PRIu64,
+		" copied_bytes=%" PRIu64 " tx_copied_frames=%" PRIu64 " store_copied_bytes=%" PRIu64
+		" live_requests=%" PRIu64 " pools_dropped=%" PRIu64 " pools_leaked=%" PRIu64
+		" protocol_errors=%" PRIu64,
 		nbs_tot.clients, ss.died, ss.refused, nbs_tot.requests, nbs_tot.errors,
-		nbs_tot.invalid, nbs_tot.moved, nbs_tot.copied, nbs_tot.store_copied,
+		nbs_tot.invalid, nbs_tot.moved, nbs_tot.copied, nbs_tot.tx_copied_frames,
+		nbs_tot.store_copied,
 		ss.requests_live, ss.pools_dropped, ss.pools_leaked, ss.protocol_errors);
 	app_say("stats: store=%s reads=%" PRIu64 " writes=%" PRIu64 " flushes=%" PRIu64
 		" bytes_read=%" PRIu64 " bytes_written=%" PRIu64 " bytes_copied=%" PRIu64

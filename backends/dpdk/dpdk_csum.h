@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The UDP checksum of the DPDK backend, 8 bytes at a time.
+ * The UDP checksum of the DPDK backend, 8 bytes at a time: the software
+ * path, for ports without checksum offload (the vdevs we run on but
+ * net_tap) or told not to use it (dpdk_port.c, port_csum_choose()).
  *
- * No port we run on offloads it, and DPDK 22.11's rte_raw_cksum() adds 16
- * bits per step: it was a fifth of the sender's time at 3.4 KB frames. The
+ * DPDK 22.11's rte_raw_cksum() adds 16 bits per step: it was a fifth of
+ * the sender's time at 3.4 KB frames. The
  * ones' complement sum is order independent, so 64-bit little-endian words
  * with an end-around carry fold to the same 16-bit sum as the 16-bit words
  * DPDK adds (in host order, as rte_ipv4_phdr_cksum() returns it). A run that

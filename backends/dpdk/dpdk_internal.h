@@ -241,6 +241,13 @@ struct bulk_dpdk_port {
 	/* Message arrays of freed channels that mbufs still point into. */
 	struct dpdk_grave *graves;
 	struct bulk_dpdk_port_stats st;
+	/* The mbuf bridge (dpdk_bridge.c). */
+	bool app_queue;                /* BULK_DPDK_QUEUE_APP: never rte_eth_rx_burst() */
+	bool own_hdr_pool;             /* hdr_pool is ours (not params.mbuf_pool) */
+	bulk_dpdk_tx_fn tx_fn;         /* the application's transmit, or NULL */
+	void *tx_arg;
+	struct rte_mempool *lend_pool; /* loan records (struct dpdk_lend), made on first use */
+	uint32_t lent;                 /* loans out; atomic: freed in any thread */
 };
 
 struct dpdk_grave {
@@ -261,8 +268,19 @@ dpdk_chan(struct bulk_channel *ch)
 
 /** Receive and dispatch up to @p budget frames. @return frames handled. */
 unsigned dpdk_port_rx(struct bulk_dpdk_port *l, unsigned budget);
-/** Hand gathered frames to the port. @return false if some stayed. */
+/**
+ * Hand gathered frames to the port (a BULK_DPDK_QUEUE_APP port without
+ * tx_fn keeps them for bulk_dpdk_port_flush()). @return false if some stayed.
+ */
 bool dpdk_port_flush(struct bulk_dpdk_port *l);
+/** Send the gathered frames now (queue or tx_fn). @return false if some stayed. */
+bool dpdk_port_tx_out(struct bulk_dpdk_port *l);
+/**
+ * One received frame, handed over by the application (the mbuf stays the
+ * caller's): dispatched as dpdk_port_rx() would. @return true if it was
+ * ours, false if it belongs to the application.
+ */
+bool dpdk_port_rx_frame(struct bulk_dpdk_port *l, struct rte_mbuf *m, uint64_t now);
 /** Room for this many more frames before the port must flush? */
 static inline bool
 dpdk_port_room(const struct bulk_dpdk_port *l)
@@ -314,6 +332,13 @@ struct bulk_dpdk_port *dpdk_port_towards(struct bulk_domain *d, struct bulk_doma
 /** Is @p ip (and @p udp, 0: any) the fixed peer of a registered port of @p d? */
 bool dpdk_port_fixed_registered(struct bulk_domain *d, uint32_t ip, uint16_t udp);
 void dpdk_port_set_registered(struct bulk_dpdk_port *l, bool on);
+
+/* ---- dpdk_bridge.c */
+/** The bridge's part of bulk_dpdk_port_open(): queue mode, tx_fn, header pool. */
+int dpdk_bridge_open(struct bulk_dpdk_port *l, const struct bulk_dpdk_port_params *pp,
+		     unsigned hdr_room);
+/** The bridge's part of closing: -EBUSY while buffers are lent, else frees its pool. */
+int dpdk_bridge_close(struct bulk_dpdk_port *l);
 
 /* ---- dpdk_chan.c (called by the demux) */
 /** A bind request from @p src (a table entry or the frame's source). */

@@ -360,13 +360,19 @@ dpdk_port_graves_sweep(struct bulk_dpdk_port *l)
 /* ------------------------------------------------------------ transmit */
 
 bool
-dpdk_port_flush(struct bulk_dpdk_port *l)
+dpdk_port_tx_out(struct bulk_dpdk_port *l)
 {
 	uint16_t sent;
 
 	if (l->ntxb == 0)
 		return true;
-	sent = rte_eth_tx_burst(l->port_id, l->queue_id, l->txb, (uint16_t)l->ntxb);
+	if (l->tx_fn != NULL) {
+		sent = l->tx_fn(l->tx_arg, l->txb, (uint16_t)l->ntxb);
+		if (sent > l->ntxb)
+			sent = (uint16_t)l->ntxb;
+	} else {
+		sent = rte_eth_tx_burst(l->port_id, l->queue_id, l->txb, (uint16_t)l->ntxb);
+	}
 	l->st.tx_frames += sent;
 	if (sent < l->ntxb) {
 		l->st.tx_full++;
@@ -374,6 +380,16 @@ dpdk_port_flush(struct bulk_dpdk_port *l)
 	}
 	l->ntxb -= sent;
 	return l->ntxb == 0;
+}
+
+bool
+dpdk_port_flush(struct bulk_dpdk_port *l)
+{
+	/* The application's queue without tx_fn: the application says when
+	 * (bulk_dpdk_port_flush()); until then frames wait in the batch. */
+	if (l->app_queue && l->tx_fn == NULL)
+		return l->ntxb == 0;
+	return dpdk_port_tx_out(l);
 }
 
 bool
@@ -899,6 +915,15 @@ dpdk_port_rx(struct bulk_dpdk_port *l, unsigned budget)
 
 	if (l->nunresolved > 0)
 		arp_resolve(l, now);
+	if (l->app_queue) {
+		/* The application polls the queue and hands us our frames
+		 * (bulk_dpdk_port_rx_burst()) before it polls the channels:
+		 * whatever arrived was handled, so timers may trust silence. */
+		l->rx_drained_us = now;
+		if (bulk_unlikely(l->graves != NULL))
+			dpdk_port_graves_sweep(l);
+		return 0;
+	}
 	if (budget > DPDK_RX_BURST)
 		budget = DPDK_RX_BURST;
 	n = rte_eth_rx_burst(l->port_id, l->queue_id, pkts, (uint16_t)budget);
@@ -914,6 +939,17 @@ dpdk_port_rx(struct bulk_dpdk_port *l, unsigned budget)
 	if (bulk_unlikely(l->graves != NULL))
 		dpdk_port_graves_sweep(l);
 	return n;
+}
+
+bool
+dpdk_port_rx_frame(struct bulk_dpdk_port *l, struct rte_mbuf *m, uint64_t now)
+{
+	/* port_rx_one() counts rx_not_ours on every path that finds a frame
+	 * not ours (and only there): what the bridge gives back. */
+	uint64_t not_ours = l->st.rx_not_ours;
+
+	port_rx_one(l, m, now);
+	return l->st.rx_not_ours == not_ours;
 }
 
 /* ------------------------------------------------------------ set-up */
@@ -1038,7 +1074,7 @@ port_free(struct bulk_dpdk_port *l)
 		l->graves = NULL;
 		l->ext_pool = NULL; /* their mbufs came from it */
 	}
-	if (l->hdr_pool != NULL && rte_mempool_in_use_count(l->hdr_pool) == 0)
+	if (l->own_hdr_pool && l->hdr_pool != NULL && rte_mempool_in_use_count(l->hdr_pool) == 0)
 		rte_mempool_free(l->hdr_pool);
 	if (l->ext_pool != NULL && rte_mempool_in_use_count(l->ext_pool) == 0)
 		rte_mempool_free(l->ext_pool);
@@ -1187,9 +1223,17 @@ bulk_dpdk_port_open(struct bulk_domain *d, const struct bulk_dpdk_port_params *p
 	 * ACK with every NAK). Copy: the whole frame. */
 	hdr_room = RTE_PKTMBUF_HEADROOM +
 		   (l->tx_zc ? DPDK_HDR_ROOM : (unsigned)mtu + DPDK_WIRE_ETH_LEN + 64u);
-	snprintf(name, sizeof(name), "bulk_h%u_%u", seq, (unsigned)pp->port_id);
-	l->hdr_pool = rte_pktmbuf_pool_create(name, MBUFS_PER_POOL, 256, 0, (uint16_t)hdr_room,
-					      rte_eth_dev_socket_id(pp->port_id));
+	/* Queue mode, tx_fn, and the application's pool for headers. */
+	rc = dpdk_bridge_open(l, pp, hdr_room);
+	if (rc < 0)
+		goto fail;
+	if (l->hdr_pool == NULL) {
+		snprintf(name, sizeof(name), "bulk_h%u_%u", seq, (unsigned)pp->port_id);
+		l->hdr_pool = rte_pktmbuf_pool_create(name, MBUFS_PER_POOL, 256, 0,
+						      (uint16_t)hdr_room,
+						      rte_eth_dev_socket_id(pp->port_id));
+		l->own_hdr_pool = true;
+	}
 	snprintf(name, sizeof(name), "bulk_x%u_%u", seq, (unsigned)pp->port_id);
 	l->ext_pool = rte_pktmbuf_pool_create(name, MBUFS_PER_POOL, 256, 0, 0,
 					      rte_eth_dev_socket_id(pp->port_id));
@@ -1255,7 +1299,7 @@ bulk_dpdk_port_close(struct bulk_dpdk_port *l)
 {
 	if (l == NULL)
 		return -EINVAL;
-	if (l->nchans > 0)
+	if (l->nchans > 0 || dpdk_bridge_close(l) < 0)
 		return -EBUSY;
 	pthread_mutex_lock(&reg_lock);
 	for (struct dpdk_chan *c = listeners; c != NULL; c = c->lnext)
@@ -1268,7 +1312,8 @@ bulk_dpdk_port_close(struct bulk_dpdk_port *l)
 		}
 	(void)port_xdp_filter(l, false);
 	pthread_mutex_unlock(&reg_lock);
-	dpdk_port_flush(l);
+	/* Last words (acks, resets) go out in either queue mode. */
+	dpdk_port_tx_out(l);
 	port_free(l);
 	return 0;
 }
@@ -1292,6 +1337,7 @@ bulk_dpdk_port_stats_get(const struct bulk_dpdk_port *l, struct bulk_dpdk_port_s
 		return -EINVAL;
 	*st = l->st;
 	st->peers = l->npeers;
+	st->buffers_lent = __atomic_load_n(&l->lent, __ATOMIC_RELAXED);
 	st->csum_offloaded = (l->tx_csum_off ? BULK_DPDK_CSUM_OFFLOADED_TX : 0) |
 			     (l->rx_csum_off ? BULK_DPDK_CSUM_OFFLOADED_RX : 0);
 	return 0;

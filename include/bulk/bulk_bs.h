@@ -206,9 +206,10 @@ struct bulk_bs_io {
 	uint16_t flags;    /**< BULK_BS_CMD_* */
 	uint32_t length;   /**< bytes (FLUSH: 0) */
 	uint64_t offset;   /**< bytes (FLUSH: 0) */
-	/** READ, WRITE: a buffer from bulk_bs_client_buffer_get() (WRITE: the
-	 * data in its first length bytes); other ops: NULL (the library uses
-	 * a free buffer of its own to carry the request). */
+	/** READ, WRITE: a buffer from bulk_bs_client_buffer_get(), or of a
+	 * pool added with bulk_bs_client_pool_add() (WRITE: the data in its
+	 * first length bytes); other ops: NULL (the library uses a free buffer
+	 * of its own to carry the request) or such a buffer. */
 	struct bulk_buffer *buf;
 	bulk_bs_done_fn done; /**< may be NULL */
 	void *arg;
@@ -232,9 +233,10 @@ struct bulk_bs_io {
  *   -ENOTSUP (FUA not advertised); -EOVERFLOW (longer than block_max or
  *   the buffer size); -ENOSPC (the range ends past the export, or
  *   offset + length overflows);
- *   then its buffer: -EINVAL (a buffer of another pool, or the same
- *   buffer twice in this call); -BULK_E_NOT_OWNER (in flight, or not
- *   READ_WRITE here);
+ *   then its buffer: -EINVAL (a buffer of a pool that is neither the
+ *   client's nor added, or the same buffer twice in this call); the
+ *   server's refusal of the buffer's added pool (bulk_bs_pool_fn);
+ *   -BULK_E_NOT_OWNER (in flight, or not READ_WRITE here);
  *   then -ENOBUFS (no free buffer to carry the requests submitted
  *   without one).
  * A buffer still in the pool's free list (not taken with
@@ -242,6 +244,65 @@ struct bulk_bs_io {
  * -BULK_E_BUFFER_FREE through its done callback.
  */
 int bulk_bs_client_submit(struct bulk_bs_client *c, struct bulk_bs_io *ios, unsigned n);
+
+/**
+ * Completion of bulk_bs_client_pool_add(), called inside
+ * bulk_bs_client_poll() (or bulk_bs_client_close()).
+ * @param status  0 (every data channel's peer accepted the pool), or why
+ *   not: the server's veto (-BULK_E_VETOED, -BULK_E_POOL_LIMIT,
+ *   -BULK_E_POOL_FORGED, ...; see bulk_channel_assign_pool()) or
+ *   -ECONNRESET (the connection went first).
+ */
+typedef void (*bulk_bs_pool_fn)(void *arg, int status, struct bulk_pool *pool);
+
+/**
+ * Add a pool of this domain to the client: assign it on every data channel
+ * (two-phase: the server may refuse it), so that requests may travel in
+ * its buffers. For a program in the middle of a chain (nbs-proxy): a
+ * view of a pool its own client assigned to it is assigned on, and the
+ * requests that arrive in its buffers are submitted in those very
+ * buffers. Requests submitted in buffers of the pool before the server
+ * answered wait in the client and go once it accepted; if it refused,
+ * they fail with its reason. The pool stays added until the client is
+ * closed (and must not be freed before).
+ * @return 0 (@p done fires later, once); -EINVAL (NULL client or pool, the
+ *   client not set up, a pool of another domain); -EEXIST (added already,
+ *   or the client's own pool); -ECONNRESET (the connection is gone);
+ *   -ESHUTDOWN (the server is shutting down, or the client is closing);
+ *   -ENOSPC (BULK_CHANNEL_MAX_POOLS pools); -ENOMEM; what
+ *   bulk_channel_assign_pool() returns (-BULK_E_TRUST_MISMATCH, ...).
+ */
+int bulk_bs_client_pool_add(struct bulk_bs_client *c, struct bulk_pool *pool, bulk_bs_pool_fn done,
+			    void *arg);
+
+/**
+ * The client's data channel @p k (0 .. channels - 1), for what only the
+ * channel's backend can tell (bulk_dpdk_chan_stats_get()). Owned by the
+ * client: do not operate on it.
+ * @return the channel, or NULL (no such channel, or it is freed).
+ */
+struct bulk_channel *bulk_bs_client_channel(const struct bulk_bs_client *c, unsigned k);
+
+/**
+ * Prepare to sleep outside the client, for an application that drives the
+ * client from a loop of its own (several clients, a client and a server):
+ * arm the data channels for a wakeup (bulk_channel_arm()) and lower
+ * @p timeout_ms to what channels without an fd allow (1 ms: they must be
+ * polled). Sleep on the fds of bulk_bs_client_fds(), then poll.
+ * @return 0 (armed); 1 (work is pending: do not sleep); -EINVAL.
+ */
+int bulk_bs_client_arm(struct bulk_bs_client *c, int *timeout_ms);
+
+/**
+ * The fds a sleeping application waits on for this client: the data
+ * channels' fds (bulk_channel_fd(); a dpdk channel has none). They stay
+ * valid until bulk_bs_client_close(). The control socket is not one of
+ * them: it only carries the server's goodbye, which bulk_bs_client_poll()
+ * looks for once a millisecond (a sleep of the application's may delay
+ * it by its timeout).
+ * @return how many were written (at most @p max); -EINVAL.
+ */
+int bulk_bs_client_fds(const struct bulk_bs_client *c, int *fds, unsigned max);
 
 /**
  * As bulk_bs_client_submit(), checking only what the client itself needs
@@ -305,6 +366,10 @@ struct bulk_bs_request {
 	/** WRITE: the data (length bytes); READ: where to put length bytes;
 	 * otherwise NULL. Valid until the request is completed. */
 	void *data;
+	/** The buffer that carries the request (data is its address for READ
+	 * and WRITE): the server's until completed. A program that forwards
+	 * the request (nbs-proxy) submits it upstream in this very buffer. */
+	struct bulk_buffer *buf;
 	struct bulk_bs_conn *conn; /**< the client */
 	void *user;         /**< free for the application */
 };
@@ -321,6 +386,24 @@ struct bulk_bs_server_ops {
 	 * final: read them here (bulk_bs_conn_stats_get()). May be NULL.
 	 */
 	void (*conn_close)(void *arg, struct bulk_bs_conn *conn, int reason);
+	/**
+	 * A client assigned @p pool on one of its data channels (the server's
+	 * own checks passed). Return < 0 to refuse it (the client's pool
+	 * assignment fails with that reason). The answer is given now: an
+	 * application that needs a slower judgement (a proxy asking its own
+	 * upstream) accepts here and holds the requests on the pool until it
+	 * knows. May be NULL.
+	 */
+	int (*pool_assigned)(void *arg, struct bulk_bs_conn *conn, struct bulk_pool *pool);
+	/**
+	 * A client is going (reason as for conn_close) and the application
+	 * holds none of its requests any more; the server is about to free
+	 * its pools. Let go of whatever else the application did with them
+	 * (a proxy closes its upstream session, where it assigned them).
+	 * Return 0 when done, 1 to be asked again at the next poll. Its
+	 * channels still exist here (bulk_bs_conn_channel()). May be NULL.
+	 */
+	int (*conn_closing)(void *arg, struct bulk_bs_conn *conn, int reason);
 };
 
 /** Server parameters; zero means default. */
@@ -337,6 +420,14 @@ struct bulk_bs_server_params {
 	int allow_any_uid;
 	int (*poll_hook)(void *arg);   /**< called in every poll round; may be NULL */
 	void *poll_hook_arg;
+	/**
+	 * Called when an adaptive poll is about to sleep, its own channels
+	 * armed: may lower *timeout_ms, or return nonzero to stay awake (work
+	 * is pending). For an application with channels of its own (a proxy's
+	 * upstream clients: bulk_bs_client_arm(), their fds watched with
+	 * bulk_bs_server_watch_fd()). May be NULL; gets poll_hook_arg.
+	 */
+	int (*sleep_hook)(void *arg, int *timeout_ms);
 };
 /*
  * info: block_pref 0 means block_min; block_max 0 means 1 MiB (at least
@@ -387,6 +478,12 @@ int bulk_bs_server_poll(struct bulk_bs_server *s, int timeout_ms);
  * @return 0; -EINVAL; errno of epoll_ctl().
  */
 int bulk_bs_server_watch_fd(struct bulk_bs_server *s, int fd);
+
+/**
+ * Stop watching @p fd (bulk_bs_server_watch_fd()), before it is closed.
+ * @return 0; -EINVAL; errno of epoll_ctl().
+ */
+int bulk_bs_server_unwatch_fd(struct bulk_bs_server *s, int fd);
 
 /**
  * Complete a request handed out by the request callback. The buffer goes
@@ -445,6 +542,24 @@ const char *bulk_bs_conn_peer(const struct bulk_bs_conn *c);
  * @return 0; -EINVAL.
  */
 int bulk_bs_conn_stats_get(const struct bulk_bs_conn *c, struct bulk_bs_stats *st);
+
+/**
+ * Turn a client away: send it an ERROR with @p err and @p why (at most 255
+ * printable bytes) and end its connection, as after a bad message: what
+ * the application holds of it completes as usual, then everything it held
+ * is released (conn_closing, conn_close). For a proxy that lost its
+ * upstream for good. Once ended, nothing more happens.
+ * @return 0; -EINVAL (NULL, @p err not negative).
+ */
+int bulk_bs_conn_abort(struct bulk_bs_conn *c, int err, const char *why);
+
+/**
+ * The connection's data channel @p k, for what only the channel's backend
+ * can tell (bulk_dpdk_chan_stats_get()). Owned by the server: do not
+ * operate on it.
+ * @return the channel, or NULL (no such channel, or it is freed).
+ */
+struct bulk_channel *bulk_bs_conn_channel(const struct bulk_bs_conn *c, unsigned k);
 
 /** Set and get the application's pointer of a connection. */
 void bulk_bs_conn_set_user(struct bulk_bs_conn *c, void *user);

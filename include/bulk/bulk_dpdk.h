@@ -67,6 +67,7 @@
 extern "C" {
 #endif
 
+struct rte_mbuf;
 struct rte_mempool;
 struct bulk_dpdk_port;
 
@@ -80,6 +81,8 @@ struct bulk_dpdk_port;
 #define BULK_DPDK_MAX_PEERS 64u
 /** Largest max_peers: every peer in the table holds a channel of the port. */
 #define BULK_DPDK_MAX_PEERS_LIMIT 1023u
+/** Buffers a port lends as mbufs at once (bulk_dpdk_buffer_to_mbuf()). */
+#define BULK_DPDK_MAX_LENT 4095u
 
 /** Transmit mode of a port. */
 enum bulk_dpdk_tx_mode {
@@ -119,6 +122,33 @@ enum bulk_dpdk_csum {
 /** bulk_dpdk_port_stats.csum_offloaded: we take the port's checksum verdicts. */
 #define BULK_DPDK_CSUM_OFFLOADED_RX 0x2u
 
+/**
+ * Who polls and feeds a port's queue: bulk_dpdk_port_params.queue_mode.
+ */
+enum bulk_dpdk_queue_mode {
+	/** The port calls rte_eth_rx_burst() and rte_eth_tx_burst() on its
+	 * queue itself, whenever one of its channels (or
+	 * bulk_dpdk_port_poll()) polls. */
+	BULK_DPDK_QUEUE_PORT = 0,
+	/** The application's queue (the mbuf bridge): the port never calls
+	 * rte_eth_rx_burst(); the application hands it what it received
+	 * (bulk_dpdk_port_rx_burst()) and gets back the frames that are not
+	 * libbulk's. Frames to send are gathered and leave only when the
+	 * application calls bulk_dpdk_port_flush() (rte_eth_tx_burst() on
+	 * queue_id, from the calling thread), or, with params.tx_fn, whenever
+	 * the port would send, through that callback. */
+	BULK_DPDK_QUEUE_APP,
+};
+
+/**
+ * An application's transmit function for a BULK_DPDK_QUEUE_APP port
+ * (bulk_dpdk_port_params.tx_fn), called from the port's thread: it takes
+ * the first 0..@p n frames of @p pkts (they are the application's from
+ * then on, to send or free, like rte_eth_tx_burst()'s) and returns how
+ * many it took; the port keeps the rest, in order, for its next flush.
+ */
+typedef uint16_t (*bulk_dpdk_tx_fn)(void *arg, struct rte_mbuf **pkts, uint16_t n);
+
 /** Parameters of a port; zero means default. */
 struct bulk_dpdk_port_params {
 	uint16_t port_id;          /**< ethdev port */
@@ -135,7 +165,13 @@ struct bulk_dpdk_port_params {
 	 * port must carry such frames (memif: bsize >= mtu + 14; af_xdp on
 	 * veth: at most 3442 in DPDK 22.11). */
 	uint16_t mtu;
-	struct rte_mempool *mbuf_pool; /**< header/receive mbufs; NULL: created */
+	/** The application's mbuf pool. With configure the port's receive
+	 * pool; in any mode also the pool of our header mbufs (ARP, acks,
+	 * frame headers; with copies, whole frames) where its data room holds
+	 * one: RTE_PKTMBUF_HEADROOM + 512 bytes in zero copy, + mtu + 78 when
+	 * copying (else the port makes a pool of its own for them). NULL:
+	 * pools are created. Never freed by the port. */
+	struct rte_mempool *mbuf_pool;
 	uint32_t window;           /**< frames in flight per channel (power of two); 0: default */
 	uint32_t peer_timeout_ms;  /**< 0: BULK_DPDK_PEER_TIMEOUT_MS */
 	enum bulk_dpdk_tx_mode tx_mode;
@@ -152,6 +188,15 @@ struct bulk_dpdk_port_params {
 	 * verdicts, a frame the port did not judge (no flag, or a zero UDP
 	 * checksum) is checked in software. */
 	enum bulk_dpdk_csum csum_offload;
+	/** Who polls the queue (enum bulk_dpdk_queue_mode); 0:
+	 * BULK_DPDK_QUEUE_PORT. BULK_DPDK_QUEUE_APP needs configure 0: the
+	 * application set the port and queue up. */
+	enum bulk_dpdk_queue_mode queue_mode;
+	/** BULK_DPDK_QUEUE_APP: frames leave through this function instead of
+	 * rte_eth_tx_burst() (NULL: the port sends on queue_id when told,
+	 * bulk_dpdk_port_flush()). Must be NULL in BULK_DPDK_QUEUE_PORT. */
+	bulk_dpdk_tx_fn tx_fn;
+	void *tx_arg;              /**< first argument of tx_fn */
 };
 
 /** Counters of a port (frames that belong to no channel, or could not be read). */
@@ -178,6 +223,11 @@ struct bulk_dpdk_port_stats {
 				    *   segments some PMDs would sum wrong) */
 	uint64_t rx_csum_offload;  /**< frames whose checksums the port's flags judged */
 	uint64_t rx_csum_sw;       /**< frames whose checksums we summed (no port verdict) */
+	uint64_t rx_handed_back;   /**< bulk_dpdk_port_rx_burst(): frames given back to the
+				    *   application as not ours (also counted in rx_not_ours,
+				    *   or arp_rx for ARP frames not about our address) */
+	uint64_t buffers_lent;     /**< bulk_dpdk_buffer_to_mbuf() chains whose last mbuf was
+				    *   not freed yet (a gauge) */
 };
 
 /** Per-channel counters of the DPDK transport (besides bulk_channel_stats). */
@@ -223,13 +273,18 @@ int bulk_dpdk_init(int argc, char **argv);
  *   process already uses that port and queue); -ENOMEM; -ENOTSUP
  *   (csum_offload BULK_DPDK_CSUM_OFFLOAD on a port that does not offer
  *   IPv4 and UDP checksum offload both ways); negative errno of port set-up.
+ *   Also -EINVAL for queue_mode not an enum bulk_dpdk_queue_mode,
+ *   BULK_DPDK_QUEUE_APP with configure, or tx_fn without BULK_DPDK_QUEUE_APP.
  */
 int bulk_dpdk_port_open(struct bulk_domain *d, const struct bulk_dpdk_port_params *params,
 			struct bulk_dpdk_port **out);
 
 /**
  * Close a port (and stop the port if bulk_dpdk_port_open() started it).
- * @return 0; -EINVAL (NULL); -EBUSY (channels still use it).
+ * Frames still gathered are sent first (on a BULK_DPDK_QUEUE_APP port: its
+ * tx_fn, or the application's queue).
+ * @return 0; -EINVAL (NULL); -EBUSY (channels still use it, or buffers it
+ *   lent as mbufs are not back: bulk_dpdk_buffer_to_mbuf()).
  */
 int bulk_dpdk_port_close(struct bulk_dpdk_port *port);
 
@@ -325,6 +380,93 @@ int bulk_dpdk_port_addr_unregister(struct bulk_dpdk_port *port);
  * @return 0; -EINVAL (NULL); -ENOTSUP (not a DPDK channel).
  */
 int bulk_dpdk_chan_stats_get(const struct bulk_channel *ch, struct bulk_dpdk_chan_stats *st);
+
+/*
+ * The mbuf bridge: libbulk inside an application's own packet pipeline.
+ *
+ * The application owns EAL, the port, its queues and its mbufs. It opens a
+ * libbulk port on one of its queues with queue_mode BULK_DPDK_QUEUE_APP
+ * (and, if it likes, its mbuf pool: params.mbuf_pool), keeps polling the
+ * queue itself, hands each burst to bulk_dpdk_port_rx_burst() and forwards
+ * what comes back; it polls the port's channels (or bulk_domain_poll())
+ * as usual, then calls bulk_dpdk_port_flush() when it wants libbulk's
+ * frames on the wire (or takes them in params.tx_fn). Buffers become mbufs
+ * for the application's next stage with bulk_dpdk_buffer_to_mbuf().
+ * Every call below comes from the port's thread, like the rest of the
+ * port's calls, except the free callback (see there).
+ */
+
+/**
+ * Hand frames the application received to port @p port: frames that are
+ * libbulk's (IPv4/UDP to the port's address and UDP port, from its peer or
+ * peers; ARP about the port's address) are consumed and freed; the others
+ * are written to @p others, in the order they came, for the application's
+ * pipeline (ARP frames about other addresses come back too, after the port
+ * learned the sender's MAC from them). The frames are the port's from the
+ * call on; those given back are the application's again. @p others may be
+ * @p pkts itself (the burst is filtered in place). Channels work on what
+ * arrived in their next poll. Meant for BULK_DPDK_QUEUE_APP ports; on a
+ * port that polls its queue itself it works too, but frames then come
+ * from two places.
+ * @return the number of frames written to @p others (0..@p n), or -EINVAL
+ *   (NULL @p port, or NULL @p pkts or @p others with @p n > 0).
+ */
+int bulk_dpdk_port_rx_burst(struct bulk_dpdk_port *port, struct rte_mbuf **pkts, uint16_t n,
+			    struct rte_mbuf **others);
+
+/**
+ * Send the frames the port gathered: through params.tx_fn where set, else
+ * rte_eth_tx_burst() on the port's queue. What the queue does not take
+ * stays, in order, for the next flush (counted in tx_full). A
+ * BULK_DPDK_QUEUE_APP port without tx_fn sends only here: call it after
+ * polling the port's channels; while its batch (64 frames) is full,
+ * channels wait (they neither drop nor lose frames). Any port may call it.
+ * @return frames the port still holds (0: all sent), or -EINVAL (NULL).
+ */
+int bulk_dpdk_port_flush(struct bulk_dpdk_port *port);
+
+/**
+ * Called when the last mbuf that bulk_dpdk_buffer_to_mbuf() made for @p buf
+ * is freed, in whatever thread frees it (a driver's transmit completion, a
+ * later pipeline stage): @p buf is the application's to use again (give it
+ * back to its pool, pass it back over its channel, ...) from then on. It
+ * must not call into the port or the domain if that thread is not the
+ * port's: it should queue @p buf for the port's thread instead.
+ */
+typedef void (*bulk_dpdk_mbuf_free_fn)(void *arg, struct bulk_buffer *buf);
+
+/**
+ * Lend buffer @p buf as mbufs: the @p len bytes at offset @p off of the
+ * buffer become a chain of external-buffer mbufs
+ * (rte_pktmbuf_attach_extbuf(): no byte is copied), at most 32 KiB each,
+ * pkt_len @p len, without headroom (chain a header mbuf in front of it to
+ * add headers). The mbufs come from the port's pools (@p port is the
+ * domain's port that lends them; any port of the buffer's domain). This
+ * is how a buffer received over a channel goes on to the application's
+ * next pipeline stage, or how a buffer the application filled leaves
+ * through its own transmit path.
+ *
+ * Ownership: the domain must own @p buf READ_WRITE (not in the pool's
+ * free list, no copies out). From the call on the buffer is *lent*: its
+ * bytes belong to the mbufs, and the application must neither write it,
+ * nor move, pass, copy or release it over a channel, nor put it back in
+ * its pool, until @p free_cb runs, when the chain's last mbuf is freed
+ * (the libbulk core does not know of the loan: keeping it is the
+ * application's part). The port counts the loans (buffers_lent) and
+ * bulk_dpdk_port_close() refuses (-EBUSY) while some are out.
+ *
+ * @param free_cb  called once with @p arg and @p buf (must not be NULL)
+ * @param out      the chain's first mbuf
+ * @return 0; -EINVAL (NULL argument, @p len 0, or @p off + @p len beyond
+ *   the buffer); -BULK_E_WRONG_DOMAIN (the buffer's view is not of the
+ *   port's domain); -BULK_E_BUFFER_FREE (the buffer is in its pool's free
+ *   list); -BULK_E_NOT_OWNER (the buffer is not READ_WRITE here);
+ *   -ENOMEM (no mbufs, or no loan record: out of the port's
+ *   BULK_DPDK_MAX_LENT).
+ */
+int bulk_dpdk_buffer_to_mbuf(struct bulk_dpdk_port *port, struct bulk_buffer *buf, uint32_t off,
+			     uint32_t len, bulk_dpdk_mbuf_free_fn free_cb, void *arg,
+			     struct rte_mbuf **out);
 
 #ifdef __cplusplus
 }

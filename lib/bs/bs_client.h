@@ -15,10 +15,33 @@ struct bs_cslot {
 	uint64_t id;
 	uint64_t offset;
 	uint32_t length;
+	uint16_t flags;
 	uint8_t op;
 	bool busy;
 	bool pending; /* being checked by bulk_bs_client_submit() */
 	bool token; /* the library's buffer, not the caller's */
+};
+
+/*
+ * A pool requests travel in: the client's own (pools[0]), or one added
+ * with bulk_bs_client_pool_add() (a proxy's view of its user's pool).
+ * Requests are found from their buffer: pool, then index.
+ */
+struct bs_cpool {
+	struct bulk_pool *pool;
+	struct bs_cslot *slots; /* one per buffer */
+	uint32_t count;
+	uint32_t buf_size;
+	/* An added pool's assignment, one answer per data channel. */
+	bulk_bs_pool_fn done;
+	void *arg;
+	unsigned answered;
+	int err;      /* the first refusal */
+	bool ready;   /* every channel accepted: requests go */
+	bool refused; /* some channel refused: requests fail with err */
+	/* Requests submitted before the answer: slot indices, in order. */
+	uint32_t *parked;
+	uint32_t nparked;
 };
 
 /* Buffers waiting for room in a channel's queue, in order, with their meta. */
@@ -60,10 +83,13 @@ struct bulk_bs_client {
 	unsigned nchans;
 	unsigned rr; /* next channel to carry a request */
 
-	struct bulk_pool *pool;
+	struct bulk_pool *pool; /* our own: pools[0] */
 	uint32_t nbufs;
 	uint32_t buf_size;
-	struct bs_cslot *slots;
+	struct bs_cpool **pools;
+	unsigned npools;
+	struct bs_cpool *last; /* the pool of the last buffer looked up */
+	uint32_t qbufs;	       /* buffers of every pool: what a queue must hold */
 	uint64_t next_id;
 	unsigned inflight;
 
@@ -79,6 +105,11 @@ struct bulk_bs_client {
 extern const struct bulk_channel_callbacks bs_client_callbacks;
 int bs_cq_init(struct bs_cq *q, uint32_t n);
 void bs_cq_fini(struct bs_cq *q);
+/* A pool record for @p pool (its slots), or NULL (no memory). */
+struct bs_cpool *bs_cpool_new(struct bulk_pool *pool);
+void bs_cpool_free(struct bs_cpool *cp);
+/* The record of the pool @p b belongs to, or NULL. */
+struct bs_cpool *bs_cpool_of(struct bulk_bs_client *c, const struct bulk_buffer *b);
 /* One round: hook, channels, queues, socket; sleeping if @p sleep_ms > 0. */
 int bs_client_round(struct bulk_bs_client *c, int sleep_ms);
 /* Fail every request in flight with @p status (the channels are closed). */

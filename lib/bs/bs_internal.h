@@ -218,6 +218,7 @@ struct bulk_bs_conn {
 	int reason;	   /* why it is going: 0 goodbye, else an error */
 	bool draining;	   /* requests from now on fail with -ESHUTDOWN */
 	bool opened;	   /* conn_open said yes: conn_close is owed */
+	bool released;	   /* conn_closing said the application let go */
 	uint64_t deadline; /* of the handshake, or of the goodbye on shutdown */
 	char peer[BULK_BS_ADDR_STRLEN + BULK_BS_EXPORT_NAME_MAX + 16];
 	struct bs_chan chans[BULK_BS_MAX_CHANNELS];
@@ -248,6 +249,7 @@ struct bulk_bs_server {
 	bool allow_any_uid;
 	int (*poll_hook)(void *);
 	void *poll_hook_arg;
+	int (*sleep_hook)(void *, int *);
 
 	struct bs_idle idle;
 	struct bs_listener listeners[BS_MAX_LISTENERS];

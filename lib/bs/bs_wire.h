@@ -254,6 +254,9 @@ enum bs_wire_err {
 	BS_WERR_OVERFLOW = 75,
 	BS_WERR_NOTSUP = 95,
 	BS_WERR_PROTONOSUPPORT = 93,
+	/* Not in NBD's list: a server in the middle of a chain (nbs-proxy)
+	 * whose own upstream is gone. */
+	BS_WERR_NOTCONN = 107,
 	BS_WERR_SHUTDOWN = 108,
 	BS_WERR_TIMEDOUT = 110,
 };

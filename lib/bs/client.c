@@ -106,9 +106,10 @@ channels_free(struct bulk_bs_client *c, uint64_t deadline)
 		if (cc->fd >= 0)
 			bs_idle_unwatch(&c->idle, cc->fd);
 		cc->fd = -1;
-		/* The destroy's continuation fires in a poll: give it one. */
+		/* The destroy's continuation fires in a poll of the channel,
+		 * closed as it is (setup_round() skips closed channels). */
 		if (cc->ch != NULL && bulk_channel_free(cc->ch) == -EBUSY) {
-			setup_round(c);
+			(void)bulk_channel_poll(cc->ch, 0);
 			if (bulk_channel_free(cc->ch) < 0) {
 				rc = -ETIMEDOUT;
 				continue; /* left to the domain: it will refuse to go */
@@ -140,7 +141,9 @@ client_free(struct bulk_bs_client *c)
 {
 	bs_sock_close(&c->sock);
 	bs_idle_fini(&c->idle);
-	free(c->slots);
+	for (unsigned i = 0; i < c->npools; i++)
+		bs_cpool_free(c->pools[i]);
+	free(c->pools);
 	free(c);
 }
 
@@ -390,8 +393,8 @@ bulk_bs_client_connect(const struct bulk_bs_client_params *p, struct bulk_bs_cli
 		goto out;
 	}
 	c->buf_size = bsz;
-	c->slots = calloc(c->nbufs, sizeof(*c->slots));
-	if (c->slots == NULL) {
+	c->pools = calloc(1, sizeof(*c->pools));
+	if (c->pools == NULL) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -407,6 +410,15 @@ bulk_bs_client_connect(const struct bulk_bs_client_params *p, struct bulk_bs_cli
 		rc = fail(p, rc, "allocating the pool: %s%s", bulk_strerror(rc), "");
 		goto out;
 	}
+	/* Our own pool is pools[0], always ready once assigned. */
+	c->pools[0] = bs_cpool_new(c->pool);
+	if (c->pools[0] == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	c->pools[0]->ready = true;
+	c->npools = 1;
+	c->qbufs = c->nbufs;
 	rc = channels(p, c);
 	if (rc < 0)
 		goto out;

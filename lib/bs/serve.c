@@ -172,6 +172,7 @@ on_move(struct bulk_channel *ch, struct bulk_buffer *const *bufs, const uint32_t
 			continue;
 		}
 		r->pub.data = (m.op == BULK_BS_OP_READ || m.op == BULK_BS_OP_WRITE) ? b->addr : NULL;
+		r->pub.buf = b;
 		r->state = BS_SREQ_APP;
 		c->inflight++;
 		c->st.inflight++;
@@ -197,6 +198,8 @@ on_copy(struct bulk_channel *ch, struct bulk_buffer *const *bufs, const uint32_t
 }
 
 /* ------------------------------------------------------------- pools */
+
+static void spool_free(struct bulk_bs_conn *c, struct bs_spool *sp);
 
 static struct bs_spool *
 spool_of(struct bulk_pool *pool)
@@ -248,6 +251,14 @@ on_pool_assigned(struct bulk_channel *ch, struct bulk_pool *pool)
 	}
 	sp->next = c->pools;
 	c->pools = sp;
+	if (c->srv->ops.pool_assigned != NULL) {
+		int rc = c->srv->ops.pool_assigned(c->srv->arg, c, pool);
+
+		if (rc < 0) {
+			spool_free(c, sp);
+			return rc;
+		}
+	}
 	return 0;
 }
 
@@ -343,7 +354,21 @@ chan_flush(struct bs_chan *chan)
 		unsigned k = 0;
 		int n;
 
-		for (; r != NULL && k < BS_PASS_BURST; r = r->next, k++) {
+		/* A buffer that is not ours (an application that completed a
+		 * request whose buffer it lost) cannot go back; it must not
+		 * keep the others of the burst from going. */
+		if (!bulk_buffer_is_owner(r->buf)) {
+			chan->done_head = r->next;
+			if (chan->done_head == NULL)
+				chan->done_tail = &chan->done_head;
+			chan->ndone--;
+			r->state = BS_SREQ_IDLE;
+			r->next = NULL;
+			chan->conn->st.protocol_errors++;
+			continue;
+		}
+		for (; r != NULL && k < BS_PASS_BURST && bulk_buffer_is_owner(r->buf);
+		     r = r->next, k++) {
 			struct bs_meta m = {
 				.op = (uint8_t)r->pub.op,
 				.reply = 1,

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -72,6 +73,7 @@ bulk_bs_server_create(const struct bulk_bs_server_params *p, struct bulk_bs_serv
 	s->allow_any_uid = p->allow_any_uid != 0;
 	s->poll_hook = p->poll_hook;
 	s->poll_hook_arg = p->poll_hook_arg;
+	s->sleep_hook = p->sleep_hook;
 	for (unsigned i = 0; i < BS_MAX_LISTENERS; i++)
 		s->listeners[i].fd = -1;
 	rc = bs_idle_init(&s->idle, p->poll);
@@ -137,6 +139,16 @@ bulk_bs_server_watch_fd(struct bulk_bs_server *s, int fd)
 	if (s == NULL || fd < 0)
 		return -EINVAL;
 	return bs_idle_watch(&s->idle, fd, BS_EV_WAKE);
+}
+
+int
+bulk_bs_server_unwatch_fd(struct bulk_bs_server *s, int fd)
+{
+	if (s == NULL || fd < 0)
+		return -EINVAL;
+	if (epoll_ctl(s->idle.epfd, EPOLL_CTL_DEL, fd, NULL) < 0)
+		return -errno;
+	return 0;
 }
 
 static void
@@ -484,7 +496,8 @@ binding_step(struct bulk_bs_conn *c)
 		int rc = s->ops.conn_open(s->arg, c);
 
 		if (rc < 0) {
-			conn_fail(c, rc, "refused by the server");
+			snprintf(why, sizeof(why), "refused by the server: %s", bulk_strerror(rc));
+			conn_fail(c, rc, why);
 			return;
 		}
 	}
@@ -575,6 +588,15 @@ closing_step(struct bulk_bs_conn *c)
 	for (unsigned k = 0; k < c->nchans; k++)
 		if (c->chans[k].ndone > 0)
 			return 0; /* the channel queue is full: next round */
+	/* The application lets go of what it did with the client's pools
+	 * before conn_finalize() frees them. */
+	if (c->opened && !c->released) {
+		struct bulk_bs_server *s = c->srv;
+
+		if (s->ops.conn_closing != NULL && s->ops.conn_closing(s->arg, c, c->reason) > 0)
+			return 0;
+		c->released = true;
+	}
 	for (unsigned k = 0; k < c->nchans; k++) {
 		struct bs_chan *chan = &c->chans[k];
 		enum bulk_channel_state st;
@@ -655,6 +677,9 @@ arm_all(struct bulk_bs_server *s, int *timeout_ms)
 		if (c->state != BS_CONN_SERVING || c->draining)
 			if (*timeout_ms > 10)
 				*timeout_ms = 10;
+	/* And the application's own channels. */
+	if (s->sleep_hook != NULL && s->sleep_hook(s->poll_hook_arg, timeout_ms) != 0)
+		return false;
 	return true;
 }
 
@@ -779,6 +804,23 @@ bulk_bs_conn_stats_get(const struct bulk_bs_conn *pc, struct bulk_bs_stats *st)
 		if (c->chans[k].ch != NULL)
 			bs_chan_stats_add(st, c->chans[k].ch);
 	return 0;
+}
+
+int
+bulk_bs_conn_abort(struct bulk_bs_conn *c, int err, const char *why)
+{
+	if (c == NULL || err >= 0 || why == NULL)
+		return -EINVAL;
+	if (c->state == BS_CONN_CLOSING)
+		return 0;
+	conn_fail(c, err, why);
+	return 0;
+}
+
+struct bulk_channel *
+bulk_bs_conn_channel(const struct bulk_bs_conn *c, unsigned k)
+{
+	return c != NULL && k < c->nchans ? c->chans[k].ch : NULL;
 }
 
 void

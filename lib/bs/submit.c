@@ -37,7 +37,7 @@ bulk_bs_client_buffer_put(struct bulk_bs_client *c, struct bulk_buffer *buf)
 {
 	if (c == NULL || buf == NULL || buf->pool != c->pool)
 		return -EINVAL;
-	if (c->slots[buf->index].busy)
+	if (c->pools[0]->slots[buf->index].busy)
 		return -BULK_E_NOT_OWNER;
 	return bulk_pool_put(buf);
 }
@@ -98,6 +98,81 @@ bs_cq_fini(struct bs_cq *q)
 	q->bufs = NULL;
 	q->lens = NULL;
 	q->meta = NULL;
+}
+
+/* Room for @p n buffers, what waits kept in order. */
+static int
+cq_grow(struct bs_cq *q, uint32_t n)
+{
+	struct bs_cq nq;
+	uint32_t k = 0;
+
+	if (n <= q->mask + 1)
+		return 0;
+	if (bs_cq_init(&nq, n) < 0)
+		return -ENOMEM;
+	for (uint32_t i = q->head; i != q->tail; i++, k++) {
+		nq.bufs[k] = q->bufs[i & q->mask];
+		nq.lens[k] = q->lens[i & q->mask];
+		memcpy(&nq.meta[(size_t)k * BS_WIRE_META_SIZE],
+		       &q->meta[(size_t)(i & q->mask) * BS_WIRE_META_SIZE], BS_WIRE_META_SIZE);
+	}
+	nq.tail = k;
+	bs_cq_fini(q);
+	*q = nq;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- pools */
+
+struct bs_cpool *
+bs_cpool_new(struct bulk_pool *pool)
+{
+	struct bs_cpool *cp = calloc(1, sizeof(*cp));
+
+	if (cp == NULL)
+		return NULL;
+	cp->pool = pool;
+	cp->count = bulk_pool_buffer_count(pool);
+	cp->buf_size = bulk_pool_buffer_size(pool);
+	cp->slots = calloc(cp->count, sizeof(*cp->slots));
+	cp->parked = calloc(cp->count, sizeof(*cp->parked));
+	if (cp->slots == NULL || cp->parked == NULL) {
+		bs_cpool_free(cp);
+		return NULL;
+	}
+	return cp;
+}
+
+void
+bs_cpool_free(struct bs_cpool *cp)
+{
+	if (cp == NULL)
+		return;
+	free(cp->slots);
+	free(cp->parked);
+	free(cp);
+}
+
+struct bs_cpool *
+bs_cpool_of(struct bulk_bs_client *c, const struct bulk_buffer *b)
+{
+	/* Requests come in runs of one pool: the last one first. */
+	if (c->last != NULL && c->last->pool == b->pool)
+		return c->last;
+	for (unsigned i = 0; i < c->npools; i++)
+		if (c->pools[i]->pool == b->pool)
+			return c->last = c->pools[i];
+	return NULL;
+}
+
+/* The slot of a buffer known to belong to one of our pools. */
+static struct bs_cslot *
+slot_of(struct bulk_bs_client *c, const struct bulk_buffer *b)
+{
+	struct bs_cpool *cp = bs_cpool_of(c, b);
+
+	return cp != NULL && b->index < cp->count ? &cp->slots[b->index] : NULL;
 }
 
 /* ---------------------------------------------------------- completion */
@@ -167,12 +242,12 @@ on_buffer(struct bulk_channel *ch, struct bulk_buffer *const *bufs, const uint32
 		struct bs_meta m;
 		int status;
 
-		if (b->pool != c->pool || !c->slots[b->index].busy) {
+		s = slot_of(c, b);
+		if (s == NULL || !s->busy) {
 			/* libbulk hands back only what we moved: a bug if seen. */
 			c->st.protocol_errors++;
 			continue;
 		}
-		s = &c->slots[b->index];
 		if (bs_wire_meta_decode(mp, BS_WIRE_META_SIZE, &m) < 0 || !m.reply || m.id != s->id ||
 		    m.op != s->op) {
 			c->st.protocol_errors++;
@@ -191,19 +266,27 @@ on_buffer(struct bulk_channel *ch, struct bulk_buffer *const *bufs, const uint32
 void
 bs_client_fail_all(struct bulk_bs_client *c, int status)
 {
-	/* What waits in the queues is ours still: it fails with the rest. */
+	/* What waits in the queues, or for a pool's answer, is ours still:
+	 * it fails with the rest. */
 	for (unsigned k = 0; k < c->nchans; k++)
 		c->chans[k].q.head = c->chans[k].q.tail;
-	for (uint32_t i = 0; i < c->nbufs && c->inflight > 0; i++) {
-		struct bs_cslot *s = &c->slots[i];
-		struct bulk_buffer *b;
+	for (unsigned p = 0; p < c->npools; p++)
+		c->pools[p]->nparked = 0;
+	for (unsigned p = 0; p < c->npools && c->inflight > 0; p++) {
+		struct bs_cpool *cp = c->pools[p];
 
-		if (!s->busy)
-			continue;
-		b = bulk_pool_buffer(c->pool, i);
-		/* A dead peer's buffers came home (libbulk reclaims them); an
-		 * orderly teardown leaves them where they were: lost to us. */
-		slot_done(c, s, bulk_buffer_is_owner(b) ? b : NULL, status);
+		for (uint32_t i = 0; i < cp->count && c->inflight > 0; i++) {
+			struct bs_cslot *s = &cp->slots[i];
+			struct bulk_buffer *b;
+
+			if (!s->busy)
+				continue;
+			b = bulk_pool_buffer(cp->pool, i);
+			/* A dead peer's buffers came home (libbulk reclaims
+			 * them); an orderly teardown leaves them where they
+			 * were: lost to us. */
+			slot_done(c, s, bulk_buffer_is_owner(b) ? b : NULL, status);
+		}
 	}
 }
 
@@ -281,7 +364,7 @@ cq_flush(struct bulk_bs_client *c, struct bs_cchan *cc, bool may_fail)
 			for (uint32_t i = 0; i < k; i++) {
 				struct bulk_buffer *b = q->bufs[(q->head + i) & q->mask];
 
-				slot_done(c, &c->slots[b->index], b, n);
+				slot_done(c, slot_of(c, b), b, n);
 			}
 			q->head += k;
 			continue;
@@ -298,6 +381,127 @@ static bool
 is_data_op(unsigned op)
 {
 	return op == BULK_BS_OP_READ || op == BULK_BS_OP_WRITE;
+}
+
+/* Queue the request of slot @p s, in buffer @p b, on the next channel. */
+static void
+enqueue(struct bulk_bs_client *c, const struct bs_cslot *s, struct bulk_buffer *b, uint32_t buf_size)
+{
+	struct bs_cchan *cc = &c->chans[c->rr++ % c->nchans];
+	struct bs_cq *q = &cc->q;
+	uint32_t slot = q->tail & q->mask;
+	struct bs_meta m = { .op = s->op, .flags = s->flags, .length = s->length, .id = s->id,
+			     .offset = s->offset };
+
+	q->bufs[slot] = b;
+	/* A WRITE carries its data; the rest carry only their meta. */
+	q->lens[slot] = s->op == BULK_BS_OP_WRITE ? (s->length < buf_size ? s->length : buf_size) : 0;
+	bs_wire_meta_encode(&m, &q->meta[(size_t)slot * BS_WIRE_META_SIZE]);
+	q->tail++;
+}
+
+/*
+ * An added pool's answer from every channel is in: the requests parked
+ * on it go (accepted) or fail with the refusal; then its owner hears.
+ */
+static void
+pool_answered(struct bulk_bs_client *c, struct bs_cpool *cp)
+{
+	bulk_bs_pool_fn done = cp->done;
+
+	cp->done = NULL;
+	if (cp->err == 0)
+		cp->ready = true;
+	else
+		cp->refused = true;
+	for (uint32_t i = 0; i < cp->nparked; i++) {
+		struct bs_cslot *s = &cp->slots[cp->parked[i]];
+		struct bulk_buffer *b = bulk_pool_buffer(cp->pool, cp->parked[i]);
+
+		if (!s->busy)
+			continue; /* failed meanwhile (the connection went) */
+		if (cp->ready)
+			enqueue(c, s, b, cp->buf_size);
+		else
+			slot_done(c, s, b, cp->err);
+	}
+	cp->nparked = 0;
+	if (done != NULL)
+		done(cp->arg, cp->err, cp->pool);
+}
+
+static void
+pool_assign_done(void *arg, int err, struct bulk_channel *ch)
+{
+	struct bs_cpool *cp = arg;
+	struct bulk_bs_client *c = bulk_channel_user(ch);
+
+	if (err != 0 && cp->err == 0)
+		cp->err = err;
+	if (++cp->answered == c->nchans)
+		pool_answered(c, cp);
+}
+
+int
+bulk_bs_client_pool_add(struct bulk_bs_client *c, struct bulk_pool *pool, bulk_bs_pool_fn done,
+			void *arg)
+{
+	struct bs_cpool *cp, **pools;
+	unsigned k;
+	int rc = 0;
+
+	if (c == NULL || pool == NULL || !c->ready || bulk_pool_domain(pool) != c->dom)
+		return -EINVAL;
+	if (c->gone)
+		return -ECONNRESET;
+	if (c->shutting || c->bye_sent || c->in_close)
+		return -ESHUTDOWN;
+	for (unsigned i = 0; i < c->npools; i++)
+		if (c->pools[i]->pool == pool)
+			return -EEXIST;
+	if (c->npools >= BULK_CHANNEL_MAX_POOLS)
+		return -ENOSPC;
+	cp = bs_cpool_new(pool);
+	if (cp == NULL)
+		return -ENOMEM;
+	pools = realloc(c->pools, (c->npools + 1) * sizeof(*pools));
+	if (pools == NULL) {
+		bs_cpool_free(cp);
+		return -ENOMEM;
+	}
+	c->pools = pools;
+	/* Every queue holds every buffer that may be in flight. */
+	for (k = 0; k < c->nchans; k++)
+		if (cq_grow(&c->chans[k].q, c->qbufs + cp->count) < 0) {
+			bs_cpool_free(cp);
+			return -ENOMEM;
+		}
+	cp->done = done;
+	cp->arg = arg;
+	for (k = 0; k < c->nchans; k++) {
+		rc = bulk_channel_assign_pool(c->chans[k].ch, pool,
+					      (struct bulk_cont){ pool_assign_done, cp });
+		if (rc < 0)
+			break;
+	}
+	if (k == 0) {
+		bs_cpool_free(cp);
+		return rc;
+	}
+	/* Assigned on some channels only: the rest count as refused. */
+	if (k < c->nchans) {
+		cp->err = rc;
+		cp->answered += c->nchans - k;
+	}
+	c->pools[c->npools++] = cp;
+	c->qbufs += cp->count;
+	return 0;
+}
+
+struct bulk_channel *
+bulk_bs_client_channel(const struct bulk_bs_client *c, unsigned k)
+{
+	return c != NULL && k < c->nchans ? c->chans[k].ch : NULL;
 }
 
 static int
@@ -319,7 +523,13 @@ submit(struct bulk_bs_client *c, struct bulk_bs_io *ios, unsigned n, bool check)
 	for (i = 0; i < n; i++) {
 		const struct bulk_bs_io *io = &ios[i];
 		struct bulk_buffer *b = io->buf;
+		struct bs_cpool *cp = b != NULL ? bs_cpool_of(c, b) : c->pools[0];
+		struct bs_cslot *s;
 
+		if (b != NULL && (cp == NULL || b->index >= cp->count)) {
+			rc = -EINVAL; /* a buffer of a pool we do not know */
+			break;
+		}
 		if (check) {
 			struct bs_meta m = { .op = (uint8_t)io->op, .flags = io->flags,
 					     .length = io->length, .offset = io->offset };
@@ -333,7 +543,7 @@ submit(struct bulk_bs_client *c, struct bulk_bs_io *ios, unsigned n, bool check)
 				break;
 			}
 			rc = bs_req_check(&c->info, &m, io->op == BULK_BS_OP_WRITE ? io->length : 0,
-					  c->buf_size);
+					  cp->buf_size);
 			if (rc < 0)
 				break;
 		}
@@ -341,60 +551,59 @@ submit(struct bulk_bs_client *c, struct bulk_bs_io *ios, unsigned n, bool check)
 			tokens++;
 			continue;
 		}
-		if (b->pool != c->pool) {
-			rc = -EINVAL;
+		if (cp->refused) {
+			rc = cp->err;
 			break;
 		}
-		if (c->slots[b->index].pending) {
+		s = &cp->slots[b->index];
+		if (s->pending) {
 			rc = -EINVAL; /* the same buffer twice in one call */
 			break;
 		}
-		if (c->slots[b->index].busy || b->state != BULK_BUFFER_READ_WRITE) {
+		if (s->busy || b->state != BULK_BUFFER_READ_WRITE) {
 			rc = -BULK_E_NOT_OWNER; /* in flight, or not ours to send */
 			break;
 		}
-		c->slots[b->index].pending = true;
+		s->pending = true;
 	}
 	if (rc == 0 && tokens > bulk_pool_free_count(c->pool))
 		rc = -ENOBUFS;
-	for (unsigned j = 0; j < i && j < n; j++)
-		if (ios[j].buf != NULL && ios[j].buf->pool == c->pool)
-			c->slots[ios[j].buf->index].pending = false;
+	for (unsigned j = 0; j < i && j < n; j++) {
+		struct bs_cslot *s = ios[j].buf != NULL ? slot_of(c, ios[j].buf) : NULL;
+
+		if (s != NULL)
+			s->pending = false;
+	}
 	if (rc < 0)
 		return rc;
 	for (i = 0; i < n; i++) {
 		struct bulk_bs_io *io = &ios[i];
 		struct bulk_buffer *b = io->buf;
-		struct bs_cchan *cc = &c->chans[c->rr++ % c->nchans];
-		struct bs_cq *q = &cc->q;
-		struct bs_cslot *s;
-		uint32_t slot;
-		struct bs_meta m;
 		bool token = b == NULL;
+		struct bs_cpool *cp;
+		struct bs_cslot *s;
 
 		if (token)
 			b = bulk_pool_get(c->pool);
-		s = &c->slots[b->index];
+		cp = bs_cpool_of(c, b);
+		s = &cp->slots[b->index];
 		s->busy = true;
 		s->token = token;
 		s->done = io->done;
 		s->arg = io->arg;
 		s->id = ++c->next_id;
 		s->op = (uint8_t)io->op;
+		s->flags = io->flags;
 		s->length = io->length;
 		s->offset = io->offset;
 		io->id = s->id;
-		m = (struct bs_meta){ .op = (uint8_t)io->op, .flags = io->flags, .length = io->length,
-				      .id = s->id, .offset = io->offset };
-		slot = q->tail & q->mask;
-		q->bufs[slot] = b;
-		/* A WRITE carries its data; the rest carry only their meta. */
-		q->lens[slot] = io->op == BULK_BS_OP_WRITE
-					? (io->length < c->buf_size ? io->length : c->buf_size)
-					: 0;
-		bs_wire_meta_encode(&m, &q->meta[(size_t)slot * BS_WIRE_META_SIZE]);
-		q->tail++;
 		c->inflight++;
+		/* An added pool the server has not answered for yet: the
+		 * request waits for the answer (pool_answered()). */
+		if (cp != c->pools[0] && !cp->ready)
+			cp->parked[cp->nparked++] = b->index;
+		else
+			enqueue(c, s, b, cp->buf_size);
 	}
 	for (unsigned k = 0; k < c->nchans; k++)
 		(void)cq_flush(c, &c->chans[k], false);
@@ -512,6 +721,47 @@ bs_client_round(struct bulk_bs_client *c, int sleep_ms)
 	if (n > 0)
 		work += sock_read(c);
 	return work;
+}
+
+int
+bulk_bs_client_arm(struct bulk_bs_client *c, int *timeout_ms)
+{
+	if (c == NULL || timeout_ms == NULL)
+		return -EINVAL;
+	/* Told to go, with nothing in flight: the goodbye is work. */
+	if (c->shutting && !c->bye_sent && c->inflight == 0)
+		return 1;
+	for (unsigned k = 0; k < c->nchans; k++) {
+		struct bs_cchan *cc = &c->chans[k];
+
+		if (cc->ch == NULL || bulk_channel_state(cc->ch) == BULK_STATE_CLOSED)
+			continue;
+		if (cc->fd < 0) {
+			/* Nothing to sleep on (dpdk): it must be polled. */
+			if (*timeout_ms > 1)
+				*timeout_ms = 1;
+			continue;
+		}
+		if (bulk_channel_arm(cc->ch) != 0)
+			return 1;
+	}
+	return 0;
+}
+
+int
+bulk_bs_client_fds(const struct bulk_bs_client *c, int *fds, unsigned max)
+{
+	unsigned n = 0;
+
+	if (c == NULL || (fds == NULL && max > 0))
+		return -EINVAL;
+	/* Not the control socket: it is closed (and its number reused) as
+	 * soon as the server hangs up, and it only carries the goodbye, which
+	 * the client's polls look for once a millisecond. */
+	for (unsigned k = 0; k < c->nchans && n < max; k++)
+		if (c->chans[k].fd >= 0)
+			fds[n++] = c->chans[k].fd;
+	return (int)n;
 }
 
 int

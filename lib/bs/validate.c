@@ -102,6 +102,8 @@ bs_wire_err_from_errno(int err)
 		return BS_WERR_NOTSUP;
 	case -EPROTONOSUPPORT:
 		return BS_WERR_PROTONOSUPPORT;
+	case -ENOTCONN:
+		return BS_WERR_NOTCONN;
 	case -ESHUTDOWN:
 		return BS_WERR_SHUTDOWN;
 	case -ETIMEDOUT:
@@ -139,6 +141,8 @@ bs_wire_err_to_errno(uint32_t code)
 		return -ENOTSUP;
 	case BS_WERR_PROTONOSUPPORT:
 		return -EPROTONOSUPPORT;
+	case BS_WERR_NOTCONN:
+		return -ENOTCONN;
 	case BS_WERR_SHUTDOWN:
 		return -ESHUTDOWN;
 	case BS_WERR_TIMEDOUT:

@@ -23,8 +23,9 @@ nbd_export_defaults(struct nbd_export *exp)
 		exp->block_pref = exp->block_min > NBD_BLOCK_PREF_DEFAULT ? exp->block_min
 									  : NBD_BLOCK_PREF_DEFAULT;
 	if (exp->block_max == 0)
-		exp->block_max = exp->block_pref > NBD_PAYLOAD_MAX_DEFAULT ? exp->block_pref
-									   : NBD_PAYLOAD_MAX_DEFAULT;
+		exp->block_max = exp->block_pref > NBD_PAYLOAD_MAX_DEFAULT
+					 ? exp->block_pref
+					 : NBD_PAYLOAD_MAX_DEFAULT;
 	if (exp->description != NULL && exp->description[0] == '\0')
 		exp->description = NULL;
 }

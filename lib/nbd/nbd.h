@@ -49,12 +49,12 @@ extern "C" {
 
 /* What an export can do (struct nbd_export.caps). The transmission flags
  * follow from these and from what the client negotiated. */
-#define NBD_EXPORT_READ_ONLY	(1u << 0)
-#define NBD_EXPORT_CAN_FLUSH	(1u << 1)
-#define NBD_EXPORT_CAN_FUA	(1u << 2)
-#define NBD_EXPORT_CAN_TRIM	(1u << 3)
-#define NBD_EXPORT_CAN_ZERO	(1u << 4) /* NBD_CMD_WRITE_ZEROES, NO_HOLE */
-#define NBD_EXPORT_CAN_FAST_ZERO (1u << 5) /* needs CAN_ZERO */
+#define NBD_EXPORT_READ_ONLY	  (1u << 0)
+#define NBD_EXPORT_CAN_FLUSH	  (1u << 1)
+#define NBD_EXPORT_CAN_FUA	  (1u << 2)
+#define NBD_EXPORT_CAN_TRIM	  (1u << 3)
+#define NBD_EXPORT_CAN_ZERO	  (1u << 4) /* NBD_CMD_WRITE_ZEROES, NO_HOLE */
+#define NBD_EXPORT_CAN_FAST_ZERO  (1u << 5) /* needs CAN_ZERO */
 /* Only where a FLUSH on one connection covers writes completed on every
  * other connection to the same export. */
 #define NBD_EXPORT_CAN_MULTI_CONN (1u << 6)
@@ -92,7 +92,8 @@ struct nbd_server_ops {
 	 * @return 0; -ENOENT (no such export: NBD_REP_ERR_UNKNOWN);
 	 *   -EACCES or -EPERM (NBD_REP_ERR_POLICY); -ESHUTDOWN
 	 *   (NBD_REP_ERR_SHUTDOWN); any other negative errno
-	 *   (NBD_REP_ERR_PLATFORM).
+	 *   (NBD_REP_ERR_PLATFORM). An export that fails nbd_export_check()
+	 *   is answered NBD_REP_ERR_PLATFORM too (and skipped by list()).
 	 */
 	int (*lookup)(void *opaque, const char *name, struct nbd_export *exp);
 	/*
@@ -128,9 +129,9 @@ enum nbd_phase {
 
 /* How replies look, from what the client negotiated. */
 enum nbd_reply_mode {
-	NBD_REPLY_SIMPLE = 0,  /* 16-byte simple replies only */
-	NBD_REPLY_STRUCTURED,  /* NBD_OPT_STRUCTURED_REPLY: 20-byte chunks */
-	NBD_REPLY_EXTENDED,    /* NBD_OPT_EXTENDED_HEADERS: 32-byte requests and chunks */
+	NBD_REPLY_SIMPLE = 0, /* 16-byte simple replies only */
+	NBD_REPLY_STRUCTURED, /* NBD_OPT_STRUCTURED_REPLY: 20-byte chunks */
+	NBD_REPLY_EXTENDED,   /* NBD_OPT_EXTENDED_HEADERS: 32-byte requests and chunks */
 };
 
 /* struct nbd_conn_params.flags */
@@ -139,9 +140,9 @@ enum nbd_reply_mode {
 #define NBD_CONN_NO_LIST       (1u << 2) /* answer NBD_OPT_LIST with ERR_POLICY */
 
 /* Zero means the default. */
-#define NBD_OPT_MAX_DEFAULT  (64u << 10) /* largest option data accepted */
-#define NBD_OUTPUT_HIGH	     (64u << 10) /* stop taking options above this backlog */
-#define NBD_DISCARD_MAX	     NBD_PAYLOAD_MAX_DEFAULT
+#define NBD_OPT_MAX_DEFAULT (64u << 10) /* largest option data accepted */
+#define NBD_OUTPUT_HIGH	    (64u << 10) /* stop taking options above this backlog */
+#define NBD_DISCARD_MAX	    NBD_PAYLOAD_MAX_DEFAULT
 
 struct nbd_conn_params {
 	uint32_t flags;	  /* NBD_CONN_* */
@@ -174,12 +175,15 @@ void nbd_conn_destroy(struct nbd_conn *c);
  * NBD_OUTPUT_HIGH bytes of output wait (send them and call again).
  * An option longer than the limit is answered NBD_REP_ERR_TOO_BIG and
  * the connection goes to CLOSED.
- * @return bytes consumed (0..@p len); on a protocol violation the phase
- *   becomes CLOSED (flush the output, then close) and it returns
- *   -EPROTO (bad option magic, unknown client flags, NBD_OPT_EXPORT_NAME
- *   after extended headers), -ENOENT (NBD_OPT_EXPORT_NAME of an unknown
- *   export, which the protocol answers by closing), -ENOMEM; -EINVAL
- *   (NULL, or the phase is not GREETING or OPTIONS).
+ * @return bytes consumed (0..@p len; NBD_OPT_ABORT also ends in CLOSED,
+ *   without an error); when the connection must end, the phase becomes
+ *   CLOSED (send the output, then close) and it returns -EPROTO (bad
+ *   option magic, unknown client flags, a bad or refused
+ *   NBD_OPT_EXPORT_NAME, or one after extended headers), -ENOENT
+ *   (NBD_OPT_EXPORT_NAME of an unknown export, which the protocol answers
+ *   by closing), -EMSGSIZE (an option above the limit, answered
+ *   NBD_REP_ERR_TOO_BIG), -ENOMEM; -EINVAL (NULL, or the phase is not
+ *   GREETING or OPTIONS).
  */
 ssize_t nbd_conn_input(struct nbd_conn *c, const void *data, size_t len);
 
@@ -238,7 +242,7 @@ struct nbd_request {
 	uint16_t flags;	      /* NBD_CMD_FLAG_* as sent */
 	uint32_t error;	      /* 0: valid, execute it; else the NBD_E* to answer */
 	enum nbd_payload payload;
-	const char *why;      /* why error is set, or why it returned < 0 (static) */
+	const char *why; /* why error is set, or why it returned < 0 (static) */
 };
 
 /**
@@ -267,11 +271,11 @@ ssize_t nbd_request_parse(struct nbd_conn *c, const void *data, size_t len,
 /* ----------------------------------------------------------- replies */
 
 /* Buffer sizes that always suffice. */
-#define NBD_REPLY_HDR_MAX  32u /* any reply header */
-#define NBD_REPLY_DATA_MAX 40u /* nbd_reply_read_data() */
-#define NBD_REPLY_HOLE_MAX 44u /* nbd_reply_read_hole() */
-#define NBD_REPLY_MSG_MAX  256u /* error messages are cut to this */
-#define NBD_REPLY_ERROR_MAX (32u + 6u + NBD_REPLY_MSG_MAX + 8u)
+#define NBD_REPLY_HDR_MAX	       32u  /* any reply header */
+#define NBD_REPLY_DATA_MAX	       40u  /* nbd_reply_read_data() */
+#define NBD_REPLY_HOLE_MAX	       44u  /* nbd_reply_read_hole() */
+#define NBD_REPLY_MSG_MAX	       256u /* error messages are cut to this */
+#define NBD_REPLY_ERROR_MAX	       (32u + 6u + NBD_REPLY_MSG_MAX + 8u)
 /* nbd_reply_block_status() with n extents. */
 #define NBD_REPLY_BLOCK_STATUS_SIZE(n) (32u + 8u + 16u * (size_t)(n))
 
@@ -308,8 +312,8 @@ ssize_t nbd_reply_ok(const struct nbd_conn *c, const struct nbd_request *req, vo
  * NBD_REPLY_MSG_MAX bytes).
  * @return bytes written; -EINVAL (NULL, @p nbd_error 0); -ENOBUFS.
  */
-ssize_t nbd_reply_error(const struct nbd_conn *c, const struct nbd_request *req,
-			uint32_t nbd_error, const char *msg, void *buf, size_t cap);
+ssize_t nbd_reply_error(const struct nbd_conn *c, const struct nbd_request *req, uint32_t nbd_error,
+			const char *msg, void *buf, size_t cap);
 
 /**
  * An NBD_REPLY_TYPE_ERROR_OFFSET chunk (structured or extended only):
@@ -327,9 +331,11 @@ ssize_t nbd_reply_error_offset(const struct nbd_conn *c, const struct nbd_reques
  * caller then sends from its own buffer: a simple reply (the whole read
  * at once: @p offset and @p len must be the request's; @p done is
  * implied), or an OFFSET_DATA chunk header (with DONE if @p done).
+ * With DF set, sending one piece only is the caller's to keep.
  * @return bytes written (16, 28 or 40); -EINVAL (NULL, not a read,
- *   @p len 0, outside the request, a second piece with DF set is the
- *   caller's to avoid); -ENOBUFS.
+ *   @p len 0, outside the request, not the whole read with simple
+ *   replies, above UINT32_MAX - 8 with structured replies: split it);
+ *   -ENOBUFS.
  */
 ssize_t nbd_reply_read_data(const struct nbd_conn *c, const struct nbd_request *req,
 			    uint64_t offset, uint64_t len, bool done, void *buf, size_t cap);

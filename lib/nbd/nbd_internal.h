@@ -36,11 +36,11 @@ struct nbd_conn {
 	enum nbd_in_state in_state;
 	uint8_t hdr[sizeof(struct nbd_wire_opt)];
 	uint32_t hdr_have;
-	uint32_t opt;	    /* the option being read */
-	uint32_t opt_len;   /* its declared data length */
-	uint32_t opt_have;  /* data bytes taken so far */
-	bool opt_keep;	    /* keep the data (parsed) or skip it */
-	uint8_t *opt_buf;   /* option data, opt_buf_cap bytes */
+	uint32_t opt;	   /* the option being read */
+	uint32_t opt_len;  /* its declared data length */
+	uint32_t opt_have; /* data bytes taken so far */
+	bool opt_keep;	   /* keep the data (parsed) or skip it */
+	uint8_t *opt_buf;  /* option data, opt_buf_cap bytes */
 	size_t opt_buf_cap;
 
 	/* Output queued for the client: [out_head, out_tail) of out. */
@@ -48,9 +48,9 @@ struct nbd_conn {
 	size_t out_head, out_tail, out_cap;
 
 	/* NBD_OPT_SET_META_CONTEXT: the export it named, what it chose. */
-	bool meta_set;	    /* base:allocation selected by the last SET */
+	bool meta_set; /* base:allocation selected by the last SET */
 	char meta_name[NBD_STRING_MAX + 1];
-	bool meta_active;   /* ... and GO chose that export */
+	bool meta_active; /* ... and GO chose that export */
 
 	/* The export chosen for transmission. */
 	bool have_export;

@@ -66,14 +66,14 @@ nbd_put64(uint8_t *p, uint64_t v)
 
 /* ------------------------------------------------------------- magics */
 
-#define NBD_MAGIC_INIT	     0x4e42444d41474943ull /* "NBDMAGIC" */
-#define NBD_MAGIC_OPT	     0x49484156454f5054ull /* "IHAVEOPT" */
-#define NBD_MAGIC_REP	     0x0003e889045565a9ull /* option replies */
-#define NBD_MAGIC_REQUEST    0x25609513u	   /* compact request */
-#define NBD_MAGIC_REQUEST_EXT 0x21e41c71u	   /* extended request */
-#define NBD_MAGIC_SIMPLE     0x67446698u	   /* simple reply */
-#define NBD_MAGIC_STRUCTURED 0x668e33efu	   /* structured reply chunk */
-#define NBD_MAGIC_EXTENDED   0x6e8a278cu	   /* extended reply chunk */
+#define NBD_MAGIC_INIT	      0x4e42444d41474943ull /* "NBDMAGIC" */
+#define NBD_MAGIC_OPT	      0x49484156454f5054ull /* "IHAVEOPT" */
+#define NBD_MAGIC_REP	      0x0003e889045565a9ull /* option replies */
+#define NBD_MAGIC_REQUEST     0x25609513u	    /* compact request */
+#define NBD_MAGIC_REQUEST_EXT 0x21e41c71u	    /* extended request */
+#define NBD_MAGIC_SIMPLE      0x67446698u	    /* simple reply */
+#define NBD_MAGIC_STRUCTURED  0x668e33efu	    /* structured reply chunk */
+#define NBD_MAGIC_EXTENDED    0x6e8a278cu	    /* extended reply chunk */
 
 /* ------------------------------------------------------ handshake flags */
 
@@ -199,9 +199,9 @@ nbd_put64(uint8_t *p, uint64_t v)
 
 /* Server greeting (fixed newstyle). */
 struct nbd_wire_greeting {
-	uint8_t magic[8];  /* NBD_MAGIC_INIT */
+	uint8_t magic[8];     /* NBD_MAGIC_INIT */
 	uint8_t opt_magic[8]; /* NBD_MAGIC_OPT */
-	uint8_t hflags[2]; /* NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES */
+	uint8_t hflags[2];    /* NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES */
 };
 _Static_assert(sizeof(struct nbd_wire_greeting) == 18, "greeting is 18 bytes");
 

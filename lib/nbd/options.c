@@ -175,7 +175,8 @@ opt_list(struct nbd_conn *c)
 		nlen = strlen(exp.name);
 		dlen = exp.description != NULL ? strlen(exp.description) : 0;
 		nbd_put32(s.name_len, (uint32_t)nlen);
-		rc = nbd_out_rep_hdr(c, c->opt, NBD_REP_SERVER, (uint32_t)(sizeof(s) + nlen + dlen));
+		rc = nbd_out_rep_hdr(c, c->opt, NBD_REP_SERVER,
+				     (uint32_t)(sizeof(s) + nlen + dlen));
 		if (rc == 0)
 			rc = nbd_out_append(c, &s, sizeof(s));
 		if (rc == 0)
@@ -232,8 +233,8 @@ opt_info_go(struct nbd_conn *c)
 	}
 	rc = lookup(c, &exp);
 	if (rc < 0)
-		return rep_err(c, rep_from_errno(rc), rc == -ENOENT ? "no such export"
-								  : "export unavailable");
+		return rep_err(c, rep_from_errno(rc),
+			       rc == -ENOENT ? "no such export" : "export unavailable");
 
 	nbd_put16(ie.type, NBD_INFO_EXPORT);
 	nbd_put64(ie.size, exp.size);
@@ -273,7 +274,8 @@ opt_structured_reply(struct nbd_conn *c)
 	if (c->flags & NBD_CONN_NO_STRUCTURED)
 		return rep_err(c, NBD_REP_ERR_UNSUP, "structured replies are disabled");
 	if (c->mode == NBD_REPLY_EXTENDED)
-		return rep_err(c, NBD_REP_ERR_EXT_HEADER_REQD, "extended headers already negotiated");
+		return rep_err(c, NBD_REP_ERR_EXT_HEADER_REQD,
+			       "extended headers already negotiated");
 	if (c->mode == NBD_REPLY_STRUCTURED)
 		return rep_err(c, NBD_REP_ERR_INVALID, "structured replies already negotiated");
 	c->mode = NBD_REPLY_STRUCTURED;
@@ -357,8 +359,8 @@ opt_meta_context(struct nbd_conn *c)
 		return rep_err(c, NBD_REP_ERR_INVALID, "data after the last query");
 	rc = lookup(c, &exp);
 	if (rc < 0)
-		return rep_err(c, rep_from_errno(rc), rc == -ENOENT ? "no such export"
-								  : "export unavailable");
+		return rep_err(c, rep_from_errno(rc),
+			       rc == -ENOENT ? "no such export" : "export unavailable");
 	if (!set && nq == 0)
 		match = true; /* no query lists everything */
 	if (!(exp.caps & NBD_EXPORT_BLOCK_STATUS))

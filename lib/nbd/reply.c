@@ -58,8 +58,8 @@ chunk_hdr_size(const struct nbd_conn *c)
 /* A structured or extended chunk header with @p len payload bytes to
  * follow; the caller checked the room. @return its size. */
 static size_t
-chunk_hdr(const struct nbd_conn *c, const struct nbd_request *req, uint16_t flags,
-	  uint16_t type, uint64_t len, uint8_t *b)
+chunk_hdr(const struct nbd_conn *c, const struct nbd_request *req, uint16_t flags, uint16_t type,
+	  uint64_t len, uint8_t *b)
 {
 	if (c->mode == NBD_REPLY_EXTENDED) {
 		struct nbd_wire_extended_reply *h = (struct nbd_wire_extended_reply *)b;
@@ -177,9 +177,8 @@ nbd_reply_error(const struct nbd_conn *c, const struct nbd_request *req, uint32_
 }
 
 ssize_t
-nbd_reply_error_offset(const struct nbd_conn *c, const struct nbd_request *req,
-		       uint32_t nbd_error, uint64_t offset, const char *msg, bool done, void *buf,
-		       size_t cap)
+nbd_reply_error_offset(const struct nbd_conn *c, const struct nbd_request *req, uint32_t nbd_error,
+		       uint64_t offset, const char *msg, bool done, void *buf, size_t cap)
 {
 	struct nbd_wire_error_offset_tail t;
 
@@ -201,8 +200,8 @@ nbd_reply_error_offset(const struct nbd_conn *c, const struct nbd_request *req,
 	if (offset < req->offset || offset - req->offset >= req->len)
 		return -EINVAL;
 	nbd_put64(t.offset, offset);
-	return error_chunk(c, req, NBD_REPLY_TYPE_ERROR_OFFSET, nbd_error, msg, done, &t,
-			   sizeof(t), buf, cap);
+	return error_chunk(c, req, NBD_REPLY_TYPE_ERROR_OFFSET, nbd_error, msg, done, &t, sizeof(t),
+			   buf, cap);
 }
 
 ssize_t
@@ -268,9 +267,10 @@ nbd_reply_block_status(const struct nbd_conn *c, const struct nbd_request *req,
 		       size_t cap)
 {
 	const bool wide = c != NULL && c->mode == NBD_REPLY_EXTENDED;
-	const size_t esz = wide ? sizeof(struct nbd_wire_extent_ext) : sizeof(struct nbd_wire_extent);
-	const size_t bsz =
-		wide ? sizeof(struct nbd_wire_block_status_ext) : sizeof(struct nbd_wire_block_status);
+	const size_t esz =
+		wide ? sizeof(struct nbd_wire_extent_ext) : sizeof(struct nbd_wire_extent);
+	const size_t bsz = wide ? sizeof(struct nbd_wire_block_status_ext)
+				: sizeof(struct nbd_wire_block_status);
 	uint8_t *b = buf;
 	size_t hs, room, k = 0, i, at;
 	uint64_t covered = 0, l;

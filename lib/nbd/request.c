@@ -119,8 +119,9 @@ validate(const struct nbd_conn *c, struct nbd_request *req)
 	if (!has_range(t))
 		return true;
 	if (req->offset > e->size || req->len > e->size - req->offset)
-		return reject(req, t == NBD_CMD_WRITE || t == NBD_CMD_WRITE_ZEROES ? NBD_ENOSPC
-										: NBD_EINVAL,
+		return reject(req,
+			      t == NBD_CMD_WRITE || t == NBD_CMD_WRITE_ZEROES ? NBD_ENOSPC
+									      : NBD_EINVAL,
 			      "beyond the end of the export");
 	end = req->offset + req->len;
 	/* An export whose size is not a multiple of block_min can still be

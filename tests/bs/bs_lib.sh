@@ -144,3 +144,107 @@ bs_check_nbs()
 	done < <(grep 'nbs: stats: client=.* hop=shm' "$out")
 	echo "nbs: $tot"
 }
+
+# ---------------------------------------------------------------------------
+# The proxy's and the dpdk hop's tests (bs_dpdk.sh, bs_netns.sh, bs_chain.sh,
+# bs_proxy_kill.sh, bs_nbs_kill.sh) add:
+#
+#   bs_start OUT VAR CMD...   start CMD in the background (output in $T/OUT)
+#                             and wait for its "ready:" line; VAR = its PID
+#   bs_bg OUT VAR CMD...      start CMD in the background; VAR = its PID
+#   bs_until FILE REGEX PID   wait until FILE has a line matching REGEX (0)
+#                             or PID ended without one (1)
+#   bs_term PID               SIGTERM and wait; sets BS_STATUS
+#   bs_eal PREFIX             EAL arguments: no hugepages, no runtime files,
+#                             no PCI, file prefix PREFIX, one unpinned lcore
+#   bs_line OUT REGEX         the last line of $T/OUT matching REGEX
+#   bs_check_hop_dpdk DPDK_SIDE_A_LINE DPDK_SIDE_B_LINE   the two ends of a
+#                             dpdk hop: moved the same bytes, and each copied
+#                             on receive what it received (their copies sum
+#                             to the bytes moved)
+
+# Whether PID still runs (a zombie does not).
+bs_alive()
+{
+	local st
+	st=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)
+	[ -n "$st" ] && [ "$st" != Z ]
+}
+
+bs_until()
+{
+	local f=$1 re=$2 pid=$3 i
+	# At most 5 minutes (the test's own timeout ends it first).
+	for ((i = 0; i < 6000; i++)); do
+		grep -q -- "$re" "$f" 2>/dev/null && return 0
+		bs_alive "$pid" || { grep -q -- "$re" "$f" 2>/dev/null; return; }
+		sleep 0.05
+	done
+	return 1
+}
+
+bs_bg()
+{
+	local out=$T/$1 var=$2 pid
+	shift 2
+	echo "+ $*" >"$out"
+	"$@" >>"$out" 2>&1 &
+	pid=$!
+	bs_pids+=("$pid")
+	printf -v "$var" '%s' "$pid"
+}
+
+bs_start()
+{
+	local out=$1 var=$2 pid
+	shift 2
+	bs_bg "$out" "$var" "$@"
+	pid=${!var}
+	bs_until "$T/$out" '^ready:' "$pid" || fail "$out: no ready: line from $*"
+}
+
+bs_term()
+{
+	kill -TERM "$1" 2>/dev/null
+	bs_wait "$1" 60
+}
+
+bs_eal()
+{
+	local cpus
+	cpus=$(taskset -pc $$ 2>/dev/null | sed -n 's/.*: *//p' | tr -d ' ')
+	[ -n "$cpus" ] || cpus="0-$(($(nproc) - 1))"
+	echo "--no-huge --no-shconf -m 256 --no-pci --file-prefix $1 --lcores=0@($cpus)" \
+		"--log-level=lib.eal:error --log-level=pmd.net.memif:error"
+}
+
+bs_line()
+{
+	grep -- "$2" "$T/$1" | tail -n 1
+}
+
+bs_check_hop_dpdk()
+{
+	local a=$1 b=$2 ma mb ca cb
+	ma=$(bs_kv "$a" moved_bytes) mb=$(bs_kv "$b" moved_bytes)
+	ca=$(bs_kv "$a" copied_bytes) cb=$(bs_kv "$b" copied_bytes)
+	[ -n "$ma" ] && [ -n "$ca" ] && [ -n "$cb" ] || fail "dpdk hop: missing counters: '$a' / '$b'"
+	[ "$ma" = "$mb" ] || fail "dpdk hop: one end moved $ma bytes, the other $mb"
+	[ "$ma" -gt 0 ] || fail "dpdk hop: nothing moved"
+	# Each end copies once what it receives: together, every byte once.
+	[ $((ca + cb)) = "$ma" ] ||
+		fail "dpdk hop: copies $ca + $cb are not the $ma bytes moved (one receive copy each)"
+	echo "dpdk hop: moved_bytes=$ma copied_bytes=$ca+$cb (one receive copy per byte)"
+}
+
+# Every shm hop line of a file (nbs-proxy's down hop, client lines, bs-user's
+# hop line) reports 0 bytes copied.
+bs_check_shm_zero()
+{
+	local out=$1 line n=0
+	while read -r line; do
+		[ "$(bs_kv "$line" copied_bytes)" = 0 ] || fail "a shm hop copied payload: $line"
+		n=$((n + 1))
+	done < <(grep -E '(hop=shm|hop shm:)' "$T/$out" | grep 'copied_bytes=')
+	[ "$n" -gt 0 ] || fail "$out: no shm hop reported"
+}

@@ -36,18 +36,22 @@
  * first segment (RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM |
  * RTE_MBUF_F_TX_UDP_CKSUM, l2_len 14, l3_len 20), IPv4 checksum 0 and the
  * pseudo-header sum (rte_ipv4_phdr_cksum()) in the UDP checksum field.
- * Without: none of these flags, and checksums that verify
- * (rte_ipv4_udptcp_cksum_mbuf_verify(), over the chain). The port counters
- * must name the path taken (csum_offloaded, tx_csum_*, rx_csum_*: each
- * received frame judged by exactly one), and no frame may be dropped by a
- * checksum during the stream. Then the test writes three frames for B's
+ * Without: none of these flags, and checksums that verify (summed here a
+ * byte at a time over the chain: an independent reference). The port
+ * counters must name the path taken (csum_offloaded, tx_csum_*, rx_csum_*:
+ * each received frame judged by exactly one), and no frame may be dropped
+ * by a checksum during the stream. Then the test writes three frames for B's
  * channel through A's queue, built by hand: a wrong UDP checksum, a zero
  * one, a wrong IPv4 header checksum. All three are dropped and counted
  * (rx_csum_drops; the two that reach the UDP check in the channel's
  * csum_drops): by the port's verdict (RTE_MBUF_F_RX_L4_CKSUM_BAD,
  * RTE_MBUF_F_RX_IP_CKSUM_BAD) where B takes its verdicts, by our sums
  * otherwise. net_tap marks a zero UDP checksum RTE_MBUF_F_RX_L4_CKSUM_NONE:
- * ours to judge even with the offload, and refused.
+ * ours to judge even with the offload, and refused. Last, a second channel
+ * with a 15-byte meta moves 24 verified buffers: with the offload and zero
+ * copy the last frame of each message (its header segment ends at an odd
+ * datagram offset, which DPDK 22.11's net_tap would sum wrong) is summed by
+ * us, and only that frame (tx_csum_sw, and the callback sees it built so).
  *
  * tap needs root (the namespace, the taps) and /dev/net/tun, else 77.
  * Seed: argv, else $BULK_SEED, else the clock.
@@ -136,11 +140,39 @@ struct txcheck {
 	bool offload;              /* expect the offload's fields */
 	bool inject;               /* the test's own frames: not ours to check */
 	uint64_t frames, chained, bad;
+	uint64_t odd_chains;       /* offload: chains with an odd meta, summed by us */
 	uint32_t peer_chan;        /* the receiver's channel id, from a stream frame */
 };
 
+/*
+ * The UDP checksum of the datagram in @p m verifies: summed a byte at a
+ * time over the chain, by datagram offset, with the pseudo header; a
+ * reference of its own (DPDK 22.11's rte_raw_cksum_mbuf() drops carries
+ * where a segment ends at an odd offset, and dpdk_csum.h is what is tested).
+ */
 static bool
-frame_ok(struct txcheck *t, const struct rte_mbuf *m)
+udp_sum_ok(const struct rte_mbuf *m, const struct rte_ipv4_hdr *ip)
+{
+	uint32_t off = DPDK_WIRE_ETH_LEN + DPDK_WIRE_IP_LEN, k = 0;
+	uint32_t ul = rte_be_to_cpu_16(ip->total_length) - DPDK_WIRE_IP_LEN;
+	uint32_t sip = rte_be_to_cpu_32(ip->src_addr), dip = rte_be_to_cpu_32(ip->dst_addr);
+	uint64_t sum = (sip >> 16) + (sip & 0xffff) + (dip >> 16) + (dip & 0xffff) + IPPROTO_UDP + ul;
+
+	for (const struct rte_mbuf *s = m; s != NULL && k < ul; s = s->next) {
+		const uint8_t *p = rte_pktmbuf_mtod(s, const uint8_t *);
+
+		for (uint32_t i = off; i < s->data_len && k < ul; i++, k++)
+			sum += k & 1 ? p[i] : (uint32_t)p[i] << 8;
+		off = 0;
+	}
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return k == ul && sum == 0xffff;
+}
+
+/* As the path builds it: the offload's fields, or checksums that verify. */
+static bool
+frame_ok(bool offload, const struct rte_mbuf *m)
 {
 	const struct rte_ipv4_hdr *ip =
 		rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *, DPDK_WIRE_ETH_LEN);
@@ -149,15 +181,14 @@ frame_ok(struct txcheck *t, const struct rte_mbuf *m)
 	uint64_t fl = m->ol_flags & (RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM |
 				     RTE_MBUF_F_TX_L4_MASK);
 
-	if (t->offload)
+	if (offload)
 		return fl == (RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM |
 			      RTE_MBUF_F_TX_UDP_CKSUM) &&
 		       m->l2_len == DPDK_WIRE_ETH_LEN && m->l3_len == DPDK_WIRE_IP_LEN &&
 		       ip->hdr_checksum == 0 &&
 		       udp->dgram_cksum == rte_ipv4_phdr_cksum(ip, m->ol_flags);
 	return fl == 0 && rte_raw_cksum(ip, DPDK_WIRE_IP_LEN) == 0xffff &&
-	       udp->dgram_cksum != 0 &&
-	       rte_ipv4_udptcp_cksum_mbuf_verify(m, ip, DPDK_WIRE_ETH_LEN + DPDK_WIRE_IP_LEN) == 0;
+	       udp->dgram_cksum != 0 && udp_sum_ok(m, ip);
 }
 
 static uint16_t
@@ -172,22 +203,35 @@ tx_check(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n, void
 		const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
 		struct dpdk_wire_hdr h;
 
+		bool odd, ok;
+
 		if (eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4))
 			continue; /* ARP */
 		t->frames++;
-		if (m->data_len < DPDK_WIRE_HDRS + sizeof(h) || !frame_ok(t, m)) {
+		if (m->data_len < DPDK_WIRE_HDRS + sizeof(h)) {
+			t->bad++;
+			continue;
+		}
+		memcpy(&h, rte_pktmbuf_mtod_offset(m, const void *, DPDK_WIRE_HDRS), sizeof(h));
+		/* A chain whose header segment ends at an odd offset is ours to
+		 * sum even with the offload (some PMDs would sum it wrong). */
+		odd = m->nb_segs > 1 && (h.meta_len & 1);
+		ok = frame_ok(t->offload && !odd, m);
+		if (!ok) {
 			if (t->bad++ < 5)
 				fprintf(stderr,
 					"%s: frame %" PRIu64 ": ol_flags 0x%" PRIx64
-					" l2_len %u l3_len %u segs %u: not as the %s path builds it\n",
+					" l2_len %u l3_len %u segs %u meta_len %u: not as the %s path"
+					" builds it\n",
 					t->name, t->frames, m->ol_flags, (unsigned)m->l2_len,
-					(unsigned)m->l3_len, (unsigned)m->nb_segs,
-					t->offload ? "offload" : "software");
+					(unsigned)m->l3_len, (unsigned)m->nb_segs, (unsigned)h.meta_len,
+					t->offload && !odd ? "offload" : "software");
 			continue;
 		}
 		if (m->nb_segs > 1)
 			t->chained++;
-		memcpy(&h, rte_pktmbuf_mtod_offset(m, const void *, DPDK_WIRE_HDRS), sizeof(h));
+		if (t->offload && odd)
+			t->odd_chains++;
 		if (h.type >= 1 && h.type < DPDK_WT_ACK && h.chan != 0)
 			t->peer_chan = rte_be_to_cpu_32(h.chan);
 	}
@@ -394,7 +438,206 @@ check_paths(const char *what, const struct bulk_dpdk_port_stats *st, uint64_t wa
 	CHECK_EQ_INT(st->rx_csum_drops, 0);
 }
 
+/* ------------------------------------------------------------ an odd meta size */
+
+/*
+ * A second channel with a meta size of 15 bytes: the last frame of every
+ * message then has a header segment that ends at an odd offset of the
+ * datagram. Sent zero copy with the offload, it is the one frame we sum
+ * ourselves (tx_csum_sw); its data must verify like any other.
+ */
+#define ODD_META 15u
+#define ODD_BUFS 24u
+#define ODD_MAX 40000u
+
+struct odd {
+	unsigned sent, got, back, bad;
+	bool closed;
+};
+
+static uint32_t
+odd_len(unsigned i)
+{
+	/* 1 .. ODD_MAX: one frame and many, odd and even lengths */
+	return 1u + (i * 7919u + 13u) % ODD_MAX;
+}
+
+static uint8_t
+odd_byte(unsigned i, uint32_t off)
+{
+	return (uint8_t)(i * 131u + off * 7u + (off >> 9));
+}
+
+static void
+odd_meta(unsigned i, uint8_t *meta)
+{
+	for (unsigned j = 0; j < ODD_META; j++)
+		meta[j] = (uint8_t)(i * 3u + j * 29u);
+}
+
+static void
+odd_on_move(struct bulk_channel *ch, struct bulk_buffer *const *bufs, const uint32_t *lens,
+	    const void *meta, unsigned n)
+{
+	struct odd *o = bulk_channel_user(ch);
+	uint8_t want[ODD_META], zero[ODD_META] = { 0 };
+
+	for (unsigned k = 0; k < n; k++) {
+		const uint8_t *p = bufs[k]->addr;
+		unsigned i = o->got++;
+		bool ok = lens[k] == odd_len(i);
+
+		odd_meta(i, want);
+		ok = ok && memcmp((const uint8_t *)meta + (size_t)k * ODD_META, want, ODD_META) == 0;
+		for (uint32_t off = 0; ok && off < lens[k]; off++)
+			ok = p[off] == odd_byte(i, off);
+		if (!ok && o->bad++ < 5)
+			fprintf(stderr, "odd meta: buffer %u (len %u) does not verify\n", i, lens[k]);
+		CHECK_RC(bulk_channel_pass(ch, bufs[k], 0, zero, BULK_CONT_NONE), 0);
+	}
+}
+
+static void
+odd_on_back(struct bulk_channel *ch, struct bulk_buffer *const *bufs, const uint32_t *lens,
+	    const void *meta, unsigned n)
+{
+	struct odd *o = bulk_channel_user(ch);
+
+	(void)lens;
+	(void)meta;
+	for (unsigned k = 0; k < n; k++) {
+		o->back++;
+		CHECK_RC(bulk_pool_put(bufs[k]), 0);
+	}
+}
+
+static int
+odd_on_bind(struct bulk_channel *ch, const struct bulk_bind_info *info)
+{
+	(void)ch;
+	(void)info;
+	return 0;
+}
+
+static int
+odd_on_pool(struct bulk_channel *ch, struct bulk_pool *pool)
+{
+	(void)ch;
+	(void)pool;
+	return 0;
+}
+
+static void
+odd_on_teardown(struct bulk_channel *ch, int reason)
+{
+	struct odd *o = bulk_channel_user(ch);
+
+	(void)reason;
+	o->closed = true;
+}
+
+static const struct bulk_channel_callbacks odd_callbacks = {
+	.bind_received = odd_on_bind,
+	.pool_assigned = odd_on_pool,
+	.move_received = odd_on_move,
+	.buffer_received = odd_on_back,
+	.teardown_received = odd_on_teardown,
+};
+
+/* ODD_BUFS verified buffers from A to B over a channel with ODD_META bytes of meta. */
+static void
+run_odd(const struct cfg *c, struct bulk_domain *da, struct bulk_domain *db,
+	struct bulk_dpdk_port *la, struct bulk_dpdk_port *lb, struct txcheck *ta)
+{
+	struct bulk_channel_params cp = {
+		.direction = BULK_DIRECTION_RX,
+		.meta_size = ODD_META,
+		.queue_size = 64,
+	};
+	struct bulk_bind_params bp = { 0 };
+	struct bulk_pool_params pop = { .count = 8, .buffer_size = ODD_MAX };
+	struct odd src = { 0 }, snk = { 0 };
+	struct bulk_endpoint *ep;
+	struct bulk_channel *ca, *cb;
+	struct bulk_pool *pool;
+	struct bulk_dpdk_port_stats a0, a1, b0, b1;
+	struct bulk_dpdk_chan_stats xa;
+	int bound = 0, assigned = 0, closed = 0;
+	uint64_t odd0 = ta->odd_chains, d_sw;
+	double t0;
+
+	cp.user = &snk;
+	bp.user = &src;
+	a0 = port_stats(la);
+	b0 = port_stats(lb);
+	CHECK_RC(bulk_dpdk_endpoint_create(db, 8, &ep), 0);
+	CHECK_RC(bulk_channel_create(ep, &odd_callbacks, &cp, &cb), 0);
+	CHECK_RC(bulk_channel_bind(da, ep, &odd_callbacks, &bp,
+				   (struct bulk_cont){ set_flag, &bound }, &ca),
+		 0);
+	for (t0 = now_s(); bound == 0 && now_s() - t0 < 60;)
+		poll2(da, db);
+	CHECK_RC(bound, 1);
+	CHECK_EQ_INT(bulk_channel_meta_size(ca), ODD_META);
+	CHECK_RC(bulk_pool_alloc(da, &pop, &pool), 0);
+	CHECK_RC(bulk_channel_assign_pool(ca, pool, (struct bulk_cont){ set_flag, &assigned }), 0);
+	for (t0 = now_s(); assigned == 0 && now_s() - t0 < 60;)
+		poll2(da, db);
+	CHECK_RC(assigned, 1);
+	for (t0 = now_s(); src.back < ODD_BUFS && now_s() - t0 < 60;) {
+		struct bulk_buffer *b;
+
+		while (src.sent < ODD_BUFS && (b = bulk_pool_get(pool)) != NULL) {
+			uint8_t meta[ODD_META];
+			uint32_t len = odd_len(src.sent);
+			uint8_t *p = b->addr;
+
+			for (uint32_t off = 0; off < len; off++)
+				p[off] = odd_byte(src.sent, off);
+			odd_meta(src.sent, meta);
+			CHECK_RC(bulk_channel_move(ca, b, len, meta, BULK_CONT_NONE), 0);
+			src.sent++;
+		}
+		poll2(da, db);
+	}
+	CHECK_EQ_INT(src.back, ODD_BUFS);
+	CHECK_EQ_INT(snk.got, ODD_BUFS);
+	CHECK_EQ_INT(snk.bad, 0);
+	for (t0 = now_s(); now_s() - t0 < 0.1;)
+		poll2(da, db);
+	a1 = port_stats(la);
+	b1 = port_stats(lb);
+	CHECK_RC(bulk_dpdk_chan_stats_get(ca, &xa), 0);
+	d_sw = a1.tx_csum_sw - a0.tx_csum_sw;
+	printf("odd meta (%u bytes): %u buffers verified; A summed %" PRIu64 " frames itself, "
+	       "the port %" PRIu64 " (retransmits %" PRIu64 ")\n", ODD_META, snk.got, d_sw,
+	       a1.tx_csum_offload - a0.tx_csum_offload, xa.retransmits);
+	CHECK_EQ_INT(b1.rx_csum_drops, b0.rx_csum_drops);
+	if ((c->a.want & BULK_DPDK_CSUM_OFFLOADED_TX) && c->a.want_zc) {
+		/* The last frame of each message (with any resent), no other. */
+		CHECK(d_sw >= ODD_BUFS && d_sw <= ODD_BUFS + xa.retransmits);
+		CHECK(ta->odd_chains - odd0 == d_sw);
+		CHECK(a1.tx_csum_offload > a0.tx_csum_offload);
+	} else if (c->a.want & BULK_DPDK_CSUM_OFFLOADED_TX) {
+		CHECK_EQ_INT(d_sw, 0); /* copy mode: one segment, the port sums */
+	} else {
+		CHECK(d_sw > ODD_BUFS);
+	}
+	CHECK_RC(bulk_channel_destroy(ca, (struct bulk_cont){ set_flag, &closed }), 0);
+	for (t0 = now_s();
+	     (closed == 0 || bulk_channel_state(cb) != BULK_STATE_CLOSED) && now_s() - t0 < 60;)
+		poll2(da, db);
+	CHECK_RC(closed, 1);
+	CHECK_RC(bulk_channel_free(cb), 0);
+	CHECK_RC(bulk_channel_free(ca), 0);
+	CHECK_RC(bulk_endpoint_free(ep), 0);
+	CHECK_EQ_INT(bulk_pool_free_count(pool), 8);
+	CHECK_RC(bulk_pool_free(pool), 0);
+}
+
 /* ------------------------------------------------------------ the body */
+
+static void tap_kernel_macs(void);
 
 static void
 run_cfg(const struct cfg *c, uint16_t pa, uint16_t pb, struct rte_mempool *mp, uint64_t seed,
@@ -429,6 +672,7 @@ run_cfg(const struct cfg *c, uint16_t pa, uint16_t pb, struct rte_mempool *mp, u
 	CHECK_RC(bulk_domain_create("B", &db), 0);
 	open_side(da, pa, ipa, ipb, &c->a, &la);
 	open_side(db, pb, ipb, ipa, &c->b, &lb);
+	tap_kernel_macs();
 	ta.offload = c->a.want & BULK_DPDK_CSUM_OFFLOADED_TX;
 	tb.offload = c->b.want & BULK_DPDK_CSUM_OFFLOADED_TX;
 	cba = rte_eth_add_tx_callback(pa, 0, tx_check, &ta);
@@ -572,6 +816,10 @@ run_cfg(const struct cfg *c, uint16_t pa, uint16_t pb, struct rte_mempool *mp, u
 		}
 	}
 
+	run_odd(c, da, db, la, lb, &ta);
+	CHECK_EQ_INT(ta.bad, 0);
+	CHECK_EQ_INT(tb.bad, 0);
+
 	CHECK_RC(bulk_channel_destroy(ca, (struct bulk_cont){ set_flag, &closed }), 0);
 	for (t1 = now_s();
 	     (closed == 0 || bulk_channel_state(cb) != BULK_STATE_CLOSED) && now_s() - t1 < 60;)
@@ -670,14 +918,50 @@ netns_enter(void)
 	/* No IPv6 on the interfaces to come: no ND or MLD frames. */
 	write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
 	write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
+	/* With br_netfilter loaded the bridge would check IPv4 headers and
+	 * drop the test's bad one before B saw it: a wire, not a router. */
+	write_file("/proc/sys/net/bridge/bridge-nf-call-iptables", "0");
+	write_file("/proc/sys/net/bridge/bridge-nf-call-ip6tables", "0");
+	write_file("/proc/sys/net/bridge/bridge-nf-call-arptables", "0");
 }
 
+static bool on_taps;
+
 /*
- * Join the two taps' kernel interfaces with a bridge, and bring it up.
- * net_tap gives the kernel interface the port's own MAC: a bridge would
- * take the port's frames for its own (dropping what comes from "itself",
- * keeping what goes to it), so the kernel sides get MACs of their own.
+ * net_tap gives its kernel interface the port's own MAC, again at every
+ * rte_eth_dev_start(): the bridge would take the ports' frames for its own
+ * (dropping what comes from "itself", keeping what is sent to it). Once the
+ * ports are started, the kernel sides get MACs of their own, and the
+ * bridge forwards between the ports' MACs as a switch would.
  */
+static void
+tap_kernel_macs(void)
+{
+	static const uint8_t mac[6] = { 0x02, 0x00, 0xc6, 0x12, 0x09, 0x00 };
+	const char *taps[2] = { TAP_A, TAP_B };
+	int s;
+
+	if (!on_taps)
+		return;
+	s = socket(AF_LOCAL, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	CHECK(s >= 0);
+	for (int i = 0; i < 2; i++) {
+		struct ifreq ifr;
+
+		memset(&ifr, 0, sizeof(ifr));
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", taps[i]);
+		ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+		memcpy(ifr.ifr_hwaddr.sa_data, mac, sizeof(mac));
+		ifr.ifr_hwaddr.sa_data[5] = (char)(0x10 + i);
+		if (ioctl(s, SIOCSIFHWADDR, &ifr) != 0) {
+			fprintf(stderr, "SIOCSIFHWADDR %s: %s\n", taps[i], strerror(errno));
+			CHECK(!"kernel-side MAC");
+		}
+	}
+	close(s);
+}
+
+/* Join the two taps' kernel interfaces with a bridge, and bring it up. */
 static void
 bridge_taps(void)
 {
@@ -689,17 +973,6 @@ bridge_taps(void)
 	if (ioctl(s, SIOCBRADDBR, BRIDGE) != 0)
 		CHECK_SKIP("no bridge in this kernel: SIOCBRADDBR: %s", strerror(errno));
 	for (int i = 0; i < 2; i++) {
-		static const uint8_t mac[6] = { 0x02, 0x00, 0xc6, 0x12, 0x09, 0x00 };
-
-		memset(&ifr, 0, sizeof(ifr));
-		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", taps[i]);
-		ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
-		memcpy(ifr.ifr_hwaddr.sa_data, mac, sizeof(mac));
-		ifr.ifr_hwaddr.sa_data[5] = (char)(0x10 + i);
-		if (ioctl(s, SIOCSIFHWADDR, &ifr) != 0) {
-			fprintf(stderr, "SIOCSIFHWADDR %s: %s\n", taps[i], strerror(errno));
-			CHECK(!"kernel-side MAC");
-		}
 		memset(&ifr, 0, sizeof(ifr));
 		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", BRIDGE);
 		ifr.ifr_ifindex = (int)if_nametoindex(taps[i]);
@@ -768,6 +1041,7 @@ main(int argc, char **argv)
 		CHECK_RC(rte_eth_dev_get_port_by_name("net_tap0", &pa), 0);
 		CHECK_RC(rte_eth_dev_get_port_by_name("net_tap1", &pb), 0);
 		bridge_taps();
+		on_taps = true;
 		cfgs = tap_cfgs;
 		ncfgs = sizeof(tap_cfgs) / sizeof(tap_cfgs[0]);
 	} else {
