@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <bulk/bulk.h>
@@ -17,6 +18,7 @@
 #include "app.h"
 #include "bs_dpdk.h"
 #include "nbs.h"
+#include "nbd_front.h"
 
 /* Smallest alignment nbs advertises: the sector size block devices use. */
 #define NBS_BLOCK_MIN 512u
@@ -39,6 +41,21 @@ store_flags(const struct nbs_store *st)
 	return f;
 }
 
+/* What the server's poll hook serves: the block service bridge and the
+ * NBD front end (nbd_front.h), both in this one thread. */
+struct nbs_loop {
+	struct nbs_bridge *bridge;
+	struct nbs_nbd *nbd;
+};
+
+static int
+loop_poll(void *arg)
+{
+	struct nbs_loop *l = arg;
+
+	return nbs_bridge_poll(l->bridge) + nbs_nbd_poll(l->nbd);
+}
+
 static int
 run(struct nbs_opts *o)
 {
@@ -47,8 +64,9 @@ run(struct nbs_opts *o)
 					   .export_name = o->export_name,
 					   .poll = (enum bulk_bs_poll_mode)o->poll,
 					   .max_conns = o->max_clients,
-					   .poll_hook = nbs_bridge_poll };
+					   .poll_hook = loop_poll };
 	struct nbs_bridge bridge = { 0 };
+	struct nbs_loop loop = { .bridge = &bridge };
 	struct bs_dpdk *dpdk = NULL;
 	struct bulk_domain *dom = NULL;
 	struct nbs_store *store = NULL;
@@ -77,7 +95,7 @@ run(struct nbs_opts *o)
 	bmin = o->block_size < NBS_BLOCK_MIN ? o->block_size : NBS_BLOCK_MIN;
 	p.dom = dom;
 	p.arg = &bridge;
-	p.poll_hook_arg = &bridge;
+	p.poll_hook_arg = &loop;
 	/* Whole blocks of the smallest alignment: a file's odd tail is not served. */
 	p.info.size = store->size / bmin * bmin;
 	p.info.block_min = bmin;
@@ -116,6 +134,23 @@ run(struct nbs_opts *o)
 		(void)bulk_bs_server_listen_addr(srv, idx, a, sizeof(a));
 		snprintf(where + strlen(where), sizeof(where) - strlen(where), "%s%s", i ? " " : "", a);
 	}
+	if (o->nnbd > 0 || getenv("LISTEN_FDS") != NULL) {
+		struct nbs_nbd_params np = { .store = store, .srv = srv,
+					     .export_name = o->export_name, .addrs = o->nbd,
+					     .naddrs = o->nnbd, .size = p.info.size,
+					     .block_min = bmin, .block_pref = o->block_size,
+					     .block_max = p.info.block_max,
+					     .max_conns = o->max_clients };
+
+		rc = nbs_nbd_open(&np, &loop.nbd, err, sizeof(err));
+		if (rc < 0) {
+			app_err("%s", err[0] ? err : bulk_strerror(rc));
+			goto out;
+		}
+		if (where[0] != '\0' && nbs_nbd_listeners(loop.nbd) > 0)
+			strcat(where, " ");
+		(void)nbs_nbd_uris(loop.nbd, where + strlen(where), sizeof(where) - strlen(where));
+	}
 	printf("ready: nbs listening on %s store %s size %" PRIu64 " block %u..%u flags 0x%x poll %s\n",
 	       where, o->store, p.info.size, bmin, p.info.block_max, p.info.flags,
 	       o->poll ? "busy" : "adaptive");
@@ -135,6 +170,9 @@ run(struct nbs_opts *o)
 
 	app_say("shutting down: %u clients connected, %" PRIu64 " requests with the store",
 		bulk_bs_server_conns(srv), bridge.inflight);
+	/* NBD clients: no more requests; what they have in flight completes. */
+	nbs_nbd_close(loop.nbd);
+	loop.nbd = NULL;
 	(void)bulk_bs_server_shutdown(srv);
 	deadline = app_now_ns() + (uint64_t)(o->shutdown_timeout * 1e9) + APP_SEC_NS;
 	while (bulk_bs_server_conns(srv) > 0 && app_now_ns() < deadline)
@@ -155,6 +193,7 @@ run(struct nbs_opts *o)
 	}
 	status = rc < 0 ? APP_EXIT_FAIL : APP_EXIT_OK;
 out:
+	nbs_nbd_close(loop.nbd);
 	if (srv != NULL && bulk_bs_server_free(srv) < 0)
 		app_err("freeing the server: busy");
 	if (store != NULL) {

@@ -29,6 +29,9 @@ struct nbs_opts {
 	const char *listen_cfg; /* --listen as the table stores it (the last one) */
 	const char *listen[NBS_MAX_LISTEN];
 	unsigned nlisten;
+	const char *nbd_cfg; /* --nbd as the table stores it (the last one) */
+	const char *nbd[NBS_MAX_LISTEN]; /* NBD listeners (nbd_front.h) */
+	unsigned nnbd;
 	const char *dpdk;
 	const char *export_name;
 	uint32_t block_size;

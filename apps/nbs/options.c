@@ -37,6 +37,10 @@ static const struct app_opt nbs_table[] = {
 	OPT("listen", APP_OPT_STR, listen_cfg, 0, 0, "ADDR",
 	    "control address: unix:PATH, unix:@NAME or tcp:HOST:PORT; give it\n"
 	    "up to 8 times (config: several addresses separated by blanks)", 0),
+	OPT("nbd", APP_OPT_STR, nbd_cfg, 0, 0, "ADDR",
+	    "also serve the store over NBD (qemu, nbdinfo, nbdcopy, fio): unix:PATH\n"
+	    "or tcp:HOST:PORT; up to 8 times (config: separated by blanks); systemd\n"
+	    "socket activation (LISTEN_FDS) adds NBD listeners; URIs in \"ready:\"", 0),
 	OPT("export", APP_OPT_STR, export_name, 0, 0, "NAME",
 	    "the export's name (default: none; any name is answered)", 0),
 	OPT("block-size", APP_OPT_U32, block_size, NBS_STORE_MIN_BLOCK_SIZE,
@@ -69,7 +73,7 @@ static const struct app_opt nbs_table[] = {
 
 #define NBS_NOPTS (sizeof(nbs_table) / sizeof(nbs_table[0]))
 
-/* Gather every --listen ADDR / --listen=ADDR of the program's own arguments. */
+/* Gather every --listen ADDR and --nbd ADDR (or =ADDR) of the program's own arguments. */
 static int
 gather_listen(struct nbs_opts *o, int argc, char **argv)
 {
@@ -83,6 +87,18 @@ gather_listen(struct nbs_opts *o, int argc, char **argv)
 	for (int i = first; i < argc; i++) {
 		const char *v = NULL;
 
+		if (strcmp(argv[i], "--nbd") == 0 && i + 1 < argc)
+			v = argv[++i];
+		else if (strncmp(argv[i], "--nbd=", 6) == 0)
+			v = argv[i] + 6;
+		if (v != NULL) {
+			if (o->nnbd == NBS_MAX_LISTEN) {
+				app_err("--nbd: at most %d addresses", NBS_MAX_LISTEN);
+				return -1;
+			}
+			o->nbd[o->nnbd++] = v;
+			continue;
+		}
 		if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
 			v = argv[++i];
 		else if (strncmp(argv[i], "--listen=", 9) == 0)
@@ -98,23 +114,24 @@ gather_listen(struct nbs_opts *o, int argc, char **argv)
 	return 0;
 }
 
-/* A config file's "listen": addresses separated by blanks, kept in its copy. */
+/* A config file's "listen" or "nbd": addresses separated by blanks, kept in its copy. */
 static int
-split_listen(struct nbs_opts *o, char *v)
+split_addrs(const char *what, const char **addrs, unsigned *n, char *v)
 {
 	char *save = NULL;
 
 	for (char *a = strtok_r(v, " \t", &save); a != NULL; a = strtok_r(NULL, " \t", &save)) {
-		if (o->nlisten == NBS_MAX_LISTEN) {
-			app_err("listen: at most %d addresses", NBS_MAX_LISTEN);
+		if (*n == NBS_MAX_LISTEN) {
+			app_err("%s: at most %d addresses", what, NBS_MAX_LISTEN);
 			return -1;
 		}
-		o->listen[o->nlisten++] = a;
+		addrs[(*n)++] = a;
 	}
 	return 0;
 }
 
 static char nbs_listen_copy[1024];
+static char nbs_nbd_copy[1024];
 
 int
 nbs_opts_parse(struct nbs_opts *o, int argc, char **argv)
@@ -139,11 +156,21 @@ nbs_opts_parse(struct nbs_opts *o, int argc, char **argv)
 			return APP_PARSE_USAGE;
 		}
 		strcpy(nbs_listen_copy, o->listen_cfg);
-		if (split_listen(o, nbs_listen_copy) < 0)
+		if (split_addrs("listen", o->listen, &o->nlisten, nbs_listen_copy) < 0)
 			return APP_PARSE_USAGE;
 	}
-	if (o->nlisten == 0) {
-		app_err("--listen ADDR is required (unix:PATH, unix:@NAME or tcp:HOST:PORT)");
+	if (o->nnbd == 0 && o->nbd_cfg != NULL) {
+		if (strlen(o->nbd_cfg) >= sizeof(nbs_nbd_copy)) {
+			app_err("nbd: too long");
+			return APP_PARSE_USAGE;
+		}
+		strcpy(nbs_nbd_copy, o->nbd_cfg);
+		if (split_addrs("nbd", o->nbd, &o->nnbd, nbs_nbd_copy) < 0)
+			return APP_PARSE_USAGE;
+	}
+	/* NBD alone (--nbd, or systemd's LISTEN_FDS) needs no --listen. */
+	if (o->nlisten == 0 && o->nnbd == 0 && getenv("LISTEN_FDS") == NULL) {
+		app_err("--listen ADDR or --nbd ADDR is required (unix:PATH, tcp:HOST:PORT)");
 		fprintf(stderr, "Try 'nbs --help'.\n");
 		return APP_PARSE_USAGE;
 	}

@@ -21,8 +21,8 @@
  *     port:   each libbulk port polls its queue itself
  *     bridge: each thread polls its queues and hands the bursts over
  *             (BULK_DPDK_QUEUE_APP, bulk_dpdk_port_rx_burst(),
- *             bulk_dpdk_port_flush()); the application's pool is used for
- *             headers
+ *             bulk_dpdk_port_flush()); the application's pool of the
+ *             queue is used for headers
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -43,7 +43,9 @@
 #define XFER_POOL 64
 #define MAXLEN (256u * 1024u)
 
-static struct rte_mempool *mp;
+/* A pool per queue, as DPDK applications keep one per lcore: two threads
+ * on one MP/MC pool stall each other whenever one is preempted inside it. */
+static struct rte_mempool *mp[NQ];
 static uint16_t port_a, port_b;
 static bool bridge;
 
@@ -124,7 +126,7 @@ open_port(struct bulk_domain *d, uint16_t port, unsigned q, uint32_t local, uint
 	pp.peer_timeout_ms = 30000;
 	if (bridge) {
 		pp.queue_mode = BULK_DPDK_QUEUE_APP;
-		pp.mbuf_pool = mp;
+		pp.mbuf_pool = mp[q];
 	}
 	CHECK_RC(bulk_dpdk_port_open(d, &pp, out), 0);
 }
@@ -218,6 +220,8 @@ qp_fini(struct qpair *p, const struct rte_eth_stats *es)
 
 	CHECK_RC(bulk_dpdk_port_stats_get(p->la, &sa), 0);
 	CHECK_RC(bulk_dpdk_port_stats_get(p->lb, &sb), 0);
+	dt_print_chan_stats(p->q == 0 ? "A0" : "A1", p->ca);
+	dt_print_chan_stats(p->q == 0 ? "B0" : "B1", p->cb);
 	dt_print_port_stats(p->q == 0 ? "A0" : "A1", p->la);
 	dt_print_port_stats(p->q == 0 ? "B0" : "B1", p->lb);
 	/* Nothing of the other queue's link arrived here. */
@@ -269,7 +273,8 @@ ports_setup(void)
 	for (unsigned i = 0; i < 2; i++) {
 		CHECK_RC(rte_eth_dev_configure(ports[i], NQ, NQ, &conf), 0);
 		for (uint16_t q = 0; q < NQ; q++) {
-			CHECK_RC(rte_eth_rx_queue_setup(ports[i], q, 4096, SOCKET_ID_ANY, NULL, mp), 0);
+			CHECK_RC(rte_eth_rx_queue_setup(ports[i], q, 4096, SOCKET_ID_ANY, NULL, mp[q]),
+				 0);
 			CHECK_RC(rte_eth_tx_queue_setup(ports[i], q, 4096, SOCKET_ID_ANY, NULL), 0);
 		}
 		CHECK_RC(rte_eth_dev_start(ports[i]), 0);
@@ -294,9 +299,14 @@ main(int argc, char **argv)
 	bridge = strcmp(mode, "bridge") == 0;
 	printf("test_dpdk_multiqueue %s: seed %" PRIu64 " count %" PRIu64 "\n", mode, seed, count);
 	dt_eal_init(argv[0], "1024");
-	mp = rte_pktmbuf_pool_create("mq_mp", 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-				     SOCKET_ID_ANY);
-	CHECK(mp != NULL);
+	for (unsigned q = 0; q < NQ; q++) {
+		char n[32];
+
+		snprintf(n, sizeof(n), "mq_mp%u", q);
+		mp[q] = rte_pktmbuf_pool_create(n, 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+						SOCKET_ID_ANY);
+		CHECK(mp[q] != NULL);
+	}
 	ports_setup();
 	for (unsigned q = 0; q < NQ; q++) {
 		qp[q].q = q;
