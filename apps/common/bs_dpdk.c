@@ -178,12 +178,14 @@ bs_dpdk_tx_copied(const struct bulk_channel *ch)
 void
 bs_dpdk_close(struct bs_dpdk *p)
 {
+	int rc;
+
 	if (p == NULL)
 		return;
 	if (p->registered)
 		(void)bulk_dpdk_port_addr_unregister(p->port);
-	if (p->port != NULL)
-		(void)bulk_dpdk_port_close(p->port);
+	if (p->port != NULL && (rc = bulk_dpdk_port_close(p->port)) < 0)
+		app_err("closing the dpdk port: %s", bulk_strerror(rc));
 	free(p);
 }
 

@@ -62,7 +62,7 @@ struct nf_listener {
 	int kind; /* NF_LISTENER; first, as in struct nf_conn */
 	int fd;
 	bool is_unix, adopted;
-	char uri[300];
+	char uri[NI_MAXHOST + NI_MAXSERV + 512];
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* unlinked at close */
 };
 
@@ -892,7 +892,9 @@ set_err(char *err, size_t len, int rc, const char *fmt, const char *a)
 static void
 uri_unix(struct nf_listener *l, const char *path, const char *name)
 {
-	snprintf(l->uri, sizeof(l->uri), "nbd+unix:///%s?socket=%s", name, path);
+	if (snprintf(l->uri, sizeof(l->uri), "nbd+unix:///%s?socket=%s", name, path) >=
+	    (int)sizeof(l->uri))
+		snprintf(l->uri, sizeof(l->uri), "nbd+unix:///(too long)");
 }
 
 static void
@@ -904,12 +906,11 @@ uri_inet(struct nf_listener *l, const struct sockaddr *sa, const char *name)
 						       : sizeof(struct sockaddr_in),
 			host, sizeof(host), port, sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
 		snprintf(l->uri, sizeof(l->uri), "nbd://?");
-	else if (sa->sa_family == AF_INET6)
-		snprintf(l->uri, sizeof(l->uri), "nbd://[%s]:%s/%s", host, port, name);
-	else
-		snprintf(l->uri, sizeof(l->uri), "nbd://%s:%s/%s", host, port, name);
-	/* No export name: no trailing slash. */
-	if (name[0] == '\0')
+	else if (snprintf(l->uri, sizeof(l->uri),
+			  sa->sa_family == AF_INET6 ? "nbd://[%s]:%s/%s" : "nbd://%s:%s/%s", host,
+			  port, name) >= (int)sizeof(l->uri))
+		(void)snprintf(l->uri, sizeof(l->uri), "nbd://%s:%s", host, port);
+	else if (name[0] == '\0') /* no export name: no trailing slash */
 		l->uri[strlen(l->uri) - 1] = '\0';
 }
 

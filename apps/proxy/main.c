@@ -36,7 +36,8 @@ probe(struct px *px)
 			px->info = *bulk_bs_client_info(c);
 			rc = bulk_bs_client_close(c);
 			if (rc < 0)
-				app_err("closing the first upstream session: %s", bulk_strerror(rc));
+				app_err("closing the first upstream session: %s",
+					bulk_strerror(rc));
 			return 0;
 		}
 		if (app_is_interrupted() ||
@@ -45,7 +46,8 @@ probe(struct px *px)
 			return rc;
 		}
 		if (!said)
-			app_say("waiting for upstream %s: %s", o->upstream, err[0] ? err : bulk_strerror(rc));
+			app_say("waiting for upstream %s: %s", o->upstream,
+				err[0] ? err : bulk_strerror(rc));
 		said = true;
 		app_sleep_ns(backoff);
 		backoff = backoff * 2 > 2 * APP_SEC_NS ? 2 * APP_SEC_NS : backoff * 2;
@@ -74,7 +76,8 @@ run(struct px_opts *o)
 		return APP_EXIT_FAIL;
 	}
 	if (strncmp(o->via, "dpdk:", 5) == 0) {
-		if (bs_dpdk_open(px.dom, o->via + 5, o->args.eal_argc, o->args.eal_argv, &px.dpdk) < 0)
+		if (bs_dpdk_open(px.dom, o->via + 5, o->args.eal_argc, o->args.eal_argv, &px.dpdk) <
+		    0)
 			goto out;
 		px.next_ep = bs_dpdk_ep(px.dpdk);
 	}
@@ -118,6 +121,7 @@ run(struct px_opts *o)
 	}
 
 	app_say("shutting down: %u users connected", bulk_bs_server_conns(px.srv));
+	px.shutting = true;
 	(void)bulk_bs_server_shutdown(px.srv);
 	deadline = app_now_ns() + (uint64_t)(o->shutdown_timeout * 1e9) + APP_SEC_NS;
 	while (bulk_bs_server_conns(px.srv) > 0 && app_now_ns() < deadline) {

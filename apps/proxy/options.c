@@ -17,7 +17,8 @@
 static const char *const px_polls[] = { "adaptive", "busy", NULL };
 
 #define OPT(n, t, f, lo, hi, a, h, fl) { n, t, offsetof(struct px_opts, f), lo, hi, NULL, a, h, fl }
-#define SECS(n, f, h, fl) { n, APP_OPT_SECS, offsetof(struct px_opts, f), 0, 0, NULL, "SECONDS", h, fl }
+#define SECS(n, f, h, fl)                                                                    \
+	{ n, APP_OPT_SECS, offsetof(struct px_opts, f), 0, 0, NULL, "SECONDS", h, fl }
 #define HEADING(h) { NULL, APP_OPT_HEADING, 0, 0, 0, NULL, NULL, h, 0 }
 
 static const struct app_opt px_table[] = {

@@ -76,20 +76,20 @@ struct px_sess {
 	struct bulk_bs_conn *conn;
 	struct bulk_bs_client *up; /* NULL while down */
 	enum px_sess_state state;
-	uint64_t id;		   /* the user's connection number */
-	unsigned sessions;	   /* upstream sessions opened for it (1 + reconnects) */
+	uint64_t id;	   /* the user's connection number */
+	unsigned sessions; /* upstream sessions opened for it (1 + reconnects) */
 	int fds[BULK_BS_MAX_CHANNELS];
-	int nfds;		   /* the upstream channels' fds, watched by the server */
+	int nfds; /* the upstream channels' fds, watched by the server */
 	uint64_t down_since, next_try, backoff;
 	unsigned tries;
 	struct px_pool *pools;
 	/* Requests that arrived in this round, submitted upstream in one call. */
 	struct bulk_bs_io *ios;
 	unsigned nios, cap;
-	uint64_t inflight_up;	   /* submitted upstream, not completed */
-	uint64_t failed_fast;	   /* failed at once: no upstream */
-	uint64_t lost_inflight;	   /* failed because the upstream went while they were there */
-	struct bs_hop up_hop;	   /* the upstream sessions that ended */
+	uint64_t inflight_up;	/* submitted upstream, not completed */
+	uint64_t failed_fast;	/* failed at once: no upstream */
+	uint64_t lost_inflight; /* failed because the upstream went while they were there */
+	struct bs_hop up_hop;	/* the upstream sessions that ended */
 };
 
 struct px_totals {
@@ -106,7 +106,8 @@ struct px {
 	struct bulk_bs_info info; /* the upstream's export, served as ours */
 	struct px_sess *sessions;
 	unsigned nsessions;
-	unsigned next_ep;	  /* dpdk: the next data endpoint number */
+	unsigned next_ep; /* dpdk: the next data endpoint number */
+	bool shutting;	  /* SIGTERM: no more reconnecting */
 	struct px_totals tot;
 };
 

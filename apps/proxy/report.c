@@ -66,10 +66,9 @@ px_report_client(struct px_sess *s, int reason)
 		" protocol_errors=%" PRIu64 " end=%s",
 		s->id, bulk_bs_conn_peer(s->conn), h.backend, st.requests, st.reads, st.writes,
 		st.flushes, st.errors, st.invalid, h.moved_bytes, h.copied_bytes,
-		s->up_hop.backend[0] ? s->up_hop.backend : "none", s->sessions,
-		s->up_hop.requests, s->up_hop.moved_bytes, s->up_hop.copied_bytes,
-		s->up_hop.tx_copied_frames, s->failed_fast, s->lost_inflight, st.protocol_errors,
-		end_name(reason));
+		s->up_hop.backend[0] ? s->up_hop.backend : "none", s->sessions, s->up_hop.requests,
+		s->up_hop.moved_bytes, s->up_hop.copied_bytes, s->up_hop.tx_copied_frames,
+		s->failed_fast, s->lost_inflight, st.protocol_errors, end_name(reason));
 	px->tot.clients++;
 	if (reason != 0)
 		px->tot.died++;
@@ -103,9 +102,9 @@ px_report_total(const struct px *px)
 		" failed_fast=%" PRIu64 " lost_inflight=%" PRIu64 " pool_refusals=%" PRIu64
 		" live_requests=%" PRIu64 " pools_dropped=%" PRIu64 " pools_leaked=%" PRIu64
 		" protocol_errors=%" PRIu64,
-		px->tot.clients, px->tot.died, ss.refused, px->tot.failed_fast, px->tot.lost_inflight,
-		px->tot.pool_refusals, ss.requests_live, ss.pools_dropped, ss.pools_leaked,
-		ss.protocol_errors);
+		px->tot.clients, px->tot.died, ss.refused, px->tot.failed_fast,
+		px->tot.lost_inflight, px->tot.pool_refusals, ss.requests_live, ss.pools_dropped,
+		ss.pools_leaked, ss.protocol_errors);
 }
 
 void

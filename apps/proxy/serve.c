@@ -154,9 +154,10 @@ px_sleep_hook(void *arg, int *timeout_ms)
 	for (struct px_sess *s = px->sessions; s != NULL; s = s->next) {
 		if (s->nios > 0)
 			return 1;
-		if (s->state == PX_UP && s->up != NULL && bulk_bs_client_arm(s->up, timeout_ms) != 0)
+		if (s->state == PX_UP && s->up != NULL &&
+		    bulk_bs_client_arm(s->up, timeout_ms) != 0)
 			return 1;
-		if (s->state == PX_DOWN) {
+		if (s->state == PX_DOWN && !px->shutting) {
 			/* Wake for the next reconnect attempt. */
 			uint64_t ms = s->next_try > now ? (s->next_try - now) / APP_MS_NS + 1 : 0;
 

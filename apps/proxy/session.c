@@ -35,9 +35,9 @@
 
 /* The session client's own pool: one page, for nothing but its set-up
  * (every request travels in a user's buffer). */
-#define PX_OWN_BUF 4096u
+#define PX_OWN_BUF	    4096u
 #define PX_BACKOFF_FIRST_NS (50 * APP_MS_NS)
-#define PX_BACKOFF_MAX_NS (2 * APP_SEC_NS)
+#define PX_BACKOFF_MAX_NS   (2 * APP_SEC_NS)
 
 int
 px_up_connect(struct px *px, struct bulk_bs_client **out, char *err, size_t len)
@@ -89,8 +89,8 @@ pool_done(void *arg, int status, struct bulk_pool *pool)
 static bool
 same_export(const struct bulk_bs_info *a, const struct bulk_bs_info *b)
 {
-	return a->size == b->size && a->block_min == b->block_min &&
-	       a->block_max == b->block_max && a->flags == b->flags;
+	return a->size == b->size && a->block_min == b->block_min && a->block_max == b->block_max &&
+	       a->flags == b->flags;
 }
 
 int
@@ -105,7 +105,8 @@ px_sess_connect(struct px_sess *s, char *err, size_t len)
 		return rc;
 	}
 	if (!same_export(bulk_bs_client_info(s->up), &px->info)) {
-		snprintf(err, len, "the upstream export is not the one served (size or blocks changed)");
+		snprintf(err, len,
+			 "the upstream export is not the one served (size or blocks changed)");
 		(void)bulk_bs_client_close(s->up);
 		s->up = NULL;
 		return -EPROTO;
@@ -278,7 +279,8 @@ sess_lost(struct px_sess *s, int why, uint64_t now)
 
 	app_err("client %" PRIu64 ": upstream %s %s; its requests fail until it is back "
 		"(reconnecting for %.0f s)",
-		s->id, px->o->upstream, why == -ESHUTDOWN ? "shut down" : "lost", px->o->reconnect_timeout);
+		s->id, px->o->upstream, why == -ESHUTDOWN ? "shut down" : "lost",
+		px->o->reconnect_timeout);
 	px_sess_close_up(s, why == -ESHUTDOWN ? "shutdown" : "lost");
 	px->tot.lost++;
 	s->state = PX_DOWN;
@@ -326,7 +328,7 @@ px_sess_poll(struct px_sess *s, uint64_t now)
 	int n;
 
 	if (s->state == PX_DOWN)
-		return now >= s->next_try ? sess_retry(s, now) : 0;
+		return now >= s->next_try && !s->px->shutting ? sess_retry(s, now) : 0;
 	if (s->state != PX_UP || s->up == NULL)
 		return 0;
 	n = bulk_bs_client_poll(s->up, 0);

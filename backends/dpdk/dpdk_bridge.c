@@ -161,24 +161,6 @@ lend_pool_make(struct bulk_dpdk_port *l)
 	return l->lend_pool != NULL ? 0 : -ENOMEM;
 }
 
-/*
- * Bytes of the next segment at @p va: at most BRIDGE_SEG_MAX, and in
- * IOVA-as-PA mode never across a page (pages need not be contiguous).
- */
-static uint32_t
-lend_seg_len(const uint8_t *va, uint32_t left, bool pa, uintptr_t page)
-{
-	uint32_t n = left < BRIDGE_SEG_MAX ? left : BRIDGE_SEG_MAX;
-
-	if (pa) {
-		uintptr_t to_page = page - ((uintptr_t)va & (page - 1));
-
-		if (n > to_page)
-			n = (uint32_t)to_page;
-	}
-	return n;
-}
-
 int
 bulk_dpdk_buffer_to_mbuf(struct bulk_dpdk_port *l, struct bulk_buffer *buf, uint32_t off,
 			 uint32_t len, bulk_dpdk_mbuf_free_fn free_cb, void *arg,
@@ -186,8 +168,7 @@ bulk_dpdk_buffer_to_mbuf(struct bulk_dpdk_port *l, struct bulk_buffer *buf, uint
 {
 	struct rte_mbuf *head = NULL, **tail = &head, *m;
 	struct dpdk_lend *ln;
-	bool pa = rte_eal_iova_mode() != RTE_IOVA_VA;
-	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	rte_iova_t iova;
 	uint8_t *base;
 	uint32_t nseg = 0, o;
 
@@ -202,8 +183,15 @@ bulk_dpdk_buffer_to_mbuf(struct bulk_dpdk_port *l, struct bulk_buffer *buf, uint
 	if (buf->state != BULK_BUFFER_READ_WRITE)
 		return -BULK_E_NOT_OWNER;
 	base = (uint8_t *)buf->addr + off;
-	for (o = 0; o < len; nseg++)
-		o += lend_seg_len(base + o, len - o, pa, page);
+	/* Segments of at most BRIDGE_SEG_MAX bytes, split where the IOVA of
+	 * the next page does not follow (dpdk_dma_seg(), as zero-copy frames). */
+	for (o = 0; o < len; nseg++) {
+		uint32_t sl = dpdk_dma_seg(NULL, base + o, len - o, BRIDGE_SEG_MAX, &iova);
+
+		if (sl == 0)
+			return -EFAULT; /* a page without an IOVA */
+		o += sl;
+	}
 	if (nseg > UINT16_MAX)
 		return -EINVAL;
 	if (l->lend_pool == NULL && lend_pool_make(l) < 0)
@@ -233,11 +221,9 @@ bulk_dpdk_buffer_to_mbuf(struct bulk_dpdk_port *l, struct bulk_buffer *buf, uint
 	o = 0;
 	for (m = head; m != NULL; m = m->next) {
 		uint8_t *va = base + o;
-		uint32_t sl = lend_seg_len(va, len - o, pa, page);
+		uint32_t sl = dpdk_dma_seg(NULL, va, len - o, BRIDGE_SEG_MAX, &iova);
 
-		rte_pktmbuf_attach_extbuf(m, va,
-					  pa ? rte_mem_virt2iova(va) : (rte_iova_t)(uintptr_t)va,
-					  (uint16_t)sl, &ln->shinfo);
+		rte_pktmbuf_attach_extbuf(m, va, iova, (uint16_t)sl, &ln->shinfo);
 		m->data_len = (uint16_t)sl;
 		m->pkt_len = sl;
 		o += sl;

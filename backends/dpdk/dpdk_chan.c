@@ -229,6 +229,7 @@ dpdk_free(struct bulk_channel *ch)
 		dpdk_listener_del(c);
 	if (c->port != NULL) {
 		dpdk_rel_flush_out(c);
+		dpdk_dma_chan_sync(c, true);
 		dpdk_port_del_chan(c->port, c);
 	}
 	dpdk_rel_fini(c);
@@ -290,6 +291,12 @@ dpdk_tx_ctrl(struct bulk_channel *ch, const struct bulk_ctrl_msg *m)
 		k.buffer_size = rte_cpu_to_be_32(m->pool->buffer_size);
 		k.trust = (uint8_t)ch->trust;
 	}
+	/* Our pool on a slot: DMA-able for the port's device from now on; a
+	 * removed one no longer (the core clears the slot after this). */
+	if (m->type == BULK_MSG_POOL_ASSIGN)
+		dpdk_dma_chan_sync(c, false);
+	if (m->type == BULK_MSG_POOL_REMOVE)
+		dpdk_dma_slot_drop(c, m->slot);
 	if (m->type == BULK_MSG_TEARDOWN) {
 		c->teardown_queued = true;
 		c->teardown_msg = c->msg_tail + c->novf;

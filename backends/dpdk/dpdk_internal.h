@@ -9,6 +9,8 @@
  *   dpdk_chan.c   the ops table: create, bind handshake, tx_burst/tx_ctrl, poll
  *   dpdk_rel.c    reliability: segmentation, window, acks/NAKs, RTO, cwnd,
  *                 reassembly in place and in-order delivery
+ *   dpdk_dma.c    DMA-able pools: the registry of pool memory mapped for the
+ *                 ports' devices, zero-copy segments and their IOVAs
  *
  * Everything of a port runs in its domain's thread, except the external
  * buffer free callback, which runs wherever the driver frees the mbuf.
@@ -54,6 +56,8 @@ static_assert(BULK_DPDK_MAX_PEERS <= BULK_DPDK_MAX_PEERS_LIMIT, "the default is 
 
 extern const struct bulk_backend_ops dpdk_ops;
 
+struct dpdk_dma_region;
+
 /* One message on the send side: a buffer (split into frames) or a control. */
 struct dpdk_txmsg {
 	uint8_t type;
@@ -70,6 +74,8 @@ struct dpdk_txmsg {
 	struct rte_mbuf_ext_shared_info shinfo;
 	struct dpdk_wire_ctrl ctrl;
 	uint8_t meta[BULK_META_MAX];
+	/* Its pool's DMA region (zero copy), or NULL: copied. */
+	const struct dpdk_dma_region *dma;
 };
 
 /* One frame in flight on the send side, by sequence number. */
@@ -203,6 +209,11 @@ struct dpdk_chan {
 
 	int gone_reason;           /* nonzero: peer gone, to report in our poll */
 	struct bulk_dpdk_chan_stats st;
+
+	/* DMA-able pools (dpdk_dma.c): the region each slot's pool holds, in
+	 * step with the core's slots (dma_pool: the pool it was made for). */
+	struct dpdk_dma_region *dma[BULK_CHANNEL_MAX_POOLS];
+	const struct bulk_pool *dma_pool[BULK_CHANNEL_MAX_POOLS];
 };
 
 struct bulk_dpdk_port {
@@ -292,13 +303,15 @@ bool dpdk_port_queue(struct bulk_dpdk_port *l, struct rte_mbuf *m);
 /**
  * Build a frame to peer @p to: headers, the bulk header @p h (host order,
  * converted here), @p meta_len bytes of meta, then @p plen bytes of payload
- * from @p payload (copied) or, with @p ext, by an external-buffer mbuf.
+ * from @p payload (copied) or, with @p ext, by external-buffer mbufs, one
+ * per run of IOVA-contiguous pages of @p dma (dpdk_dma_seg()).
  * @return the frame, or NULL (no mbufs).
  */
 struct rte_mbuf *dpdk_frame_build(struct bulk_dpdk_port *l, const struct dpdk_peer *to,
 				  const struct dpdk_wire_hdr *h, const void *meta,
 				  const void *payload, uint32_t plen,
-				  struct rte_mbuf_ext_shared_info *ext, bool *zc);
+				  struct rte_mbuf_ext_shared_info *ext,
+				  const struct dpdk_dma_region *dma, bool *zc);
 /** Queue a frame without stream data (ack, bind, reset) to @p to. @return false: not sent. */
 bool dpdk_port_send_small(struct bulk_dpdk_port *l, const struct dpdk_peer *to,
 			  const struct dpdk_wire_hdr *h, const void *payload, uint32_t plen);
@@ -339,6 +352,28 @@ int dpdk_bridge_open(struct bulk_dpdk_port *l, const struct bulk_dpdk_port_param
 		     unsigned hdr_room);
 /** The bridge's part of closing: -EBUSY while buffers are lent, else frees its pool. */
 int dpdk_bridge_close(struct bulk_dpdk_port *l);
+
+/* ---- dpdk_dma.c */
+/**
+ * Bring @p c's DMA regions in step with the core's pool slots: a pool new
+ * on a slot is registered and mapped for the port's device, one gone is
+ * released (all of them with @p release_all, when the channel goes). A
+ * pool that cannot be made DMA-able gets no region (counted in dma_failed).
+ */
+void dpdk_dma_chan_sync(struct dpdk_chan *c, bool release_all);
+/** Release slot @p slot's region now (its pool is being removed). */
+void dpdk_dma_slot_drop(struct dpdk_chan *c, uint16_t slot);
+/** Memory @p va .. + @p len goes away: drop any registration of it. */
+void dpdk_dma_forget(const void *va, size_t len);
+/**
+ * The next zero-copy segment at @p va: at most @p left and @p max bytes,
+ * never past a page boundary where the next page's IOVA does not follow
+ * (IOVA-as-PA mode); its IOVA in *@p iova. @p r: the memory's region, or
+ * NULL to ask rte_mem_virt2iova() page by page. @return its length; 0: no
+ * IOVA for @p va (only without a region).
+ */
+uint32_t dpdk_dma_seg(const struct dpdk_dma_region *r, const uint8_t *va, uint32_t left,
+		      uint32_t max, rte_iova_t *iova);
 
 /* ---- dpdk_chan.c (called by the demux) */
 /** A bind request from @p src (a table entry or the frame's source). */

@@ -454,14 +454,16 @@ hdr_from_wire(struct dpdk_wire_hdr *h, const void *src)
 struct rte_mbuf *
 dpdk_frame_build(struct bulk_dpdk_port *l, const struct dpdk_peer *to,
 		 const struct dpdk_wire_hdr *h, const void *meta, const void *payload,
-		 uint32_t plen, struct rte_mbuf_ext_shared_info *ext, bool *zc)
+		 uint32_t plen, struct rte_mbuf_ext_shared_info *ext,
+		 const struct dpdk_dma_region *dma, bool *zc)
 {
 	struct rte_mbuf *m, *x = NULL;
 	struct rte_ether_hdr *eth;
 	struct rte_ipv4_hdr *ip;
 	struct rte_udp_hdr *udp;
 	uint32_t hl = DPDK_WIRE_HDRS + (uint32_t)sizeof(struct dpdk_wire_hdr) + h->meta_len;
-	bool use_ext = ext != NULL && plen > 0;
+	/* Zero copy only from memory the port's device may read. */
+	bool use_ext = ext != NULL && dma != NULL && plen > 0;
 	/* The port sums, except a chain whose header segment ends at an odd
 	 * offset of the datagram (an odd meta size): DPDK 22.11's net_tap
 	 * sums each segment as if it began at an even offset, so the payload
@@ -478,21 +480,24 @@ dpdk_frame_build(struct bulk_dpdk_port *l, const struct dpdk_peer *to,
 		rte_pktmbuf_free(m);
 		return NULL;
 	}
-	if (use_ext) {
+	/* One external mbuf per run of pages whose IOVAs follow each other:
+	 * every segment's IOVA is the device's address of its bytes. */
+	for (uint32_t o = 0; use_ext && o < plen;) {
+		const uint8_t *va = (const uint8_t *)payload + o;
+		rte_iova_t iova;
+		uint32_t sl = dpdk_dma_seg(dma, va, plen - o, UINT16_MAX, &iova);
+
 		x = rte_pktmbuf_alloc(l->ext_pool);
 		if (x == NULL) {
-			rte_pktmbuf_free(m);
+			rte_pktmbuf_free(m); /* and the segments chained so far */
 			return NULL;
 		}
 		rte_mbuf_ext_refcnt_update(ext, 1);
-		rte_pktmbuf_attach_extbuf(x, (void *)(uintptr_t)payload,
-					  rte_eal_iova_mode() == RTE_IOVA_VA
-						  ? (rte_iova_t)(uintptr_t)payload
-						  : rte_mem_virt2iova(payload),
-					  (uint16_t)plen, ext);
-		x->data_len = (uint16_t)plen;
-		x->pkt_len = plen;
+		rte_pktmbuf_attach_extbuf(x, (void *)(uintptr_t)va, iova, (uint16_t)sl, ext);
+		x->data_len = (uint16_t)sl;
+		x->pkt_len = sl;
 		rte_pktmbuf_chain(m, x);
+		o += sl;
 	}
 	eth = (struct rte_ether_hdr *)p;
 	rte_ether_addr_copy(&to->mac, &eth->dst_addr);
@@ -559,7 +564,7 @@ dpdk_port_send_small(struct bulk_dpdk_port *l, const struct dpdk_peer *to,
 
 	if (!to->mac_known)
 		return false;
-	m = dpdk_frame_build(l, to, h, NULL, payload, plen, NULL, NULL);
+	m = dpdk_frame_build(l, to, h, NULL, payload, plen, NULL, NULL, NULL);
 	if (m == NULL)
 		return false;
 	if (!dpdk_port_queue(l, m)) {

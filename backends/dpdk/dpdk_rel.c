@@ -173,7 +173,12 @@ dpdk_rel_queue_msg(struct dpdk_chan *c, uint8_t type, uint16_t slot, uint32_t in
 		memcpy(m->meta, meta, c->ch.meta_size);
 	if (ctrl != NULL)
 		m->ctrl = *ctrl;
-	if (is_data(type) && len > 0 && c->port->tx_zc) {
+	/* Zero copy only from a pool the port's device may read (dpdk_dma.c);
+	 * any other is copied and counted (tx_copied_unregistered). */
+	m->dma = slot < BULK_CHANNEL_MAX_POOLS && c->dma_pool[slot] == c->ch.slots[slot].pool
+			 ? c->dma[slot]
+			 : NULL;
+	if (is_data(type) && len > 0 && c->port->tx_zc && m->dma != NULL) {
 		m->shinfo.free_cb = ext_free_cb;
 		m->shinfo.fcb_opaque = m;
 		rte_mbuf_ext_refcnt_set(&m->shinfo, 1);
@@ -224,7 +229,8 @@ send_frame(struct dpdk_chan *c, uint32_t seq, struct dpdk_txmsg *m, uint32_t fid
 	struct rte_mbuf *f;
 	bool zc = false;
 
-	f = dpdk_frame_build(l, c->peer, &h, m->meta, payload, len, m->zc ? &m->shinfo : NULL, &zc);
+	f = dpdk_frame_build(l, c->peer, &h, m->meta, payload, len, m->zc ? &m->shinfo : NULL,
+			     m->dma, &zc);
 	if (f == NULL)
 		return false;
 	if (!dpdk_port_queue(l, f)) {
@@ -234,10 +240,13 @@ send_frame(struct dpdk_chan *c, uint32_t seq, struct dpdk_txmsg *m, uint32_t fid
 	c->st.frames_tx++;
 	c->st.bytes_tx += len;
 	if (is_data(m->type) && len > 0) {
-		if (zc)
+		if (zc) {
 			c->st.tx_zero_copy++;
-		else
+		} else {
 			c->st.tx_copied++;
+			if (l->tx_zc)
+				c->st.tx_copied_unregistered++;
+		}
 	}
 	c->last_tx_us = now;
 	/* The ack rode along; gaps still need an ACK frame of their own. */
@@ -592,6 +601,10 @@ view_map(void *arg, struct bulk_pool *view)
 static void
 view_unmap(struct bulk_pool *view)
 {
+	/* No device may reach the memory once it is gone: a channel's slot
+	 * may still name the view until its next dpdk_dma_chan_sync(). */
+	if (view->base != NULL)
+		dpdk_dma_forget(view->base, view->map_len);
 	if (view->base != NULL)
 		munmap(view->base, view->map_len);
 	view->base = NULL;
@@ -633,6 +646,11 @@ rx_ctrl(struct dpdk_chan *c, const struct dpdk_rxfrm *e)
 	};
 
 	bulk_core_rx_ctrl(&c->ch, &m);
+	/* A view assigned (registered for the port's device), a slot cleared
+	 * (an assignment refused, a pool removed): regions follow. */
+	if (e->type == BULK_MSG_POOL_ASSIGN || e->type == BULK_MSG_POOL_ASSIGN_REPLY ||
+	    e->type == BULK_MSG_POOL_REMOVE)
+		dpdk_dma_chan_sync(c, false);
 }
 
 /* Deliver complete messages in order. @return messages delivered. */

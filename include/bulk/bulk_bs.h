@@ -191,7 +191,8 @@ int bulk_bs_client_buffer_put(struct bulk_bs_client *c, struct bulk_buffer *buf)
  * Completion of a request, called inside bulk_bs_client_poll() (or inside
  * bulk_bs_client_close() for requests failed there).
  * @param status  0, or a negative errno: the server's (-EINVAL, -ENOSPC,
- *   -EPERM, -EIO, -EOVERFLOW, -ENOTSUP, -ESHUTDOWN, ...), or the
+ *   -EPERM, -EIO, -EOVERFLOW, -ENOTSUP, -ESHUTDOWN, -ENOTCONN from a proxy
+ *   whose own upstream is not connected, ...), or the
  *   client's: -EPROTO (a reply that makes no sense), -ECONNRESET (the
  *   server went away; the buffer came back to us unchanged).
  * @param buf     the request's buffer, owned by the caller again (for a

@@ -228,6 +228,10 @@ struct bulk_dpdk_port_stats {
 				    *   or arp_rx for ARP frames not about our address) */
 	uint64_t buffers_lent;     /**< bulk_dpdk_buffer_to_mbuf() chains whose last mbuf was
 				    *   not freed yet (a gauge) */
+	uint64_t dma_regions;      /**< pool slots of the port's channels whose memory is
+				    *   registered and mapped for its device (a gauge) */
+	uint64_t dma_failed;       /**< pools that could not be made DMA-able (memory someone
+				    *   else registered, no IOVA, mlock refused): sent by copy */
 };
 
 /** Per-channel counters of the DPDK transport (besides bulk_channel_stats). */
@@ -252,6 +256,8 @@ struct bulk_dpdk_chan_stats {
 	uint32_t rto_us;           /**< current retransmission timeout */
 	uint32_t cwnd;             /**< congestion window, frames */
 	uint32_t mss;              /**< payload bytes per frame */
+	uint64_t tx_copied_unregistered; /**< of tx_copied: on a zero-copy port, because the
+					  *   pool's memory is not DMA-able */
 };
 
 /**
@@ -462,7 +468,8 @@ typedef void (*bulk_dpdk_mbuf_free_fn)(void *arg, struct bulk_buffer *buf);
  *   port's domain); -BULK_E_BUFFER_FREE (the buffer is in its pool's free
  *   list); -BULK_E_NOT_OWNER (the buffer is not READ_WRITE here);
  *   -ENOMEM (no mbufs, or no loan record: out of the port's
- *   BULK_DPDK_MAX_LENT).
+ *   BULK_DPDK_MAX_LENT); -EFAULT (IOVA-as-PA mode: a page of the range
+ *   has no IOVA).
  */
 int bulk_dpdk_buffer_to_mbuf(struct bulk_dpdk_port *port, struct bulk_buffer *buf, uint32_t off,
 			     uint32_t len, bulk_dpdk_mbuf_free_fn free_cb, void *arg,

@@ -385,7 +385,8 @@ is_data_op(unsigned op)
 
 /* Queue the request of slot @p s, in buffer @p b, on the next channel. */
 static void
-enqueue(struct bulk_bs_client *c, const struct bs_cslot *s, struct bulk_buffer *b, uint32_t buf_size)
+enqueue(struct bulk_bs_client *c, const struct bs_cslot *s, struct bulk_buffer *b,
+	uint32_t buf_size)
 {
 	struct bs_cchan *cc = &c->chans[c->rr++ % c->nchans];
 	struct bs_cq *q = &cc->q;

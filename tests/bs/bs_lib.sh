@@ -35,6 +35,8 @@ bs_init()
 {
 	T=$(mktemp -d "${TMPDIR:-/tmp}/bs-$1.XXXXXX") || exit 99
 	trap bs_cleanup EXIT
+	# A test that runs out of time says where it was, with the outputs.
+	trap 'fail "interrupted by a signal (the test timed out?)"' TERM INT
 	NBS_CTL="unix:@bs-test-$1-$$"
 }
 

@@ -20,22 +20,9 @@ server=${1:?usage: $0 NBD_ECHO_SERVER}
 pass=0
 fail=0
 
-missing() {
-	for t in nbdinfo nbdcopy qemu-img qemu-io; do
-		command -v "$t" >/dev/null 2>&1 || { echo "$t"; return 0; }
-	done
-	return 1
-}
-if missing >/dev/null; then
-	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-		DEBIAN_FRONTEND=noninteractive timeout 120 apt-get install -y -q \
-			--no-install-recommends libnbd-bin qemu-utils >/dev/null 2>&1 || true
-	fi
-	if t=$(missing); then
-		echo "SKIP: $t is not installed and could not be (apt-get: libnbd-bin, qemu-utils)"
-		exit 77
-	fi
-fi
+# shellcheck source=tests/nbd/nbd_clients_lib.sh
+. "$(dirname "$0")/nbd_clients_lib.sh"
+nbd_need_clients nbdinfo nbdcopy qemu-img qemu-io
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/nbd-clients.XXXXXX") || exit 1
 pids=""

@@ -1,0 +1,124 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# fio's nbd engine against four NBD servers on this machine, one after the
+# other in one run, each over a Unix socket: nbs (memory store, its NBD
+# front end), nbdkit's memory plugin, nbd-server and qemu-nbd (both on a
+# file in /dev/shm, as neither has a memory backend). Jobs: 4 KiB random
+# read and write at QD 32, 1 MiB sequential read and write at QD 8.
+# Reports IOPS, MB/s and IOPS per server core: the server's CPU time
+# (utime + stime from /proc/PID/stat, before and after each job) over the
+# job's wall time.
+#
+#   bench/compare/nbd_compare.sh NBS [SECONDS]   (default 5 s per job)
+#
+# Peers missing are installed with apt-get (nbdkit, nbd-server, qemu-utils,
+# fio); a peer that is still missing is left out of the table.
+set -u
+
+nbs=${1:?usage: $0 NBS [SECONDS]}
+secs=${2:-5}
+size=1G
+hz=$(getconf CLK_TCK)
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+	for t in nbdkit:nbdkit nbd-server:nbd-server qemu-nbd:qemu-utils fio:fio; do
+		command -v "${t%%:*}" >/dev/null 2>&1 ||
+			DEBIAN_FRONTEND=noninteractive timeout 180 apt-get install -y -q \
+				--no-install-recommends "${t#*:}" >/dev/null 2>&1 || true
+	done
+fi
+if ! fio --enghelp=nbd >/dev/null 2>&1; then
+	echo "SKIP: fio has no nbd engine"
+	exit 77
+fi
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/nbd-compare.XXXXXX") || exit 1
+pid=""
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	rm -rf "$dir" /dev/shm/nbd-compare.$$.img
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+sock=$dir/nbd.sock
+img=/dev/shm/nbd-compare.$$.img
+
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+wait_sock() {
+	while [ ! -S "$sock" ]; do
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.1
+	done
+}
+
+start() {
+	rm -f "$sock"
+	case $1 in
+	nbs) "$nbs" --store memory:$size --nbd "unix:$sock" >"$dir/srv.log" 2>&1 & ;;
+	nbdkit) nbdkit --foreground --unix "$sock" memory $size >"$dir/srv.log" 2>&1 & ;;
+	nbd-server)
+		truncate -s $size "$img"
+		printf '[generic]\n\tunixsock = %s\n\tallowlist = true\n[disk]\n\texportname = %s\n' \
+			"$sock" "$img" >"$dir/nbd-server.conf"
+		nbd-server -d -C "$dir/nbd-server.conf" >"$dir/srv.log" 2>&1 & ;;
+	qemu-nbd)
+		truncate -s $size "$img"
+		qemu-nbd -f raw -k "$sock" -t --shared=16 --cache=writeback --aio=threads "$img" \
+			>"$dir/srv.log" 2>&1 & ;;
+	esac
+	pid=$!
+	wait_sock
+}
+
+stop() {
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	pid=""
+	rm -f "$img"
+}
+
+printf '%-11s %-14s %10s %9s %10s %16s\n' server job IOPS MB/s srv_cores IOPS/srv_core
+for srv in nbs nbdkit nbd-server qemu-nbd; do
+	case $srv in
+	nbs) ;;
+	qemu-nbd) command -v qemu-nbd >/dev/null 2>&1 || { echo "($srv: not installed)"; continue; } ;;
+	*) command -v "$srv" >/dev/null 2>&1 || { echo "($srv: not installed)"; continue; } ;;
+	esac
+	if ! start $srv; then
+		echo "($srv: did not start: $(head -c 200 "$dir/srv.log"))"
+		pid=""
+		continue
+	fi
+	uri="nbd+unix:///?socket=$sock"
+	[ $srv = nbd-server ] && uri="nbd+unix:///disk?socket=$sock"
+	for job in randread:4k:32 randwrite:4k:32 read:1m:8 write:1m:8; do
+		rw=${job%%:*}
+		rest=${job#*:}
+		bs=${rest%%:*}
+		qd=${rest#*:}
+		c0=$(cpu_ticks "$pid")
+		t0=$(date +%s.%N)
+		fio --name=j --ioengine=nbd --uri="$uri" --rw="$rw" --bs="$bs" --iodepth="$qd" \
+			--size=512M --time_based --runtime="$secs" --ramp_time=1 \
+			--output-format=json >"$dir/fio.json" 2>"$dir/fio.err"
+		t1=$(date +%s.%N)
+		c1=$(cpu_ticks "$pid")
+		python3 - "$dir/fio.json" "$srv" "$rw $bs QD$qd" "$c0" "$c1" "$t0" "$t1" "$hz" <<'PY'
+import json, sys
+f, srv, job, c0, c1, t0, t1, hz = sys.argv[1:]
+try:
+    t = open(f).read()  # fio may print notes around the JSON
+    j = json.loads(t[t.index("{"):t.rindex("}") + 1])["jobs"][0]
+except Exception:
+    print("%-11s %-14s %10s" % (srv, job, "fio failed")); sys.exit(0)
+d = j["read"] if j["read"]["io_bytes"] else j["write"]
+iops, mbs = d["iops"], d["bw_bytes"] / 1e6
+cores = (float(c1) - float(c0)) / float(hz) / (float(t1) - float(t0))
+print("%-11s %-14s %10.0f %9.1f %10.2f %16.0f" % (srv, job, iops, mbs, cores,
+      iops / cores if cores > 0 else 0))
+PY
+	done
+	stop
+done
