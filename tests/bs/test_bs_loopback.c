@@ -7,10 +7,16 @@
  * verified, with many requests in flight; FLUSH, TRIM, WRITE_ZEROES;
  * client-side checks refuse bad requests; the server answers bad requests
  * (sent raw) with the right error and keeps serving; statistics count
- * what happened and no payload byte was copied on the shm hop; orderly
- * close; the server then shuts down cleanly with no request left.
+ * what happened and no payload byte was copied on the shm hop; pools
+ * added to the client (bulk_bs_client_pool_add(), as nbs-proxy forwards
+ * its users' pools): requests in them wait for the server's answer, go
+ * once it accepted (data verified) and fail with its reason once it
+ * refused (the server's pool_assigned hook); orderly close (conn_closing,
+ * then conn_close); the server then shuts down cleanly with no request
+ * left.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +25,7 @@
 #include <unistd.h>
 
 #include <bulk/bulk.h>
+#include <bulk/bulk_alloc.h>
 #include <bulk/bulk_bs.h>
 
 #define BLOCK	  4096u
@@ -43,8 +50,14 @@ static struct {
 	struct bulk_bs_request *held[BUFS * 4];
 	unsigned nheld;
 	unsigned closed;
+	unsigned closing; /* conn_closing calls */
+	unsigned pools;	  /* pools accepted by pool_assigned */
 	uint64_t requests;
 } srv;
+
+/* Added pools of ADD_OK buffers are accepted, of ADD_NO refused. */
+#define ADD_OK 4u
+#define ADD_NO 3u
 
 static int
 store_do(struct bulk_bs_request *r)
@@ -109,9 +122,37 @@ on_close(void *arg, struct bulk_bs_conn *c, int reason)
 }
 
 static int
+on_pool(void *arg, struct bulk_bs_conn *c, struct bulk_pool *pool)
+{
+	(void)arg;
+	(void)c;
+	if (bulk_pool_buffer_count(pool) == ADD_NO)
+		return -EPERM;
+	srv.pools++;
+	return 0;
+}
+
+static int
+on_closing(void *arg, struct bulk_bs_conn *c, int reason)
+{
+	struct bulk_bs_stats st;
+
+	(void)arg;
+	(void)reason;
+	/* Before the pools go: the channels still exist. */
+	CHECK(bulk_bs_conn_channel(c, 0) != NULL);
+	CHECK(bulk_bs_conn_stats_get(c, &st) == 0 && st.inflight == 0);
+	/* Asked again at the next poll the first time: the server waits. */
+	return srv.closing++ == 0 ? 1 : 0;
+}
+
+static int
 server(const char *ctl, int ready_fd)
 {
-	static const struct bulk_bs_server_ops ops = { .request = on_request, .conn_close = on_close };
+	static const struct bulk_bs_server_ops ops = { .request = on_request,
+						       .conn_close = on_close,
+						       .pool_assigned = on_pool,
+						       .conn_closing = on_closing };
 	struct bulk_bs_server_params p = {
 		.ops = &ops,
 		.export_name = "test",
@@ -145,6 +186,8 @@ server(const char *ctl, int ready_fd)
 	       (unsigned long long)ss.closed, (unsigned long long)ss.died,
 	       (unsigned long long)ss.requests_live);
 	CHECK(ss.requests_live == 0 && ss.pools_leaked == 0 && ss.died == 0);
+	/* The client's own pool and the one added pool that was accepted. */
+	CHECK(srv.pools == 2 && srv.closing == 2);
 	CHECK(bulk_bs_server_free(s) == 0);
 	CHECK(bulk_domain_destroy(d) == 0);
 	free(srv.mem);
@@ -215,6 +258,72 @@ raw_one(struct bulk_bs_client *c, uint16_t op, uint16_t flags, uint64_t off, uin
 		CHECK(bulk_bs_client_buffer_put(c, d.buf) == 0);
 	}
 	return d.status;
+}
+
+static void
+on_pool_done(void *arg, int status, struct bulk_pool *pool)
+{
+	struct done_rec *d = arg;
+
+	(void)pool;
+	d->status = status;
+	d->fired++;
+}
+
+/*
+ * A pool of this domain added to the client: a write and a read in its
+ * buffers, submitted before the server answered, wait for the answer and
+ * then go (accepted) or fail with the server's reason (refused).
+ */
+static void
+added_pool(struct bulk_bs_client *c, struct bulk_domain *d, uint32_t count, bool accept)
+{
+	struct bulk_pool_params pp = { .count = count, .buffer_size = BLOCK, .mem = BULK_MEM_MEMFD };
+	struct done_rec pd = { 0 }, w = { 0 }, r = { 0 };
+	struct bulk_pool *pool;
+	struct bulk_buffer *b0, *b1;
+
+	CHECK(bulk_pool_alloc(d, &pp, &pool) == 0);
+	CHECK(bulk_bs_client_pool_add(c, pool, on_pool_done, &pd) == 0);
+	CHECK(bulk_bs_client_pool_add(c, pool, on_pool_done, &pd) == -EEXIST);
+	b0 = bulk_pool_get(pool);
+	b1 = bulk_pool_get(pool);
+	CHECK(b0 != NULL && b1 != NULL);
+	fill(b0->addr, 9, 3);
+	{
+		struct bulk_bs_io io = { .op = BULK_BS_OP_WRITE, .offset = 9 * BLOCK,
+					 .length = BLOCK, .buf = b0, .done = on_done, .arg = &w };
+
+		CHECK(bulk_bs_client_submit(c, &io, 1) == 1);
+	}
+	while (pd.fired == 0)
+		CHECK(bulk_bs_client_poll(c, 10) >= 0);
+	wait_all(c);
+	CHECK(pd.fired == 1 && w.fired == 1);
+	printf("client: added pool of %u: %s; its write: %s\n", count,
+	       pd.status ? bulk_strerror(pd.status) : "accepted",
+	       w.status ? bulk_strerror(w.status) : "done");
+	if (accept) {
+		struct bulk_bs_io io = { .op = BULK_BS_OP_READ, .offset = 9 * BLOCK,
+					 .length = BLOCK, .buf = b1, .done = on_done, .arg = &r };
+
+		CHECK(pd.status == 0 && w.status == 0 && w.buf == b0);
+		CHECK(bulk_bs_client_submit(c, &io, 1) == 1);
+		wait_all(c);
+		CHECK(r.fired == 1 && r.status == 0 && r.buf == b1 && check(b1->addr, 9, 3));
+	} else {
+		struct bulk_bs_io io = { .op = BULK_BS_OP_READ, .offset = 9 * BLOCK,
+					 .length = BLOCK, .buf = b1, .done = on_done, .arg = &r };
+
+		/* The write waited for the answer and failed with it. */
+		CHECK(pd.status != 0 && w.status == pd.status && w.buf == b0);
+		/* From now on refused at once, with the same reason. */
+		CHECK(bulk_bs_client_submit(c, &io, 1) == pd.status);
+	}
+	(void)bulk_pool_put(b0);
+	(void)bulk_pool_put(b1);
+	/* Added pools stay until the client closes (freed after it). */
+	CHECK(bulk_pool_free(pool) == -BULK_E_POOL_ASSIGNED || !accept);
 }
 
 static int
@@ -340,16 +449,22 @@ client(const char *ctl)
 		CHECK(bulk_bs_client_buffer_put(c, r.buf) == 0);
 	}
 
+	/* Pools of the domain beyond the client's own. */
+	added_pool(c, d, ADD_OK, true);
+	added_pool(c, d, ADD_NO, false);
+
 	CHECK(bulk_bs_client_stats_get(c, &st) == 0);
 	printf("client: %llu requests, %llu errors, %llu B written, %llu B read, "
 	       "moved %llu, lib copies %llu\n",
 	       (unsigned long long)st.requests, (unsigned long long)st.errors,
 	       (unsigned long long)st.write_bytes, (unsigned long long)st.read_bytes,
 	       (unsigned long long)st.chan.moves_tx, (unsigned long long)st.chan.lib_copy_bytes);
-	CHECK(st.errors == 11 && st.protocol_errors == 0);
+	/* The 11 bad requests and the write in the refused pool. */
+	CHECK(st.errors == 12 && st.protocol_errors == 0);
 	CHECK(st.chan.lib_copy_bytes == 0 && st.chan.trust_copy_bytes == 0);
-	CHECK(st.write_bytes == (uint64_t)NBLOCKS * BLOCK);
+	CHECK(st.write_bytes == (uint64_t)(NBLOCKS + 1) * BLOCK);
 	CHECK(bulk_bs_client_close(c) == 0);
+	/* The domain frees the added pools (on no channel any more). */
 	CHECK(bulk_domain_destroy(d) == 0);
 	printf("client: closed\n");
 	return 0;
