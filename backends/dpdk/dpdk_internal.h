@@ -237,6 +237,9 @@ struct bulk_dpdk_port {
 	uint32_t rx_share;             /* window one channel may offer (port_share()) */
 	uint32_t peer_timeout_us;
 	struct rte_mempool *rx_pool, *hdr_pool, *ext_pool;
+	/* Zero-copy port: whole frames for payloads that must be copied
+	 * (memory that is not DMA-able), made on first use. */
+	struct rte_mempool *copy_pool;
 	/* The peer table: max_peers entries (1 with a fixed peer), found by
 	 * scanning, which only binds, resets and ARP do: a stream frame goes
 	 * by channel id, and its channel names its peer. */

@@ -451,6 +451,34 @@ hdr_from_wire(struct dpdk_wire_hdr *h, const void *src)
 	h->total = rte_be_to_cpu_32(w.total);
 }
 
+/*
+ * A zero-copy port's header mbufs hold headers only: a payload it must
+ * copy (its pool is not DMA-able) goes in a whole-frame mbuf from a pool
+ * made the first time (rare: the slow path). NULL if it cannot be made.
+ */
+static struct rte_mempool *
+port_copy_pool(struct bulk_dpdk_port *l)
+{
+	char name[RTE_MEMPOOL_NAMESIZE];
+	unsigned seq;
+
+	if (bulk_likely(l->copy_pool != NULL) || l->hdr_pool == NULL)
+		return l->copy_pool != NULL ? l->copy_pool : l->hdr_pool;
+	/* The application's pool, if a whole frame fits its mbufs. */
+	if (rte_pktmbuf_data_room_size(l->hdr_pool) >=
+	    RTE_PKTMBUF_HEADROOM + (unsigned)l->mtu + DPDK_WIRE_ETH_LEN)
+		return l->hdr_pool;
+	pthread_mutex_lock(&reg_lock);
+	seq = pool_seq++;
+	pthread_mutex_unlock(&reg_lock);
+	snprintf(name, sizeof(name), "bulk_c%u_%u", seq, (unsigned)l->port_id);
+	l->copy_pool = rte_pktmbuf_pool_create(
+		name, 1023, 64, 0,
+		(uint16_t)(RTE_PKTMBUF_HEADROOM + (unsigned)l->mtu + DPDK_WIRE_ETH_LEN + 64u),
+		rte_eth_dev_socket_id(l->port_id));
+	return l->copy_pool;
+}
+
 struct rte_mbuf *
 dpdk_frame_build(struct bulk_dpdk_port *l, const struct dpdk_peer *to,
 		 const struct dpdk_wire_hdr *h, const void *meta, const void *payload,
@@ -472,7 +500,7 @@ dpdk_frame_build(struct bulk_dpdk_port *l, const struct dpdk_peer *to,
 	bool off = l->tx_csum_off && !(use_ext && (h->meta_len & 1));
 	uint8_t *p;
 
-	m = rte_pktmbuf_alloc(l->hdr_pool);
+	m = rte_pktmbuf_alloc(!use_ext && plen > 0 && l->tx_zc ? port_copy_pool(l) : l->hdr_pool);
 	if (m == NULL)
 		return NULL;
 	p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(hl + (use_ext ? 0 : plen)));
@@ -1083,6 +1111,9 @@ port_free(struct bulk_dpdk_port *l)
 		rte_mempool_free(l->hdr_pool);
 	if (l->ext_pool != NULL && rte_mempool_in_use_count(l->ext_pool) == 0)
 		rte_mempool_free(l->ext_pool);
+	/* Whole frames, like the header pool's, may sit in a peer's ring. */
+	if (l->copy_pool != NULL && rte_mempool_in_use_count(l->copy_pool) == 0)
+		rte_mempool_free(l->copy_pool);
 	if (l->own_rx_pool && rte_mempool_in_use_count(l->rx_pool) == 0)
 		rte_mempool_free(l->rx_pool);
 	bulk_free(l->peers);
