@@ -2,6 +2,7 @@
 /*
  * Hop counters (bs_hop.h).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -39,4 +40,23 @@ bs_hop_sum(struct bs_hop *a, const struct bs_hop *b)
 	a->moved_bytes += b->moved_bytes;
 	a->copied_bytes += b->copied_bytes;
 	a->tx_copied_frames += b->tx_copied_frames;
+}
+
+const char *
+bs_hop_end_name(int reason)
+{
+	switch (reason) {
+	case 0:
+		return "goodbye";
+	case -ECONNRESET:
+		return "hangup";
+	case -ETIMEDOUT:
+		return "timeout";
+	case -ESHUTDOWN:
+		return "shutdown";
+	case -BULK_E_PEER_GONE:
+		return "died";
+	default:
+		return "error";
+	}
 }

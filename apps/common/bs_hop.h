@@ -36,6 +36,9 @@ struct bs_hop {
 /** Fill @p h from a connection's or client's counters (tx_copied_frames left alone). */
 void bs_hop_from_stats(struct bs_hop *h, const struct bulk_bs_stats *st);
 
+/** How a client's or session's connection ended, for the statistics lines. */
+const char *bs_hop_end_name(int reason);
+
 /** Add the transmit copies of a live data channel (dpdk; 0 otherwise). */
 void bs_hop_add_channel(struct bs_hop *h, const struct bulk_channel *ch);
 

@@ -29,25 +29,6 @@ static struct {
 	uint64_t clients, requests, errors, invalid, moved, copied, tx_copied_frames, store_copied;
 } nbs_tot;
 
-static const char *
-end_name(int reason)
-{
-	switch (reason) {
-	case 0:
-		return "goodbye";
-	case -ECONNRESET:
-		return "hangup";
-	case -ETIMEDOUT:
-		return "timeout";
-	case -ESHUTDOWN:
-		return "shutdown";
-	case -BULK_E_PEER_GONE:
-		return "died";
-	default:
-		return "error";
-	}
-}
-
 void
 nbs_report_client(struct bulk_bs_conn *c, int reason, const struct nbs_client *cl)
 {
@@ -65,7 +46,7 @@ nbs_report_client(struct bulk_bs_conn *c, int reason, const struct nbs_client *c
 		" protocol_errors=%" PRIu64 " end=%s",
 		bulk_bs_conn_id(c), bulk_bs_conn_peer(c), h.backend, st.requests, st.reads,
 		st.writes, st.flushes, st.trims, st.zeroes, st.errors, st.invalid, h.moved_bytes,
-		h.copied_bytes, h.tx_copied_frames, sc, st.protocol_errors, end_name(reason));
+		h.copied_bytes, h.tx_copied_frames, sc, st.protocol_errors, bs_hop_end_name(reason));
 	nbs_tot.clients++;
 	nbs_tot.requests += st.requests;
 	nbs_tot.errors += st.errors;

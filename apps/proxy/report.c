@@ -19,25 +19,6 @@
 #include "app.h"
 #include "proxy.h"
 
-static const char *
-end_name(int reason)
-{
-	switch (reason) {
-	case 0:
-		return "goodbye";
-	case -ECONNRESET:
-		return "hangup";
-	case -ETIMEDOUT:
-		return "timeout";
-	case -ESHUTDOWN:
-		return "shutdown";
-	case -BULK_E_PEER_GONE:
-		return "died";
-	default:
-		return "error";
-	}
-}
-
 void
 px_report_session(const struct px_sess *s, const struct bs_hop *h, const char *end)
 {
@@ -68,7 +49,7 @@ px_report_client(struct px_sess *s, int reason)
 		st.flushes, st.errors, st.invalid, h.moved_bytes, h.copied_bytes,
 		s->up_hop.backend[0] ? s->up_hop.backend : "none", s->sessions, s->up_hop.requests,
 		s->up_hop.moved_bytes, s->up_hop.copied_bytes, s->up_hop.tx_copied_frames,
-		s->failed_fast, s->lost_inflight, st.protocol_errors, end_name(reason));
+		s->failed_fast, s->lost_inflight, st.protocol_errors, bs_hop_end_name(reason));
 	px->tot.clients++;
 	if (reason != 0)
 		px->tot.died++;
