@@ -41,121 +41,13 @@
 #include <bulk/bulk_alloc.h>
 
 #include "dpdk_test.h"
+#include "hugepages.h"
 #include "xfer.h"
 
-#define HP_DIR	"/sys/kernel/mm/hugepages/hugepages-2048kB"
-#define HP_LOCK "/tmp/bulk-test_alloc-hugepages.lock"
 #define HP_NEED 20 /* EAL's -m 32 (16 pages) and the 2 MiB pages of a 2 MiB pool */
 #define POOL_N	32
 #define BUF_MAX (64u << 10)
 #define COUNT	400
-
-static volatile sig_atomic_t hp_added;
-
-static long
-hp_read(const char *name)
-{
-	char path[128];
-	char buf[32];
-	ssize_t n;
-	long v = 0;
-	int fd;
-
-	snprintf(path, sizeof(path), HP_DIR "/%s", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf));
-	close(fd);
-	if (n <= 0 || buf[0] < '0' || buf[0] > '9')
-		return -1;
-	for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
-		v = v * 10 + (buf[i] - '0');
-	return v;
-}
-
-/* Async-signal-safe: a handler calls it. */
-static int
-hp_write_nr(long v)
-{
-	char buf[24];
-	size_t i = sizeof(buf);
-	int fd, rc = 0;
-
-	do {
-		buf[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v > 0 && i > 0);
-	fd = open(HP_DIR "/nr_hugepages", O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, buf + i, sizeof(buf) - i) < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
-static void
-hp_give_back(void)
-{
-	long added = hp_added, nr;
-
-	if (added == 0)
-		return;
-	hp_added = 0;
-	nr = hp_read("nr_hugepages");
-	if (nr >= 0)
-		(void)hp_write_nr(nr > added ? nr - added : 0);
-}
-
-static void
-hp_on_signal(int sig)
-{
-	hp_give_back();
-	raise(sig); /* SA_RESETHAND: die of it */
-}
-
-/* Reserve HP_NEED free pages. NULL, or why not. */
-static const char *
-hp_reserve(char *why, size_t len)
-{
-	long avail = hp_read("free_hugepages") - hp_read("resv_hugepages"), nr, got;
-	const int deadly[] = { SIGTERM, SIGINT, SIGHUP };
-	struct sigaction sa;
-	sigset_t sigs, old;
-	int rc;
-
-	if (hp_read("nr_hugepages") < 0) {
-		snprintf(why, len, "no 2 MiB hugepages in this kernel (%s)", HP_DIR);
-		return why;
-	}
-	if (avail >= HP_NEED)
-		return NULL;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = hp_on_signal;
-	sa.sa_flags = SA_RESETHAND;
-	for (unsigned i = 0; i < 3; i++)
-		CHECK_EQ_INT(sigaction(deadly[i], &sa, NULL), 0);
-	CHECK_EQ_INT(atexit(hp_give_back), 0);
-	sigemptyset(&sigs);
-	for (unsigned i = 0; i < 3; i++)
-		sigaddset(&sigs, deadly[i]);
-	CHECK_EQ_INT(sigprocmask(SIG_BLOCK, &sigs, &old), 0);
-	nr = hp_read("nr_hugepages");
-	rc = hp_write_nr(nr + (HP_NEED - avail));
-	got = hp_read("nr_hugepages");
-	if (got > nr)
-		hp_added = (sig_atomic_t)(got - nr);
-	CHECK_EQ_INT(sigprocmask(SIG_SETMASK, &old, NULL), 0);
-	if (rc != 0 || hp_read("free_hugepages") - hp_read("resv_hugepages") < HP_NEED) {
-		hp_give_back();
-		snprintf(why, len, "could not reserve %d free 2 MiB pages (%s)", HP_NEED,
-			 rc != 0 ? strerror(-rc) : "memory too fragmented?");
-		return why;
-	}
-	printf("hugepages: added %ld to nr_hugepages (given back at exit)\n", (long)hp_added);
-	return NULL;
-}
 
 /* ------------------------------------------------------------ the tx check */
 
@@ -364,10 +256,8 @@ main(int argc, char **argv)
 		CHECK_SKIP("not root: IOVA-as-PA needs /proc/self/pagemap and hugepages");
 	if (access("/proc/self/pagemap", R_OK) != 0)
 		CHECK_SKIP("cannot read /proc/self/pagemap");
-	lock = open(HP_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	CHECK(lock >= 0);
-	CHECK_EQ_INT(flock(lock, LOCK_EX), 0);
-	skip = hp_reserve(why, sizeof(why));
+	lock = hp_lock();
+	skip = hp_reserve(HP_NEED, why, sizeof(why));
 	if (skip != NULL)
 		CHECK_SKIP("%s", skip);
 	snprintf(prefix, sizeof(prefix), "--file-prefix=bulk_iova_%d", (int)getpid());

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "hugepages.h"
 
 #define NPOOLS 1000
 
@@ -216,92 +217,7 @@ test_mem_kinds(struct bulk_domain *d)
 	printf("  memfd: fd maps the pool; anon: -ENOTSUP\n");
 }
 
-/*
- * Hugepage memory comes from the kernel's persistent pool of 2 MiB pages
- * (nr_hugepages), which is usually empty. As root the test adds the pages
- * it lacks through sysfs and gives back exactly as many when it is done,
- * whichever way it ends: at the end of the part, at exit (a failed CHECK
- * exits) and on SIGTERM/SIGINT/SIGHUP (meson's timeout). Test processes
- * that do this take HP_LOCK for the whole part, so that two of them (two
- * build configurations) never mix up their counts. Not root, no 2 MiB
- * pages in this kernel, or the kernel cannot find them: skipped, saying why.
- */
-#define HP_DIR	 "/sys/kernel/mm/hugepages/hugepages-2048kB"
-#define HP_SIZE	 (2u << 20)
 #define HP_PAGES 2 /* the pool spans two pages: both must be huge */
-#define HP_LOCK	 "/tmp/bulk-test_alloc-hugepages.lock"
-
-/* Pages this process added to nr_hugepages and still owes back. */
-static volatile sig_atomic_t hp_added;
-
-/* A sysfs counter of HP_DIR, or -1. Async-signal-safe (a handler calls it). */
-static long
-hp_read(const char *name)
-{
-	char path[128] = HP_DIR "/";
-	char buf[32];
-	size_t at = strlen(path);
-	ssize_t n;
-	long v = 0;
-	int fd;
-
-	for (size_t i = 0; name[i] != '\0' && at < sizeof(path) - 1; i++)
-		path[at++] = name[i];
-	path[at] = '\0';
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf));
-	close(fd);
-	if (n <= 0 || buf[0] < '0' || buf[0] > '9')
-		return -1;
-	for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
-		v = v * 10 + (buf[i] - '0');
-	return v;
-}
-
-/* Ask for @p v persistent pages. 0 or -errno. Async-signal-safe. */
-static int
-hp_write_nr(long v)
-{
-	char buf[24];
-	size_t i = sizeof(buf);
-	int fd, rc = 0;
-
-	do {
-		buf[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v > 0 && i > 0);
-	fd = open(HP_DIR "/nr_hugepages", O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, buf + i, sizeof(buf) - i) < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
-/* Give back what we added, once (atexit, signal handler, end of the part). */
-static void
-hp_give_back(void)
-{
-	long added = hp_added, nr;
-
-	if (added == 0)
-		return;
-	hp_added = 0;
-	nr = hp_read("nr_hugepages");
-	if (nr >= 0)
-		(void)hp_write_nr(nr > added ? nr - added : 0);
-}
-
-static void
-hp_on_signal(int sig)
-{
-	hp_give_back();
-	/* SA_RESETHAND restored the default action: die of the signal. */
-	raise(sig);
-}
 
 /* The kernel page size of the mapping that holds @p addr, in KiB, or -1. */
 static long
@@ -328,67 +244,6 @@ kernel_page_kib(const void *addr)
 	return kib;
 }
 
-/* Reserve HP_PAGES free 2 MiB pages if there are too few. NULL, or why not. */
-static const char *
-hp_reserve(char *why, size_t len)
-{
-	static bool handlers;
-	long nr, got, want, avail = hp_read("free_hugepages") - hp_read("resv_hugepages");
-	sigset_t sigs, old;
-	int rc;
-
-	if (avail >= HP_PAGES)
-		return NULL;
-	if (geteuid() != 0) {
-		snprintf(why, len,
-			 "not root: %ld of the %d free 2 MiB pages it needs, and "
-			 "only root may add some (%s/nr_hugepages)",
-			 avail, HP_PAGES, HP_DIR);
-		return why;
-	}
-	nr = hp_read("nr_hugepages");
-	CHECK(nr >= 0);
-	if (!handlers) {
-		struct sigaction sa;
-		const int deadly[] = { SIGTERM, SIGINT, SIGHUP };
-
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = hp_on_signal;
-		sa.sa_flags = SA_RESETHAND;
-		for (unsigned i = 0; i < 3; i++)
-			CHECK_EQ_INT(sigaction(deadly[i], &sa, NULL), 0);
-		CHECK_EQ_INT(atexit(hp_give_back), 0);
-		handlers = true;
-	}
-	/* No signal between the write and noting what it added: nothing leaks. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGHUP);
-	CHECK_EQ_INT(sigprocmask(SIG_BLOCK, &sigs, &old), 0);
-	want = HP_PAGES - avail;
-	rc = hp_write_nr(nr + want);
-	got = hp_read("nr_hugepages");
-	if (got > nr)
-		hp_added = (sig_atomic_t)(got - nr);
-	CHECK_EQ_INT(sigprocmask(SIG_SETMASK, &old, NULL), 0);
-	if (rc != 0) {
-		hp_give_back();
-		snprintf(why, len, "cannot write %s/nr_hugepages: %s", HP_DIR, strerror(-rc));
-		return why;
-	}
-	avail = hp_read("free_hugepages") - hp_read("resv_hugepages");
-	if (avail < HP_PAGES) {
-		hp_give_back();
-		snprintf(why, len,
-			 "asked the kernel for %ld more 2 MiB pages, it found %ld "
-			 "(memory too fragmented?)",
-			 want, got - nr);
-		return why;
-	}
-	return NULL;
-}
-
 /* NULL when the part ran, or why it was skipped. */
 static const char *
 test_hugepage(struct bulk_domain *d)
@@ -410,15 +265,9 @@ test_hugepage(struct bulk_domain *d)
 			 strerror(errno));
 		return why;
 	}
-	/* O_CREAT only when it is not there: protected_regular refuses O_CREAT
-	 * on another user's file in /tmp even when it exists. */
-	lock = open(HP_LOCK, O_RDONLY | O_CLOEXEC);
-	if (lock < 0 && errno == ENOENT)
-		lock = open(HP_LOCK, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
-	CHECK(lock >= 0);
-	CHECK_EQ_INT(flock(lock, LOCK_EX), 0);
+	lock = hp_lock();
 	nr0 = hp_read("nr_hugepages");
-	skip = hp_reserve(why, sizeof(why));
+	skip = hp_reserve(HP_PAGES, why, sizeof(why));
 	if (skip != NULL) {
 		close(lock);
 		return skip;
