@@ -204,8 +204,7 @@ out:
 	nbs_bridge_fini(&bridge);
 	bs_dpdk_close(dpdk);
 	if (dom != NULL && (rc = bulk_domain_destroy(dom)) < 0) {
-		/* Only a client that tore down while we held its buffers leaves
-		 * a view behind (stats: pools_leaked). */
+		/* A view lib/bs could neither free nor drop (stats: pools_leaked). */
 		app_err("domain: %s", bulk_strerror(rc));
 	}
 	return status;

@@ -273,6 +273,8 @@ void bs_serve_pools_release(struct bulk_bs_conn *c, struct bulk_pool_id *ids, un
 			    unsigned max);
 /* Add a channel's counters into @p st. */
 void bs_chan_stats_add(struct bulk_bs_stats *st, const struct bulk_channel *ch);
+/** Count one finished request of @p op (enum bulk_bs_op) in @p st. */
+void bs_stats_count(struct bulk_bs_stats *st, unsigned op, uint64_t length, int status);
 
 /* server.c: a connection is over (0: goodbye; else why). */
 void bs_conn_end(struct bulk_bs_conn *c, int reason);

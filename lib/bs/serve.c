@@ -36,22 +36,21 @@ bs_chan_stats_add(struct bulk_bs_stats *st, const struct bulk_channel *ch)
 		dst[i] += src[i];
 }
 
-static void
-count_done(struct bulk_bs_conn *c, const struct bs_sreq *r, int status)
+/* Count one finished request in @p st (client and server alike). */
+void
+bs_stats_count(struct bulk_bs_stats *st, unsigned op, uint64_t length, int status)
 {
-	struct bulk_bs_stats *st = &c->st;
-
 	st->requests++;
-	switch (r->pub.op) {
+	switch (op) {
 	case BULK_BS_OP_READ:
 		st->reads++;
 		if (status == 0)
-			st->read_bytes += r->pub.length;
+			st->read_bytes += length;
 		break;
 	case BULK_BS_OP_WRITE:
 		st->writes++;
 		if (status == 0)
-			st->write_bytes += r->pub.length;
+			st->write_bytes += length;
 		break;
 	case BULK_BS_OP_FLUSH:
 		st->flushes++;
@@ -67,6 +66,12 @@ count_done(struct bulk_bs_conn *c, const struct bs_sreq *r, int status)
 	}
 	if (status != 0)
 		st->errors++;
+}
+
+static void
+count_done(struct bulk_bs_conn *c, const struct bs_sreq *r, int status)
+{
+	bs_stats_count(&c->st, r->pub.op, r->pub.length, status);
 }
 
 /* Queue @p r to go back with @p status at the next flush. */

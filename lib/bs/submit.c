@@ -180,34 +180,7 @@ slot_of(struct bulk_bs_client *c, const struct bulk_buffer *b)
 static void
 count_done(struct bulk_bs_client *c, const struct bs_cslot *s, int status)
 {
-	struct bulk_bs_stats *st = &c->st;
-
-	st->requests++;
-	switch (s->op) {
-	case BULK_BS_OP_READ:
-		st->reads++;
-		if (status == 0)
-			st->read_bytes += s->length;
-		break;
-	case BULK_BS_OP_WRITE:
-		st->writes++;
-		if (status == 0)
-			st->write_bytes += s->length;
-		break;
-	case BULK_BS_OP_FLUSH:
-		st->flushes++;
-		break;
-	case BULK_BS_OP_TRIM:
-		st->trims++;
-		break;
-	case BULK_BS_OP_WRITE_ZEROES:
-		st->zeroes++;
-		break;
-	default:
-		break;
-	}
-	if (status != 0)
-		st->errors++;
+	bs_stats_count(&c->st, s->op, s->length, status);
 }
 
 /* Finish the request in slot @p s, whose buffer @p b is ours again (or lost: NULL). */
