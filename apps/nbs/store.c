@@ -377,6 +377,21 @@ nbs_store_inflight(const struct nbs_store *s)
 }
 
 int
+nbs_store_extents(struct nbs_store *s, uint64_t offset, uint64_t len,
+		  struct nbs_store_extent *ext, unsigned max)
+{
+	if (s == NULL || ext == NULL || max == 0 || len == 0 || offset > s->size ||
+	    len > s->size - offset)
+		return -EINVAL;
+	if (s->ops->extents == NULL) {
+		ext[0].length = len;
+		ext[0].hole = false;
+		return 1;
+	}
+	return s->ops->extents(s, offset, len, ext, max);
+}
+
+int
 nbs_store_stats_get(const struct nbs_store *s, struct nbs_store_stats *st)
 {
 	if (s == NULL || st == NULL)

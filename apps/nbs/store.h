@@ -174,6 +174,12 @@ struct nbs_store_stats {
 	uint64_t inflight_max;            /**< most requests in flight at once */
 };
 
+/** One run of a store's bytes, as nbs_store_extents() reports it. */
+struct nbs_store_extent {
+	uint64_t length; /**< bytes, > 0 */
+	bool hole;       /**< reads as zeros and takes no space */
+};
+
 /** Open a store of the kind the spec string's prefix names. */
 typedef int (*nbs_store_open_fn)(const char *arg, const struct nbs_store_params *params,
 				 struct nbs_store **out);
@@ -189,6 +195,9 @@ typedef int (*nbs_store_fd_fn)(struct nbs_store *s);
 typedef int (*nbs_store_arm_fn)(struct nbs_store *s);
 /** Block until at least one asynchronous completion is ready. */
 typedef int (*nbs_store_wait_fn)(struct nbs_store *s);
+/** Describe [offset, offset + len) as runs of data and holes; see nbs_store_extents(). */
+typedef int (*nbs_store_extents_fn)(struct nbs_store *s, uint64_t offset, uint64_t len,
+				    struct nbs_store_extent *ext, unsigned max);
 
 /**
  * A store kind. The front end (store.c) checks every request with
@@ -209,6 +218,7 @@ struct nbs_store_ops {
 	nbs_store_fd_fn fd;
 	nbs_store_arm_fn arm;
 	nbs_store_wait_fn wait;
+	nbs_store_extents_fn extents; /**< NULL: everything is data */
 };
 
 /**
@@ -322,6 +332,25 @@ int nbs_store_arm(struct nbs_store *s);
 
 /** @return requests submitted whose callback has not run yet (0 for NULL). */
 uint64_t nbs_store_inflight(const struct nbs_store *s);
+
+/**
+ * Which bytes of a range hold data and which are holes (never written,
+ * trimmed or zeroed with a hole: they read as zeros): what NBD's
+ * BLOCK_STATUS (base:allocation) and sparse reads (OFFSET_HOLE) report.
+ * Synchronous: a bitmap for memory, SEEK_DATA / SEEK_HOLE for files; a
+ * store that cannot tell reports data. A hole is never reported where
+ * there may be data; data may be reported for zeros.
+ * @param offset,len  the range; must lie inside the store, len > 0
+ * @param ext         receives the runs, in order from @p offset
+ * @param max         room in @p ext (> 0); the runs stop at @p max even
+ *                    if they do not reach offset + len
+ * @return the number of runs (1..max), which together cover a prefix of
+ *   the range (the whole range unless @p max was reached);
+ *   -EINVAL (NULL store or ext, max or len 0, the range past the end or
+ *   overflowing).
+ */
+int nbs_store_extents(struct nbs_store *s, uint64_t offset, uint64_t len,
+		      struct nbs_store_extent *ext, unsigned max);
 
 /** Copy the counters into @p st. @return 0; -EINVAL. */
 int nbs_store_stats_get(const struct nbs_store *s, struct nbs_store_stats *st);

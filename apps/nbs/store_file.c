@@ -606,6 +606,70 @@ file_ring_init(struct file_store *f, unsigned depth)
 	return 0;
 }
 
+/*
+ * SEEK_DATA / SEEK_HOLE, as nbdkit's file plugin answers block status.
+ * A block device, or a file system without them, is all data.
+ */
+static int
+file_extents(struct nbs_store *s, uint64_t offset, uint64_t len, struct nbs_store_extent *ext,
+	     unsigned max)
+{
+	struct file_store *f = file_of(s);
+	uint64_t off = offset, end = offset + len;
+	unsigned n = 0;
+
+	if (f->blkdev) {
+		ext[0].length = len;
+		ext[0].hole = false;
+		return 1;
+	}
+	while (off < end && n < max) {
+		off_t d = lseek(f->fd, (off_t)off, SEEK_DATA);
+		uint64_t next;
+		bool hole;
+
+		if (d < 0 && errno == ENXIO) {
+			/* No data from here to the end of the file. */
+			hole = true;
+			next = end;
+		} else if (d < 0) {
+			break; /* cannot tell: the rest is data (below) */
+		} else if ((uint64_t)d > off) {
+			hole = true;
+			next = (uint64_t)d;
+		} else {
+			off_t h = lseek(f->fd, (off_t)off, SEEK_HOLE);
+
+			if (h < 0)
+				break;
+			hole = false;
+			next = (uint64_t)h;
+		}
+		if (next > end)
+			next = end;
+		if (next <= off)
+			break;
+		if (n > 0 && ext[n - 1].hole == hole) {
+			ext[n - 1].length += next - off;
+		} else {
+			ext[n].length = next - off;
+			ext[n].hole = hole;
+			n++;
+		}
+		off = next;
+	}
+	if (off < end && n < max) {
+		if (n > 0 && !ext[n - 1].hole) {
+			ext[n - 1].length += end - off;
+		} else {
+			ext[n].length = end - off;
+			ext[n].hole = false;
+			n++;
+		}
+	}
+	return (int)n;
+}
+
 static int
 file_open(const char *arg, const struct nbs_store_params *p, struct nbs_store **out)
 {
@@ -703,4 +767,5 @@ const struct nbs_store_ops nbs_store_file_ops = {
 	.fd = file_fd,
 	.arm = file_arm,
 	.wait = file_wait,
+	.extents = file_extents,
 };

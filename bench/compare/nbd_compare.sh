@@ -44,7 +44,16 @@ trap 'exit 1' INT TERM
 sock=$dir/nbd.sock
 img=/dev/shm/nbd-compare.$$.img
 
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# A server's CPU ticks, with its children's: nbd-server forks one per
+# connection. A live child counts its own utime + stime; one that exited
+# and was reaped is in the parent's cutime + cstime; so each is counted once.
+cpu_ticks() {
+	t=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat")
+	for c in $(cat "/proc/$1/task/"*/children 2>/dev/null); do
+		t=$((t + $(awk '{ print $14 + $15 }' "/proc/$c/stat" 2>/dev/null || echo 0)))
+	done
+	echo "$t"
+}
 
 wait_sock() {
 	while [ ! -S "$sock" ]; do
@@ -62,7 +71,20 @@ start() {
 		truncate -s $size "$img"
 		printf '[generic]\n\tunixsock = %s\n\tallowlist = true\n[disk]\n\texportname = %s\n' \
 			"$sock" "$img" >"$dir/nbd-server.conf"
-		nbd-server -d -C "$dir/nbd-server.conf" >"$dir/srv.log" 2>&1 & ;;
+		# Not -d: with it nbd-server serves one connection and exits.
+		# It daemonizes and forks a child per connection; its PID
+		# comes from the PID file (cpu_ticks() adds the children).
+		rm -f "$dir/nbd-server.pid"
+		nbd-server -C "$dir/nbd-server.conf" -p "$dir/nbd-server.pid" >"$dir/srv.log" 2>&1 ||
+			return 1
+		for _ in $(seq 50); do
+			[ -s "$dir/nbd-server.pid" ] && break
+			sleep 0.1
+		done
+		pid=$(cat "$dir/nbd-server.pid" 2>/dev/null)
+		[ -n "$pid" ] || return 1
+		wait_sock
+		return ;;
 	qemu-nbd)
 		truncate -s $size "$img"
 		qemu-nbd -f raw -k "$sock" -t --shared=16 --cache=writeback --aio=threads "$img" \
@@ -75,6 +97,11 @@ start() {
 stop() {
 	kill "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
+	# nbd-server is not our child: wait for it to be gone.
+	for _ in $(seq 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
 	pid=""
 	rm -f "$img"
 }
@@ -104,6 +131,9 @@ for srv in nbs nbdkit nbd-server qemu-nbd; do
 			--size=512M --time_based --runtime="$secs" --ramp_time=1 \
 			--output-format=json >"$dir/fio.json" 2>"$dir/fio.err"
 		t1=$(date +%s.%N)
+		# nbd-server's child for fio's connection exits now; let the
+		# parent reap it so that its time is in the parent's cutime.
+		[ $srv = nbd-server ] && sleep 0.3
 		c1=$(cpu_ticks "$pid")
 		python3 - "$dir/fio.json" "$srv" "$rw $bs QD$qd" "$c0" "$c1" "$t0" "$t1" "$hz" <<'PY'
 import json, sys

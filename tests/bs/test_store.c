@@ -763,6 +763,21 @@ fd_blocks(int fd)
 }
 
 /* Memory: never-written blocks take no memory and reads of them copy nothing. */
+/* The runs of [off, off + len) must be exactly these (hole flag, length) pairs. */
+static void
+check_extents(struct nbs_store *s, uint64_t off, uint64_t len, unsigned n, const bool *hole,
+	      const uint64_t *length)
+{
+	struct nbs_store_extent e[8];
+	int got = nbs_store_extents(s, off, len, e, 8);
+
+	CHECK_EQ_INT(got, n);
+	for (int i = 0; i < got && i < (int)n; i++) {
+		CHECK_EQ_INT(e[i].hole, hole[i]);
+		CHECK_EQ_INT(e[i].length, length[i]);
+	}
+}
+
 static void
 sparse_memory(void)
 {
@@ -791,13 +806,32 @@ sparse_memory(void)
 	CHECK_RC(nbs_store_stats_get(s, &st), 0);
 	CHECK_EQ_INT(st.bytes_copied, 4096 + 4096);
 	CHECK(fd_blocks(memfd) >= 4096);
+	/* Block status: hole, the written block, hole; cut to the range. */
+	check_extents(s, 32u << 20, 1u << 20, 3, (const bool[]){ true, false, true },
+		      (const uint64_t[]){ 40960, 4096, (1u << 20) - 40960 - 4096 });
+	check_extents(s, (32u << 20) + 40960 + 100, 50, 1, (const bool[]){ false },
+		      (const uint64_t[]){ 50 });
+	{
+		struct nbs_store_extent e[1];
+
+		CHECK_EQ_INT(nbs_store_extents(s, 32u << 20, 1u << 20, e, 1), 1);
+		CHECK(e[0].hole && e[0].length == 40960); /* stops at max */
+		CHECK_RC(nbs_store_extents(s, 64u << 20, 1, e, 1), -EINVAL);
+		CHECK_RC(nbs_store_extents(s, (64u << 20) - 1, 2, e, 1), -EINVAL);
+		CHECK_RC(nbs_store_extents(s, 0, 0, e, 1), -EINVAL);
+		CHECK_RC(nbs_store_extents(s, UINT64_MAX, 2, e, 1), -EINVAL);
+		CHECK_RC(nbs_store_extents(s, 0, 4096, e, 0), -EINVAL);
+	}
 
 	/* 1 MiB written, then trimmed: the memory goes back. */
 	rnd_fill(w, 1u << 20);
 	CHECK_RC(do_sync(s, NBS_STORE_OP_WRITE, 0, 0, 1u << 20, w), 0);
 	CHECK(fd_blocks(memfd) >= (1u << 20));
+	check_extents(s, 0, 2u << 20, 2, (const bool[]){ false, true },
+		      (const uint64_t[]){ 1u << 20, 1u << 20 });
 	CHECK_RC(do_sync(s, NBS_STORE_OP_TRIM, 0, 0, 1u << 20, NULL), 0);
 	CHECK(fd_blocks(memfd) < (1u << 20));
+	check_extents(s, 0, 2u << 20, 1, (const bool[]){ true }, (const uint64_t[]){ 2u << 20 });
 	CHECK_RC(do_sync(s, NBS_STORE_OP_READ, 0, 0, 1u << 20, buf), 0);
 	for (unsigned i = 0; i < 1u << 20; i++)
 		if (buf[i] != 0)
@@ -844,6 +878,16 @@ sparse_file(bool sync)
 	CHECK_RC(do_sync(s, NBS_STORE_OP_WRITE, NBS_STORE_REQ_FUA, 8u << 20, 1u << 20, w), 0);
 	b1 = fd_blocks(fd);
 	CHECK(b1 >= b0 + (1u << 20));
+	/* Block status from SEEK_DATA / SEEK_HOLE: hole, the written MiB, hole. */
+	{
+		struct nbs_store_extent e[4];
+
+		if (nbs_store_extents(s, 7u << 20, 3u << 20, e, 4) == 1 && !e[0].hole)
+			printf("  this file system does not report holes (SEEK_HOLE)\n");
+		else
+			check_extents(s, 7u << 20, 3u << 20, 3, (const bool[]){ true, false, true },
+				      (const uint64_t[]){ 1u << 20, 1u << 20, 1u << 20 });
+	}
 	CHECK_RC(do_sync(s, NBS_STORE_OP_TRIM, 0, 8u << 20, 1u << 20, NULL), 0);
 	CHECK_RC(do_sync(s, NBS_STORE_OP_READ, 0, 8u << 20, 1u << 20, buf), 0);
 	for (unsigned i = 0; i < 1u << 20; i++)
