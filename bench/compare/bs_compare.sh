@@ -95,6 +95,7 @@ cleanup()
 		stop_pid "$p"
 	done
 	netns_cleanup "$P_PAIR"
+	[[ -n $THP_WAS ]] && echo "$THP_WAS" >"$THP_SHMEM" 2>/dev/null
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -102,6 +103,17 @@ trap 'exit 130' INT TERM
 
 say() { echo "bs-compare: $*"; }
 banner() { echo; echo "== $*"; }
+
+# nbs asks for 2 MiB pages for its memory store (madvise); memfd memory
+# gets them only with shmem THP at "advise". Set for the run, put back on
+# exit (BS_COMPARE_THP=0 leaves the machine's setting alone).
+THP_SHMEM=/sys/kernel/mm/transparent_hugepage/shmem_enabled
+THP_WAS=
+if [[ ${BS_COMPARE_THP:-1} != 0 && -w $THP_SHMEM ]] && grep -q '\[never\]' "$THP_SHMEM"; then
+	THP_WAS=never
+	echo "+ echo advise > $THP_SHMEM   (2 MiB pages for the memory stores; put back on exit)"
+	echo advise >"$THP_SHMEM" || THP_WAS=
+fi
 
 # ------------------------------------------------------------- packages
 APT_UPDATED=0
