@@ -95,7 +95,7 @@ cleanup()
 		stop_pid "$p"
 	done
 	netns_cleanup "$P_PAIR"
-	[[ -n $THP_WAS ]] && echo "$THP_WAS" >"$THP_SHMEM" 2>/dev/null
+	[[ -n ${THP_WAS:-} ]] && echo "$THP_WAS" >"$THP_SHMEM" 2>/dev/null
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
