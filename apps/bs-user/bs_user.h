@@ -36,6 +36,7 @@ struct bsu_opts {
 	bool verify_written;
 	bool flush;
 	bool continue_on_error;
+	bool copies;
 	uint32_t rate;
 	uint64_t range;
 	uint64_t offset;

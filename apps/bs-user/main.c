@@ -87,6 +87,7 @@ run(struct bsu_opts *o)
 		.buffers = o->qd,
 		.buffer_size = o->bs,
 		.trust = o->trust == 1 ? BULK_TRUST_HALF : BULK_TRUST_FULL,
+		.copies = o->copies,
 		.poll = (enum bulk_bs_poll_mode)o->poll,
 		.err_msg = err,
 		.err_len = sizeof(err),
@@ -143,6 +144,11 @@ run(struct bsu_opts *o)
 		hop.backend, hop.requests, hop.moved_bytes, hop.copied_bytes, hop.tx_copied_frames,
 		r.verified, r.unverified, r.interrupted ? " (interrupted)" : "",
 		r.server_shutdown ? " (server shut down)" : "", r.server_gone ? " (server gone)" : "");
+	if (o->copies)
+		app_say("copies: %s reads=%" PRIu64 " bytes=%" PRIu64 " released=%" PRIu64
+			" held=%u",
+			bulk_bs_client_copies(c) ? "on" : "not offered", st.copy_reads,
+			st.copy_bytes, st.copies_released, bulk_bs_client_copies_held(c));
 	rc = bulk_bs_client_close(c);
 	c = NULL;
 	if (rc < 0 && rc != -ECONNRESET)

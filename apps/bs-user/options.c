@@ -34,7 +34,8 @@ static const struct app_opt bsu_table[] = {
 	OPT("via", APP_OPT_STR, via, 0, 0, "HOW",
 	    "the data channel: shm (default; shm:@NAME to name it) or\n"
 	    "dpdk:port=N,ip=A.B.C.D[,peer=A.B.C.D][,mac=MAC][,ep=N] (EAL arguments\n"
-	    "before \"--\"): this side's port and address", 0),
+	    "before \"--\"): this side's port and address",
+	    0),
 	OPT("export", APP_OPT_STR, export_name, 0, 0, "NAME", "export name (default: none)", 0),
 	CHOICE("workload", workload, bsu_workloads, "W",
 	       "basic: the spec's: write a block, wait for the status, read it back,\n"
@@ -52,20 +53,24 @@ static const struct app_opt bsu_table[] = {
 	OPT("verify", APP_OPT_FLAG, verify, 0, 0, NULL,
 	    "write patterns and check every read against what was last acknowledged\n"
 	    "as written to its block (--rw read: the range is written first); basic\n"
-	    "always verifies", 0),
+	    "always verifies",
+	    0),
 	OPT("verify-written", APP_OPT_FLAG, verify_written, 0, 0, NULL,
 	    "verify against an earlier run: every block of the range holds what a\n"
 	    "--workload seq --rw write --verify pass with the same --seed, --bs,\n"
 	    "--offset and --range wrote (generation 1); implies --verify, and\n"
-	    "--rw read does not write the range first", 0),
+	    "--rw read does not write the range first",
+	    0),
 	OPT("flush", APP_OPT_FLAG, flush, 0, 0, NULL,
 	    "once every request completed, send a FLUSH and wait for it (what was\n"
-	    "acknowledged is then on stable storage); a failed FLUSH is an error", 0),
+	    "acknowledged is then on stable storage); a failed FLUSH is an error",
+	    0),
 	OPT("rate", APP_OPT_U32, rate, 0, 100000000, "IOPS",
 	    "issue at most this many requests a second (default 0: no limit)", 0),
 	OPT("continue-on-error", APP_OPT_FLAG, continue_on_error, 0, 0, NULL,
 	    "go on after a request failed because a proxy's upstream is not\n"
-	    "connected (ENOTCONN), counting it; without it the run stops there", 0),
+	    "connected (ENOTCONN), counting it; without it the run stops there",
+	    0),
 	OPT("range", APP_OPT_U64, range, 1, UINT64_MAX / 2, "BYTES",
 	    "bytes of the export used, from --offset (default: all of it, at most 64 MiB)", 0),
 	OPT("offset", APP_OPT_U64, offset, 0, UINT64_MAX / 2, "BYTES",
@@ -74,6 +79,11 @@ static const struct app_opt bsu_table[] = {
 	CHOICE("poll", poll, bsu_polls, "MODE",
 	       "adaptive (default): sleep on the fds when idle; busy: never sleep"),
 	CHOICE("trust", trust, bsu_trusts, "LEVEL", "the data channel's trust (default full)"),
+	OPT("copies", APP_OPT_FLAG, copies, 0, 0, NULL,
+	    "offer the server a copy channel: a server that caches (nbs-proxy\n"
+	    "--cache) may then answer READs with read-only copies of its own\n"
+	    "buffers (verified, then released); shm only",
+	    0),
 	{ "stats-period", APP_OPT_SECS, offsetof(struct bsu_opts, stats_period), 0, 0, NULL,
 	  "SECONDS", "periodic statistics (default 1, 0: off)", 0 },
 	HEADING("The last line printed is\n"

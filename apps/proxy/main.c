@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <bulk/bulk.h>
@@ -17,6 +18,7 @@
 
 #include "app.h"
 #include "bs_dpdk.h"
+#include "cache.h"
 #include "proxy.h"
 
 /* The upstream's export, from a first session that is closed again. */
@@ -66,7 +68,7 @@ run(struct px_opts *o)
 					   .poll_hook = px_poll_hook,
 					   .poll_hook_arg = &px,
 					   .sleep_hook = px_sleep_hook };
-	char where[BULK_BS_ADDR_STRLEN];
+	char where[BULK_BS_ADDR_STRLEN] = "", uris[1024] = "", err[512] = "";
 	uint64_t t0, next_stats, deadline;
 	int rc, idx, status = APP_EXIT_FAIL;
 
@@ -83,6 +85,27 @@ run(struct px_opts *o)
 	}
 	if (probe(&px) < 0)
 		goto out;
+	if (o->cache != NULL) {
+		uint64_t bytes = 0;
+
+		/* NBD clients' writes bypass px_sess_request(): until nbd.c calls
+		 * px_cache_invalidate() for them, the two do not go together. */
+		if (o->nnbd > 0 || getenv("LISTEN_FDS") != NULL) {
+			app_err("--cache with --nbd: NBD writes do not invalidate the cache yet");
+			goto out;
+		}
+		rc = px_cache_parse_size(o->cache, &bytes);
+		if (rc == 0)
+			rc = px_cache_create(px.dom, bytes, o->cache_block, &px.info, &px.cache);
+		if (rc < 0) {
+			app_err("--cache %s (blocks of %u bytes): %s", o->cache, o->cache_block,
+				rc == -EINVAL ? "at least two blocks, a block the export can address"
+					      : bulk_strerror(rc));
+			goto out;
+		}
+		/* Users that offer a copy channel get hits as copies. */
+		p.copies = 1;
+	}
 	p.dom = px.dom;
 	p.info = px.info;
 	/* Each user's session has a pool of its own upstream (one buffer). */
@@ -92,17 +115,30 @@ run(struct px_opts *o)
 		app_err("block service: %s", bulk_strerror(rc));
 		goto out;
 	}
-	idx = bulk_bs_server_listen(px.srv, o->listen);
-	if (idx < 0) {
-		app_err("--listen %s: %s", o->listen,
-			idx == -EINVAL ? "expected unix:PATH or unix:@NAME" : bulk_strerror(idx));
-		goto out;
+	if (o->listen != NULL) {
+		idx = bulk_bs_server_listen(px.srv, o->listen);
+		if (idx < 0) {
+			app_err("--listen %s: %s", o->listen,
+				idx == -EINVAL ? "expected unix:PATH or unix:@NAME"
+					       : bulk_strerror(idx));
+			goto out;
+		}
+		(void)bulk_bs_server_listen_addr(px.srv, idx, where, sizeof(where));
 	}
-	(void)bulk_bs_server_listen_addr(px.srv, idx, where, sizeof(where));
-	printf("ready: nbs-proxy listening on %s upstream %s via %s size %" PRIu64
+	/* NBD clients (--nbd, or systemd's LISTEN_FDS), carried upstream (nbd.c). */
+	if (o->nnbd > 0 || getenv("LISTEN_FDS") != NULL) {
+		rc = px_nbd_open(&px, &px.nbd, err, sizeof(err));
+		if (rc < 0) {
+			app_err("%s", err[0] ? err : bulk_strerror(rc));
+			goto out;
+		}
+		(void)px_nbd_uris(px.nbd, uris, sizeof(uris));
+	}
+	printf("ready: nbs-proxy listening on %s%s%s upstream %s via %s size %" PRIu64
 	       " block %u..%u flags 0x%x poll %s\n",
-	       where, o->upstream, o->via, px.info.size, px.info.block_min, px.info.block_max,
-	       px.info.flags, o->poll ? "busy" : "adaptive");
+	       where, where[0] && uris[0] ? " " : "", uris, o->upstream, o->via, px.info.size,
+	       px.info.block_min, px.info.block_max, px.info.flags,
+	       o->poll ? "busy" : "adaptive");
 	fflush(stdout);
 
 	t0 = app_now_ns();
@@ -122,6 +158,9 @@ run(struct px_opts *o)
 
 	app_say("shutting down: %u users connected", bulk_bs_server_conns(px.srv));
 	px.shutting = true;
+	/* NBD clients: no more requests; what is upstream completes and is answered. */
+	px_nbd_close(px.nbd);
+	px.nbd = NULL;
 	(void)bulk_bs_server_shutdown(px.srv);
 	deadline = app_now_ns() + (uint64_t)(o->shutdown_timeout * 1e9) + APP_SEC_NS;
 	while (bulk_bs_server_conns(px.srv) > 0 && app_now_ns() < deadline) {
@@ -138,10 +177,13 @@ run(struct px_opts *o)
 	}
 	status = APP_EXIT_OK;
 out:
+	px_nbd_close(px.nbd);
 	if (px.srv != NULL && bulk_bs_server_free(px.srv) < 0) {
 		app_err("freeing the server: busy");
 		return APP_EXIT_FAIL;
 	}
+	if (px_cache_free(px.cache) < 0)
+		app_err("freeing the cache: copies still out");
 	bs_dpdk_close(px.dpdk);
 	rc = bulk_domain_destroy(px.dom);
 	if (rc < 0)

@@ -5,14 +5,17 @@
  */
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "app.h"
+#include "cache.h"
 #include "proxy.h"
 
 #define PX_USAGE                                                                               \
 	"nbs-proxy [EAL args --] [--config FILE] --upstream tcp:HOST:PORT|unix:PATH\n"           \
-	"                 [--via shm|dpdk:port=N,ip=A.B.C.D] --listen unix:PATH [--poll busy|adaptive]"
+	"                 [--via shm|dpdk:port=N,ip=A.B.C.D] [--listen unix:PATH]\n"                \
+	"                 [--nbd unix:PATH|tcp:HOST:PORT ...] [--poll busy|adaptive]"
 
 static const char *const px_polls[] = { "adaptive", "busy", NULL };
 
@@ -39,6 +42,18 @@ static const struct app_opt px_table[] = {
 	    "its channel at a data endpoint of its own, ep, ep+1, ... (default 1)", 0),
 	OPT("listen", APP_OPT_STR, listen, 0, 0, "ADDR",
 	    "where local users connect: unix:PATH or unix:@NAME", 0),
+	OPT("nbd", APP_OPT_STR, nbd_cfg, 0, 0, "ADDR",
+	    "also serve the upstream's export to unmodified NBD clients (qemu,\n"
+	    "nbdinfo, nbdcopy, fio): unix:PATH or tcp:HOST:PORT; up to 8 times\n"
+	    "(config: separated by blanks); systemd socket activation (LISTEN_FDS)\n"
+	    "adds NBD listeners; URIs in \"ready:\". Each NBD connection gets an\n"
+	    "upstream session of its own; --listen is then optional", 0),
+	OPT("nbd-buffers", APP_OPT_U32, nbd_buffers, 1, 4096, "N",
+	    "buffers of each NBD connection's upstream pool: its requests in flight\n"
+	    "(default 64)", 0),
+	OPT("nbd-buffer-size", APP_OPT_U32, nbd_buffer_size, 512, 64u << 20, "BYTES",
+	    "bytes per buffer of that pool (default: the upstream's largest request,\n"
+	    "at most 1 MiB); a longer NBD READ or WRITE goes upstream in pieces", 0),
 	OPT("export", APP_OPT_STR, export_name, 0, 0, "NAME",
 	    "the export asked of the upstream, and served (default: its default)", 0),
 	OPT("max-clients", APP_OPT_U32, max_clients, 1, 1024, "N",
@@ -52,6 +67,14 @@ static const struct app_opt px_table[] = {
 	     "how long to retry, with backoff from 50 ms to 2 s, once the upstream\n"
 	     "is lost (or at start) before its users are turned away (default 60)",
 	     APP_OPT_NONZERO),
+	OPT("cache", APP_OPT_STR, cache, 0, 0, "SIZE",
+	    "a read cache of SIZE bytes (K, M, G suffixes) shared by every user: hits\n"
+	    "go to users that offer a copy channel (bs-user --copies) as read-only\n"
+	    "copies of the cache's blocks, to the others by one memcpy; writes through\n"
+	    "the proxy invalidate (default: no cache)", 0),
+	OPT("cache-block", APP_OPT_U32, cache_block, 4096, 1u << 20, "BYTES",
+	    "the cache's block: READs of exactly one aligned block are cached\n"
+	    "(default 4096)", APP_OPT_POW2),
 	SECS("stats-period", stats_period, "periodic statistics (default 0: off)", 0),
 	SECS("shutdown-timeout", shutdown_timeout,
 	     "how long users get to say goodbye at shutdown (default 10)", APP_OPT_NONZERO),
@@ -63,6 +86,57 @@ static const struct app_opt px_table[] = {
 };
 
 #define PX_NOPTS (sizeof(px_table) / sizeof(px_table[0]))
+#define PX_MAX_NBD (sizeof(((struct px_opts *)0)->nbd) / sizeof(((struct px_opts *)0)->nbd[0]))
+
+static char px_nbd_copy[1024];
+
+/*
+ * Every --nbd ADDR (or --nbd=ADDR) of the program's own arguments; without
+ * any, a config file's "nbd = ADDR ADDR" (the table keeps only the last).
+ */
+static int
+gather_nbd(struct px_opts *o, int argc, char **argv)
+{
+	char *save = NULL;
+	int first = 1;
+
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0) {
+			first = i + 1;
+			break;
+		}
+	for (int i = first; i < argc; i++) {
+		const char *v = NULL;
+
+		if (strcmp(argv[i], "--nbd") == 0 && i + 1 < argc)
+			v = argv[++i];
+		else if (strncmp(argv[i], "--nbd=", 6) == 0)
+			v = argv[i] + 6;
+		if (v == NULL)
+			continue;
+		if (o->nnbd == PX_MAX_NBD) {
+			app_err("--nbd: at most %zu addresses", PX_MAX_NBD);
+			return -1;
+		}
+		o->nbd[o->nnbd++] = v;
+	}
+	if (o->nnbd > 0 || o->nbd_cfg == NULL)
+		return 0;
+	if (strlen(o->nbd_cfg) >= sizeof(px_nbd_copy)) {
+		app_err("nbd: too long");
+		return -1;
+	}
+	strcpy(px_nbd_copy, o->nbd_cfg);
+	for (char *a = strtok_r(px_nbd_copy, " \t", &save); a != NULL;
+	     a = strtok_r(NULL, " \t", &save)) {
+		if (o->nnbd == PX_MAX_NBD) {
+			app_err("nbd: at most %zu addresses", PX_MAX_NBD);
+			return -1;
+		}
+		o->nbd[o->nnbd++] = a;
+	}
+	return 0;
+}
 
 int
 px_opts_parse(struct px_opts *o, int argc, char **argv)
@@ -75,11 +149,15 @@ px_opts_parse(struct px_opts *o, int argc, char **argv)
 	o->connect_timeout = 5;
 	o->reconnect_timeout = 60;
 	o->shutdown_timeout = 10;
+	o->cache_block = 4096;
 	rc = app_opts_parse(px_table, PX_NOPTS, o, argc, argv, PX_USAGE, &o->args);
 	if (rc != APP_PARSE_OK)
 		return rc;
-	if (o->upstream == NULL || o->listen == NULL) {
-		app_err("--upstream ADDR and --listen unix:PATH are required");
+	if (gather_nbd(o, argc, argv) < 0)
+		return APP_PARSE_USAGE;
+	if (o->upstream == NULL ||
+	    (o->listen == NULL && o->nnbd == 0 && getenv("LISTEN_FDS") == NULL)) {
+		app_err("--upstream ADDR and --listen unix:PATH (or --nbd ADDR) are required");
 		fprintf(stderr, "Try 'nbs-proxy --help'.\n");
 		return APP_PARSE_USAGE;
 	}
@@ -88,13 +166,23 @@ px_opts_parse(struct px_opts *o, int argc, char **argv)
 			o->upstream);
 		return APP_PARSE_USAGE;
 	}
-	if (strncmp(o->listen, "unix:", 5) != 0) {
+	if (o->listen != NULL && strncmp(o->listen, "unix:", 5) != 0) {
 		app_err("--listen '%s': local users connect over unix:PATH or unix:@NAME", o->listen);
 		return APP_PARSE_USAGE;
 	}
 	if (strcmp(o->via, "shm") != 0 && strncmp(o->via, "dpdk:", 5) != 0) {
 		app_err("--via '%s': expected shm or dpdk:port=N,ip=A.B.C.D", o->via);
 		return APP_PARSE_USAGE;
+	}
+	if (o->cache != NULL) {
+		uint64_t bytes;
+
+		if (px_cache_parse_size(o->cache, &bytes) < 0 || bytes / o->cache_block < 2) {
+			app_err("--cache '%s': expected a size (K, M, G suffixes) of at least two "
+				"blocks of %u bytes",
+				o->cache, o->cache_block);
+			return APP_PARSE_USAGE;
+		}
 	}
 	return APP_PARSE_OK;
 }

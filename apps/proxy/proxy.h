@@ -51,6 +51,13 @@ struct px_opts {
 	double shutdown_timeout;
 	double connect_timeout;
 	double reconnect_timeout;
+	const char *cache;    /* --cache SIZE: the read cache (cache.h); NULL: none */
+	uint32_t cache_block; /* --cache-block BYTES */
+	const char *nbd_cfg;	  /* --nbd as the table stores it (the last one) */
+	const char *nbd[8];	  /* NBD listeners (nbd.c) */
+	unsigned nnbd;
+	uint32_t nbd_buffers;	  /* --nbd-buffers: each NBD connection's upstream pool */
+	uint32_t nbd_buffer_size; /* --nbd-buffer-size */
 	struct app_args args;
 };
 
@@ -108,6 +115,8 @@ struct px {
 	unsigned nsessions;
 	unsigned next_ep; /* dpdk: the next data endpoint number */
 	bool shutting;	  /* SIGTERM: no more reconnecting */
+	struct px_cache *cache; /* --cache: shared by every user; NULL: none */
+	struct px_nbd *nbd;	/* the NBD front end (--nbd), or NULL */
 	struct px_totals tot;
 };
 
@@ -126,11 +135,28 @@ void px_sess_request(struct px_sess *s, struct bulk_bs_request *req);
 int px_sess_pool(struct px_sess *s, struct bulk_pool *pool);
 /* The upstream client (or the first probe) for the options. */
 int px_up_connect(struct px *px, struct bulk_bs_client **out, char *err, size_t len);
+/* The same with a pool of @p buffers x @p buffer_size bytes (the NBD front end's). */
+int px_up_connect_pool(struct px *px, uint32_t buffers, uint32_t buffer_size,
+		       struct bulk_bs_client **out, char *err, size_t len);
 
 /* serve.c */
 extern const struct bulk_bs_server_ops px_server_ops;
 int px_poll_hook(void *arg);
 int px_sleep_hook(void *arg, int *timeout_ms);
+
+/* nbd.c: the NBD front end (unmodified NBD clients, carried upstream) */
+struct px_nbd;
+/* Listen on --nbd (and LISTEN_FDS); its fds are watched by px->srv. */
+int px_nbd_open(struct px *px, struct px_nbd **out, char *err, size_t len);
+unsigned px_nbd_listeners(const struct px_nbd *n);
+/* The listeners' URIs, separated by blanks. @return the length written. */
+size_t px_nbd_uris(const struct px_nbd *n, char *buf, size_t len);
+/* Accept, read, submit upstream, poll the sessions, reply. @return work. */
+int px_nbd_poll(struct px_nbd *n);
+/* Before the loop sleeps: arm the sessions. @return 1 if work is pending. */
+int px_nbd_arm(struct px_nbd *n, int *timeout_ms);
+/* Stop listening, finish what is upstream, close, print the totals. */
+void px_nbd_close(struct px_nbd *n);
 
 /* report.c */
 void px_report_session(const struct px_sess *s, const struct bs_hop *h, const char *end);

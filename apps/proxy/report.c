@@ -11,12 +11,18 @@
  *   nbs-proxy: stats: hop=down backend=shm clients=N requests=... copied_bytes=0
  *   nbs-proxy: stats: hop=up backend=dpdk sessions=N requests=... copied_bytes=...
  *   nbs-proxy: stats: total clients=N died=N ... live_requests=0 pools_leaked=0
+ *   nbs-proxy: stats: cache blocks=N block_size=B hits=N copy_hits=N ... (--cache)
+ *
+ * The cache's own copies (a miss's data into a block, a hit by memcpy for
+ * a user without a copy channel) are the proxy's, not a hop's: they are
+ * on the cache line, as cache_copied_bytes.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 
 #include "app.h"
+#include "cache.h"
 #include "proxy.h"
 
 void
@@ -86,6 +92,21 @@ px_report_total(const struct px *px)
 		px->tot.clients, px->tot.died, ss.refused, px->tot.failed_fast,
 		px->tot.lost_inflight, px->tot.pool_refusals, ss.requests_live, ss.pools_dropped,
 		ss.pools_leaked, ss.protocol_errors);
+	if (px->cache != NULL) {
+		struct px_cache_stats cs;
+
+		px_cache_stats_get(px->cache, &cs);
+		app_say("stats: cache blocks=%" PRIu64 " block_size=%" PRIu64 " used=%" PRIu64
+			" hits=%" PRIu64 " copy_hits=%" PRIu64 " copy_bytes=%" PRIu64
+			" memcpy_hits=%" PRIu64 " misses=%" PRIu64 " fills=%" PRIu64
+			" fill_skipped=%" PRIu64 " bypass=%" PRIu64 " invalidations=%" PRIu64
+			" evictions=%" PRIu64 " deferred=%" PRIu64 " zombies=%" PRIu64
+			" cache_copied_bytes=%" PRIu64,
+			cs.blocks, cs.block_size, cs.used, cs.hits, cs.copy_hits, cs.copy_bytes,
+			cs.memcpy_hits, cs.misses, cs.fills, cs.fill_skipped, cs.bypass,
+			cs.invalidations, cs.evictions, cs.deferred, cs.zombies,
+			cs.fill_bytes + cs.memcpy_bytes);
+	}
 }
 
 void

@@ -16,6 +16,7 @@
 
 #include "app.h"
 #include "bs_dpdk.h"
+#include "cache.h"
 #include "proxy.h"
 
 static void
@@ -71,6 +72,15 @@ on_open(void *arg, struct bulk_bs_conn *c)
 		sess_unlink(px, s);
 		sess_free(s);
 		return rc;
+	}
+	/* A user with a copy channel gets cache hits as read-only copies of
+	 * the cache's blocks; the others by memcpy (BULK_POOL_MAX_CHANNELS
+	 * users at most share the pool's copies). */
+	if (px->cache != NULL && bulk_bs_conn_copies(c)) {
+		rc = bulk_bs_conn_copy_pool_add(c, px_cache_pool(px->cache));
+		if (rc < 0)
+			app_err("client %" PRIu64 ": cache hits by memcpy: its copy channel: %s",
+				s->id, bulk_strerror(rc));
 	}
 	return 0;
 }
@@ -137,11 +147,15 @@ px_poll_hook(void *arg)
 
 	for (struct px_sess *s = px->sessions; s != NULL; s = s->next)
 		work += px_sess_flush(s);
+	/* Blocks whose last copy came back (or was voided) are free again. */
+	(void)px_cache_reap(px->cache);
 	if (px->dpdk != NULL && (n = bs_dpdk_poll(px->dpdk)) > 0)
 		work += n;
 	now = app_now_ns();
 	for (struct px_sess *s = px->sessions; s != NULL; s = s->next)
 		work += px_sess_poll(s, now);
+	/* NBD clients: their sockets, their upstream sessions (nbd.c). */
+	work += px_nbd_poll(px->nbd);
 	return work;
 }
 
@@ -167,5 +181,5 @@ px_sleep_hook(void *arg, int *timeout_ms)
 				*timeout_ms = (int)ms;
 		}
 	}
-	return 0;
+	return px_nbd_arm(px->nbd, timeout_ms);
 }

@@ -31,6 +31,7 @@
 
 #include "app.h"
 #include "bs_dpdk.h"
+#include "cache.h"
 #include "proxy.h"
 
 /* The session client's own pool: one page, for nothing but its set-up
@@ -42,6 +43,15 @@
 int
 px_up_connect(struct px *px, struct bulk_bs_client **out, char *err, size_t len)
 {
+	return px_up_connect_pool(px, 1,
+				  px->info.block_min > PX_OWN_BUF ? px->info.block_min : PX_OWN_BUF,
+				  out, err, len);
+}
+
+int
+px_up_connect_pool(struct px *px, uint32_t buffers, uint32_t buffer_size,
+		   struct bulk_bs_client **out, char *err, size_t len)
+{
 	const struct px_opts *o = px->o;
 	char addr[BULK_ADDR_STRLEN];
 	const char *addrs[1] = { NULL };
@@ -49,8 +59,8 @@ px_up_connect(struct px *px, struct bulk_bs_client **out, char *err, size_t len)
 		.dom = px->dom,
 		.server = o->upstream,
 		.export_name = o->export_name,
-		.buffers = 1,
-		.buffer_size = px->info.block_min > PX_OWN_BUF ? px->info.block_min : PX_OWN_BUF,
+		.buffers = buffers,
+		.buffer_size = buffer_size,
 		.trust = BULK_TRUST_FULL,
 		/* Driven by our loop, which sleeps for all (px_sleep_hook()). */
 		.poll = BULK_BS_POLL_BUSY,
@@ -178,6 +188,8 @@ up_done(void *arg, int status, struct bulk_buffer *buf)
 		s->lost_inflight++;
 		s->px->tot.lost_inflight++;
 	}
+	/* Before the buffer goes back: a READ miss's data fills the cache. */
+	px_cache_done(s->px->cache, req, status);
 	(void)bulk_bs_request_complete(req, up_status(status));
 }
 
@@ -186,6 +198,7 @@ fail_fast(struct px_sess *s, struct bulk_bs_request *req, int status)
 {
 	s->failed_fast++;
 	s->px->tot.failed_fast++;
+	px_cache_done(s->px->cache, req, status);
 	(void)bulk_bs_request_complete(req, up_status(status));
 }
 
@@ -196,11 +209,15 @@ px_sess_request(struct px_sess *s, struct bulk_bs_request *req)
 		fail_fast(s, req, -ECONNRESET);
 		return;
 	}
+	/* A cache hit is answered here; writes invalidate before they go. */
+	if (s->px->cache != NULL && px_cache_request(s->px->cache, req))
+		return;
 	if (s->nios == s->cap) {
 		unsigned cap = s->cap ? 2 * s->cap : 64;
 		struct bulk_bs_io *ios = realloc(s->ios, cap * sizeof(*ios));
 
 		if (ios == NULL) {
+			px_cache_done(s->px->cache, req, -ENOMEM);
 			(void)bulk_bs_request_complete(req, -ENOMEM);
 			return;
 		}

@@ -110,6 +110,12 @@ struct bulk_bs_stats {
 	struct bulk_channel_stats chan;
 	/** The data channels' backend ("shm", "dpdk", "local"). */
 	char backend[8];
+	/** READs whose data travelled as a read-only copy (copy channel). */
+	uint64_t copy_reads;
+	/** Their payload bytes (no byte of them was copied). */
+	uint64_t copy_bytes;
+	/** Copies given back (client: released; server: seen released). */
+	uint64_t copies_released;
 };
 
 /** Name an operation ("read", "write", ...); "?" for an unknown one. */
@@ -144,6 +150,16 @@ struct bulk_bs_client_params {
 	/** Where bulk_bs_client_connect() writes a one-line reason when it fails. */
 	char *err_msg;
 	size_t err_len;
+	/**
+	 * Offer the server a copy channel (docs/blockservice.md, section 10):
+	 * READs in buffers of the client's own pool may then complete with a
+	 * read-only copy of a server buffer instead of the data in their own
+	 * buffer (bulk_bs_done_fn). Where the server does not offer copies,
+	 * nothing changes. Offered only where the data channels are shm
+	 * (ignored otherwise); a server of an older libbulk-bs refuses the
+	 * HELLO flag (connect fails with -EPROTO), so ask only when wanted.
+	 */
+	int copies;
 };
 
 /**
@@ -181,11 +197,23 @@ uint32_t bulk_bs_client_buffer_size(const struct bulk_bs_client *c);
 struct bulk_buffer *bulk_bs_client_buffer_get(struct bulk_bs_client *c);
 
 /**
- * Give a buffer back to the client's pool.
- * @return 0; -EINVAL (NULL, not a buffer of this client's pool);
- *   -BULK_E_NOT_OWNER (in flight); -BULK_E_BUFFER_FREE (already free).
+ * Give a buffer back to the client's pool, or a read-only copy a READ
+ * completed with back to the server (released on the copy channel; its
+ * pages are no longer readable here once it went).
+ * @return 0; -EINVAL (NULL, neither a buffer of this client's pool nor a
+ *   copy it holds); -BULK_E_NOT_OWNER (in flight); -BULK_E_BUFFER_FREE
+ *   (already free).
  */
 int bulk_bs_client_buffer_put(struct bulk_bs_client *c, struct bulk_buffer *buf);
+
+/**
+ * @return 1 if the server agreed to send READs' data as read-only copies
+ *   (bulk_bs_client_params.copies), 0 if not.
+ */
+int bulk_bs_client_copies(const struct bulk_bs_client *c);
+
+/** @return read-only copies the application holds and has not put back. */
+unsigned bulk_bs_client_copies_held(const struct bulk_bs_client *c);
 
 /**
  * Completion of a request, called inside bulk_bs_client_poll() (or inside
@@ -197,7 +225,12 @@ int bulk_bs_client_buffer_put(struct bulk_bs_client *c, struct bulk_buffer *buf)
  *   server went away; the buffer came back to us unchanged).
  * @param buf     the request's buffer, owned by the caller again (for a
  *   READ that succeeded it holds the data); NULL for a request submitted
- *   without one (the library's buffer went back to the pool).
+ *   without one (the library's buffer went back to the pool). With
+ *   copies (bulk_bs_client_params.copies), a READ that succeeded may
+ *   instead complete with a read-only copy of a server buffer holding the
+ *   data (buf->state BULK_BUFFER_READ_ONLY; writing it faults): the
+ *   request's own buffer then went back to the pool, and the copy goes
+ *   back to the server with bulk_bs_client_buffer_put().
  */
 typedef void (*bulk_bs_done_fn)(void *arg, int status, struct bulk_buffer *buf);
 
@@ -429,6 +462,12 @@ struct bulk_bs_server_params {
 	 * bulk_bs_server_watch_fd()). May be NULL; gets poll_hook_arg.
 	 */
 	int (*sleep_hook)(void *arg, int *timeout_ms);
+	/**
+	 * Offer a copy channel to clients that ask (docs/blockservice.md,
+	 * section 10): the application may then complete their READs with
+	 * read-only copies of buffers of its own (bulk_bs_request_complete_copy()).
+	 */
+	int copies;
 };
 /*
  * info: block_pref 0 means block_min; block_max 0 means 1 MiB (at least
@@ -496,6 +535,38 @@ int bulk_bs_server_unwatch_fd(struct bulk_bs_server *s, int fd);
  * @return 0; -EINVAL (NULL, or not a request handed out and not completed).
  */
 int bulk_bs_request_complete(struct bulk_bs_request *req, int status);
+
+/**
+ * Complete a READ with a read-only copy of @p buf, a buffer of a pool the
+ * application owns and assigned on the client's copy channel
+ * (bulk_bs_conn_copy_pool_add()), holding the data in its first length
+ * bytes: the copy goes to the client now, the request's own buffer back
+ * with status 0 and no payload at the next poll. No byte is copied. The
+ * buffer stays BULK_BUFFER_RO_OWNED (read-only) until the client released
+ * it; the application must not write it before its state (buf->state) is
+ * BULK_BUFFER_READ_WRITE again, and must not free its pool while copies are out.
+ * On failure nothing happened: complete the request another way.
+ * @return 0; -EINVAL (NULL, not a READ handed out and not completed);
+ *   -ENOTSUP (the client has no copy channel, or did not allow a copy for
+ *   this request); -EAGAIN (the copy channel's queue is full);
+ *   bulk_channel_copy()'s errors (-BULK_E_POOL_NOT_ASSIGNED: the pool was
+ *   not accepted (yet); -BULK_E_COPY_EXISTS: this client holds a copy of
+ *   the buffer already; -BULK_E_NO_ACCESS, ...).
+ */
+int bulk_bs_request_complete_copy(struct bulk_bs_request *req, struct bulk_buffer *buf);
+
+/** @return 1 if the client of @p c has a copy channel, else 0. */
+int bulk_bs_conn_copies(const struct bulk_bs_conn *c);
+
+/**
+ * Assign @p pool (the server's, memfd memory of page-multiple buffers) on
+ * the copy channel of @p c, two-phase: copies of its buffers go once the
+ * client accepted it. A pool can be on at most BULK_POOL_MAX_CHANNELS
+ * channels at once.
+ * @return 0; -EINVAL; -ENOTSUP (no copy channel); what
+ *   bulk_channel_assign_pool() returns (-ENOSPC, -BULK_E_TRUST_MISMATCH, ...).
+ */
+int bulk_bs_conn_copy_pool_add(struct bulk_bs_conn *c, struct bulk_pool *pool);
 
 /**
  * Shut down: stop listening, tell every client, fail requests that arrive

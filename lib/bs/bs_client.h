@@ -20,7 +20,17 @@ struct bs_cslot {
 	bool busy;
 	bool pending; /* being checked by bulk_bs_client_submit() */
 	bool token; /* the library's buffer, not the caller's */
+	/* Copies (section 10 of docs/blockservice.md): a READ that allowed
+	 * one completes once both its pass (COPY flag) and its copy are in. */
+	bool copy_ok;		  /* sent with BS_WIRE_F_COPY_OK */
+	bool passed;		  /* its pass said COPY; the copy is still to come */
+	struct bulk_buffer *copy; /* arrived on the copy channel */
 };
+
+/* Pools a server may assign on the copy channel. */
+#define BS_COPY_POOLS	8u
+/* Slot bits of a request id (the rest counts): a copy finds its request. */
+#define BS_ID_SLOT_BITS 24u
 
 /*
  * A pool requests travel in: the client's own (pools[0]), or one added
@@ -81,6 +91,16 @@ struct bulk_bs_client {
 
 	struct bs_cchan chans[BULK_BS_MAX_CHANNELS];
 	unsigned nchans;
+	/* The copy channel (we are its sink), when the server agreed. */
+	bool want_copies; /* asked in HELLO */
+	bool copies;	  /* INFO said yes: cchan exists */
+	struct bs_cchan cchan;
+	struct bulk_pool *cpools[BS_COPY_POOLS];
+	unsigned ncpools;
+	unsigned copies_held; /* delivered to the application, not put back */
+	/* Copies to release that the channel's queue did not take yet. */
+	struct bulk_buffer **rel;
+	unsigned nrel, relcap;
 	unsigned rr; /* next channel to carry a request */
 
 	struct bulk_pool *pool; /* our own: pools[0] */
@@ -116,5 +136,10 @@ int bs_client_round(struct bulk_bs_client *c, int sleep_ms);
 void bs_client_fail_all(struct bulk_bs_client *c, int status);
 /* Say goodbye and start tearing the channels down. */
 void bs_client_goodbye(struct bulk_bs_client *c);
+extern const struct bulk_channel_callbacks bs_client_copy_callbacks;
+/* Give back every copy we hold (closing): the application's ones too. */
+void bs_client_copies_drop(struct bulk_bs_client *c);
+/* Release what waits to be released. @return copies released. */
+int bs_client_rel_flush(struct bulk_bs_client *c);
 
 #endif /* BS_CLIENT_H */

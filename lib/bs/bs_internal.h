@@ -159,6 +159,8 @@ struct bs_sreq {
 	struct bulk_buffer *buf;
 	struct bs_sreq *next; /* in the channel's done list */
 	uint8_t state;
+	bool copy_ok; /* the client allowed the data as a copy */
+	bool copied;  /* it went as one: the pass says so, with no payload */
 	int status;
 	uint32_t len_back;
 };
@@ -223,6 +225,9 @@ struct bulk_bs_conn {
 	char peer[BULK_BS_ADDR_STRLEN + BULK_BS_EXPORT_NAME_MAX + 16];
 	struct bs_chan chans[BULK_BS_MAX_CHANNELS];
 	unsigned nchans;
+	/* The client's copy channel (we are its source), if it has one. */
+	bool copies;
+	struct bs_chan cchan;
 	struct bs_spool *pools;
 	uint64_t inflight; /* requests with the application */
 	struct bulk_bs_stats st;
@@ -259,11 +264,14 @@ struct bulk_bs_server {
 	uint64_t next_id;
 	bool shutting;
 	bool in_poll;
+	bool copies; /* offer copy channels */
 	struct bulk_bs_server_stats st;
 };
 
 /* serve.c: the data path. */
 extern const struct bulk_channel_callbacks bs_serve_callbacks;
+/* The copy channel's callbacks (serve.c). */
+extern const struct bulk_channel_callbacks bs_copy_callbacks;
 /* Pass back what the application completed. @return buffers passed. */
 int bs_serve_flush(struct bulk_bs_conn *c);
 /* Requests of a dying connection that wait to go back are dropped. */

@@ -109,8 +109,13 @@ _Static_assert(sizeof(struct bs_wire_hdr) == 12, "control header is 12 bytes");
 struct bs_wire_hello {
 	uint8_t version[2];
 	uint8_t name_len[2];
-	uint8_t flags[4]; /* 0 */
+	uint8_t flags[4]; /* BS_HELLO_* */
 };
+/* HELLO flags: the client offers a copy channel (docs/blockservice.md,
+ * section 10). An old server refuses any flag: a client sets it only when
+ * its application asked for copies. */
+#define BS_HELLO_COPIES	    0x1u
+#define BS_HELLO_FLAGS_MASK BS_HELLO_COPIES
 _Static_assert(sizeof(struct bs_wire_hello) == 8, "hello is 8 bytes + name");
 
 /* INFO: struct bulk_bs_info plus what the channels must look like. */
@@ -124,19 +129,25 @@ struct bs_wire_info {
 	uint8_t meta_size[2];	 /* BS_WIRE_META_SIZE */
 	uint8_t max_channels[2]; /* BULK_BS_MAX_CHANNELS */
 	uint8_t version[2];	 /* the version the server speaks */
-	uint8_t rsvd[6];
+	uint8_t features[2];	 /* BS_FEAT_*: only what the client's HELLO asked for */
+	uint8_t rsvd[4];
 };
+/* INFO features: the server binds the client's copy channel and may answer
+ * READs that allow it with read-only copies of its own buffers. */
+#define BS_FEAT_COPIES 0x1u
+#define BS_FEAT_MASK   BS_FEAT_COPIES
 _Static_assert(sizeof(struct bs_wire_info) == 40, "info is 40 bytes");
 
 /* CHANNELS: a count, then that many NUL-padded addresses. */
 #define BS_WIRE_ADDR_LEN BULK_ADDR_STRLEN
 struct bs_wire_channels {
 	uint8_t count[2];
-	uint8_t rsvd[6];
-	/* char addr[count][BS_WIRE_ADDR_LEN] follows */
+	uint8_t copy[2]; /* 0, or 1 once INFO said BS_FEAT_COPIES: a copy channel */
+	uint8_t rsvd[4];
+	/* char addr[count + copy][BS_WIRE_ADDR_LEN] follows, the copy channel's last */
 };
 _Static_assert(sizeof(struct bs_wire_channels) == 8, "channels is 8 bytes + addresses");
-_Static_assert(sizeof(struct bs_wire_channels) + BULK_BS_MAX_CHANNELS * BS_WIRE_ADDR_LEN <=
+_Static_assert(sizeof(struct bs_wire_channels) + (BULK_BS_MAX_CHANNELS + 1) * BS_WIRE_ADDR_LEN <=
 		       BS_WIRE_BODY_MAX,
 	       "every address fits one message");
 
@@ -157,16 +168,19 @@ struct bs_ctrl_msg {
 	union {
 		struct {
 			uint16_t version;
+			uint32_t flags; /* BS_HELLO_* */
 			char name[BULK_BS_EXPORT_NAME_MAX + 1];
 		} hello;
 		struct {
 			struct bulk_bs_info info;
 			uint16_t version;
 			uint16_t max_channels; /* data channels a client may open */
+			uint16_t features;     /* BS_FEAT_* */
 		} info;
 		struct {
 			uint16_t count;
-			char addr[BULK_BS_MAX_CHANNELS][BS_WIRE_ADDR_LEN];
+			uint16_t copy; /* 0 or 1: addr[count] is the copy channel */
+			char addr[BULK_BS_MAX_CHANNELS + 1][BS_WIRE_ADDR_LEN];
 		} channels;
 		struct {
 			int code; /* negative errno */
@@ -198,6 +212,16 @@ int bs_wire_ctrl_encode(const struct bs_ctrl_msg *m, uint8_t *buf, size_t room);
 #define BS_WIRE_META_SIZE  32u
 /* op | BS_WIRE_REPLY: the server's answer. */
 #define BS_WIRE_REPLY 0x80u
+/*
+ * Meta flags of the copy extension (never BULK_BS_CMD_*, never seen by
+ * applications): a READ request of a client with a copy channel may carry
+ * COPY_OK (its data may come as a copy); the reply to it may then carry
+ * COPY (the data went as a read-only copy on the copy channel, whose meta
+ * is the same reply, COPY set; the pass carries no payload). A server
+ * without the extension refuses COPY_OK (-EINVAL: an unknown flag).
+ */
+#define BS_WIRE_F_COPY_OK  0x0100u
+#define BS_WIRE_F_COPY	   0x0200u
 
 /* The meta of every buffer on a data channel. */
 struct bs_wire_meta {

@@ -56,6 +56,9 @@ setup_round(struct bulk_bs_client *c)
 		if (c->chans[k].ch != NULL && bulk_channel_state(c->chans[k].ch) != BULK_STATE_CLOSED &&
 		    (n = bulk_channel_poll(c->chans[k].ch, 0)) > 0)
 			work += n;
+	if (c->cchan.ch != NULL && bulk_channel_state(c->cchan.ch) != BULK_STATE_CLOSED &&
+	    (n = bulk_channel_poll(c->cchan.ch, 0)) > 0)
+		work += n;
 	if (work == 0)
 		usleep(100);
 }
@@ -72,36 +75,44 @@ assign_done(void *arg, int err, struct bulk_channel *ch)
 }
 
 /* Tear down and free the channels and endpoints, polling until closed. */
+/* Channel @p k: the data channels, then the copy channel as the last. */
+static struct bs_cchan *
+chan_at(struct bulk_bs_client *c, unsigned k)
+{
+	return k < c->nchans ? &c->chans[k] : &c->cchan;
+}
+
 static int
 channels_free(struct bulk_bs_client *c, uint64_t deadline)
 {
+	unsigned all = c->nchans + 1;
 	int rc = 0;
 
-	for (unsigned k = 0; k < c->nchans; k++) {
-		struct bs_cchan *cc = &c->chans[k];
-
-		if (cc->ch == NULL || cc->destroyed)
-			continue;
-		if (bulk_channel_state(cc->ch) == BULK_STATE_CONNECTED ||
-		    bulk_channel_state(cc->ch) == BULK_STATE_INITIALIZED)
-			cc->destroyed = bulk_channel_destroy(cc->ch, BULK_CONT_NONE) == 0;
-	}
+	/* Copies we hold would keep the copy channel from closing. */
+	bs_client_copies_drop(c);
 	for (;;) {
 		bool open = false;
 
-		for (unsigned k = 0; k < c->nchans; k++) {
-			struct bulk_channel *ch = c->chans[k].ch;
+		for (unsigned k = 0; k < all; k++) {
+			struct bs_cchan *cc = chan_at(c, k);
 
-			if (ch != NULL && bulk_channel_state(ch) != BULK_STATE_CLOSED &&
-			    bulk_channel_state(ch) != BULK_STATE_INITIALIZED)
+			if (cc->ch == NULL)
+				continue;
+			if (!cc->destroyed &&
+			    (bulk_channel_state(cc->ch) == BULK_STATE_CONNECTED ||
+			     bulk_channel_state(cc->ch) == BULK_STATE_INITIALIZED))
+				cc->destroyed = bulk_channel_destroy(cc->ch, BULK_CONT_NONE) == 0;
+			if (bulk_channel_state(cc->ch) != BULK_STATE_CLOSED &&
+			    bulk_channel_state(cc->ch) != BULK_STATE_INITIALIZED)
 				open = true;
 		}
 		if (!open || expired(deadline))
 			break;
 		setup_round(c);
+		(void)bs_client_rel_flush(c);
 	}
-	for (unsigned k = 0; k < c->nchans; k++) {
-		struct bs_cchan *cc = &c->chans[k];
+	for (unsigned k = 0; k < all; k++) {
+		struct bs_cchan *cc = chan_at(c, k);
 
 		if (cc->fd >= 0)
 			bs_idle_unwatch(&c->idle, cc->fd);
@@ -144,6 +155,7 @@ client_free(struct bulk_bs_client *c)
 	for (unsigned i = 0; i < c->npools; i++)
 		bs_cpool_free(c->pools[i]);
 	free(c->pools);
+	free(c->rel);
 	free(c);
 }
 
@@ -193,6 +205,7 @@ hello(const struct bulk_bs_client_params *p, struct bulk_bs_client *c)
 	memset(&m, 0, sizeof(m));
 	m.type = BS_MSG_HELLO;
 	m.u.hello.version = BS_WIRE_VERSION;
+	m.u.hello.flags = c->want_copies ? BS_HELLO_COPIES : 0;
 	snprintf(m.u.hello.name, sizeof(m.u.hello.name), "%s", p->export_name ? p->export_name : "");
 	rc = bs_sock_send(&c->sock, &m);
 	if (rc == 0)
@@ -208,6 +221,9 @@ hello(const struct bulk_bs_client_params *p, struct bulk_bs_client *c)
 		return fail(p, -EPROTONOSUPPORT, "%s: %s", p->server, "speaks another version");
 	if (c->nchans > m.u.info.max_channels)
 		return fail(p, -EOVERFLOW, "%s: the server takes fewer data channels%s", p->server, "");
+	if ((m.u.info.features & BS_FEAT_COPIES) && !c->want_copies)
+		return fail(p, -EPROTO, "%s: %s", p->server, "offered copies we did not ask for");
+	c->copies = (m.u.info.features & BS_FEAT_COPIES) != 0;
 	c->info = m.u.info.info;
 	return 0;
 }
@@ -253,6 +269,36 @@ channels(const struct bulk_bs_client_params *p, struct bulk_bs_client *c)
 			cc->fd = -1;
 		memcpy(m.u.channels.addr[k], cc->addr, sizeof(cc->addr));
 	}
+	if (c->copies) {
+		/* We are the sink: the server copies its buffers to us. HALF
+		 * trust: what we hold of its pools is mapped read-only here,
+		 * the rest not at all. */
+		struct bs_cchan *cc = &c->cchan;
+		struct bulk_channel_params cp = {
+			.direction = BULK_DIRECTION_RX,
+			.trust = BULK_TRUST_HALF,
+			.meta_size = BS_WIRE_META_SIZE,
+			.queue_size = queue,
+			.user = c,
+		};
+		struct bulk_addr a;
+
+		snprintf(cc->addr, sizeof(cc->addr), "%.120s.c", c->chans[0].addr);
+		(void)bulk_addr_parse(cc->addr, &a);
+		rc = bulk_addr_endpoint_create(c->dom, &a, &cc->ep);
+		if (rc == 0)
+			rc = bulk_channel_create(cc->ep, &bs_client_copy_callbacks, &cp, &cc->ch);
+		if (rc < 0) {
+			cc->ch = NULL;
+			return fail(p, rc, "cannot create the copy channel at %s: %s", cc->addr,
+				    bulk_strerror(rc));
+		}
+		cc->fd = bulk_channel_fd(cc->ch);
+		if (cc->fd >= 0 && bs_idle_watch(&c->idle, cc->fd, BS_EV_WAKE) < 0)
+			cc->fd = -1;
+		m.u.channels.copy = 1;
+		memcpy(m.u.channels.addr[c->nchans], cc->addr, sizeof(cc->addr));
+	}
 	rc = bs_sock_send(&c->sock, &m);
 	if (rc < 0)
 		return fail(p, rc, "%s: sending the channels: %s", p->server, strerror(-rc));
@@ -284,6 +330,15 @@ wait_bound(const struct bulk_bs_client_params *p, struct bulk_bs_client *c, uint
 			if (st == BULK_STATE_CLOSED)
 				return fail(p, -ECONNRESET, "data channel %s closed while binding%s",
 					    c->chans[k].addr, "");
+			bound = bound && st == BULK_STATE_CONNECTED;
+		}
+		if (c->cchan.ch != NULL) {
+			enum bulk_channel_state st = bulk_channel_state(c->cchan.ch);
+
+			if (st == BULK_STATE_CLOSED)
+				return fail(p, -ECONNRESET,
+					    "copy channel %s closed while binding%s", c->cchan.addr,
+					    "");
 			bound = bound && st == BULK_STATE_CONNECTED;
 		}
 		if (ready && bound)
@@ -355,6 +410,7 @@ bulk_bs_client_connect(const struct bulk_bs_client_params *p, struct bulk_bs_cli
 	c->sock.fd = -1;
 	for (unsigned k = 0; k < BULK_BS_MAX_CHANNELS; k++)
 		c->chans[k].fd = -1;
+	c->cchan.fd = -1;
 	deadline = bs_now_ns() + (uint64_t)c->timeout_ms * BS_NS_PER_MS;
 	rc = bs_idle_init(&c->idle, p->poll);
 	if (rc < 0) {
@@ -364,6 +420,9 @@ bulk_bs_client_connect(const struct bulk_bs_client_params *p, struct bulk_bs_cli
 	rc = data_addrs(p, c);
 	if (rc < 0)
 		goto out;
+	/* Copies need memory both processes map (shm): elsewhere not offered. */
+	if (p->copies && bulk_addr_parse(c->chans[0].addr, &a) == 0 && a.scheme == BULK_ADDR_SHM)
+		c->want_copies = true;
 	rc = hello(p, c);
 	if (rc < 0)
 		goto out;

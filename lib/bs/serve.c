@@ -81,7 +81,8 @@ done_push(struct bs_sreq *r, int status)
 	struct bs_chan *chan = r->chan;
 
 	r->status = status;
-	r->len_back = (r->pub.op == BULK_BS_OP_READ && status == 0) ? r->pub.length : 0;
+	r->len_back =
+		(r->pub.op == BULK_BS_OP_READ && status == 0 && !r->copied) ? r->pub.length : 0;
 	r->state = BS_SREQ_DONE;
 	r->next = NULL;
 	*chan->done_tail = r;
@@ -107,6 +108,55 @@ bulk_bs_request_complete(struct bulk_bs_request *req, int status)
 	count_done(c, r, status);
 	done_push(r, status);
 	return 0;
+}
+
+int
+bulk_bs_request_complete_copy(struct bulk_bs_request *req, struct bulk_buffer *buf)
+{
+	struct bs_sreq *r = (struct bs_sreq *)(void *)req;
+	struct bulk_bs_conn *c;
+	uint8_t meta[BS_WIRE_META_SIZE];
+	int rc;
+
+	if (r == NULL || buf == NULL || r->state != BS_SREQ_APP || r->pub.op != BULK_BS_OP_READ)
+		return -EINVAL;
+	c = r->sp->conn;
+	if (!c->copies || !r->copy_ok || c->cchan.ch == NULL)
+		return -ENOTSUP;
+	bs_wire_meta_encode(&(struct bs_meta){ .op = BULK_BS_OP_READ,
+					       .reply = 1,
+					       .flags = BS_WIRE_F_COPY,
+					       .length = r->pub.length,
+					       .id = r->pub.id,
+					       .offset = r->pub.offset },
+			    meta);
+	rc = bulk_channel_copy(c->cchan.ch, buf, r->pub.length, meta, BULK_CONT_NONE);
+	if (rc == -ENOBUFS)
+		return -EAGAIN;
+	if (rc < 0)
+		return rc;
+	/* The copy is on its way; the request's own buffer follows with the
+	 * reply (COPY set, no payload) at the next flush. */
+	r->copied = true;
+	c->st.copy_reads++;
+	c->st.copy_bytes += r->pub.length;
+	return bulk_bs_request_complete(req, 0);
+}
+
+int
+bulk_bs_conn_copies(const struct bulk_bs_conn *c)
+{
+	return c != NULL && c->copies && c->cchan.ch != NULL;
+}
+
+int
+bulk_bs_conn_copy_pool_add(struct bulk_bs_conn *c, struct bulk_pool *pool)
+{
+	if (c == NULL || pool == NULL)
+		return -EINVAL;
+	if (!c->copies || c->cchan.ch == NULL)
+		return -ENOTSUP;
+	return bulk_channel_assign_pool(c->cchan.ch, pool, BULK_CONT_NONE);
 }
 
 /* ------------------------------------------------------------ arrival */
@@ -152,7 +202,16 @@ on_move(struct bulk_channel *ch, struct bulk_buffer *const *bufs, const uint32_t
 			continue;
 		}
 		r->chan = chan;
+		r->copy_ok = false;
+		r->copied = false;
 		rc = bs_wire_meta_decode(mp, BS_WIRE_META_SIZE, &m);
+		/* A client with a copy channel lets a READ's data come as a copy;
+		 * from anyone else the flag is unknown (bs_req_check refuses it). */
+		if (rc == 0 && c->copies && m.op == BULK_BS_OP_READ &&
+		    (m.flags & BS_WIRE_F_COPY_OK)) {
+			m.flags &= (uint16_t)~BS_WIRE_F_COPY_OK;
+			r->copy_ok = true;
+		}
 		if (rc < 0) {
 			/* Not our protocol: nothing in it can be trusted. */
 			memset(&m, 0, sizeof(m));
@@ -314,6 +373,34 @@ on_teardown(struct bulk_channel *ch, int reason)
 	bs_conn_end(chan->conn, reason);
 }
 
+/* ------------------------------------------------------ the copy channel */
+
+static void
+on_copy_released(struct bulk_channel *ch, struct bulk_buffer *const *bufs, unsigned n)
+{
+	struct bs_chan *chan = bulk_channel_user(ch);
+
+	(void)bufs;
+	chan->conn->st.copies_released += n;
+}
+
+/* The client assigns nothing on the copy channel: it only receives. */
+static int
+on_copy_pool_assigned(struct bulk_channel *ch, struct bulk_pool *pool)
+{
+	struct bs_chan *chan = bulk_channel_user(ch);
+
+	(void)pool;
+	chan->conn->st.protocol_errors++;
+	return -EPERM;
+}
+
+const struct bulk_channel_callbacks bs_copy_callbacks = {
+	.pool_assigned = on_copy_pool_assigned,
+	.copy_released = on_copy_released,
+	.teardown_received = on_teardown,
+};
+
 const struct bulk_channel_callbacks bs_serve_callbacks = {
 	.pool_assigned = on_pool_assigned,
 	.pool_removed = on_pool_removed,
@@ -377,7 +464,8 @@ chan_flush(struct bs_chan *chan)
 			struct bs_meta m = {
 				.op = (uint8_t)r->pub.op,
 				.reply = 1,
-				.flags = r->pub.flags,
+				.flags =
+					(uint16_t)(r->pub.flags | (r->copied ? BS_WIRE_F_COPY : 0)),
 				.length = r->pub.length,
 				.id = r->pub.id,
 				.offset = r->pub.offset,

@@ -74,6 +74,7 @@ bulk_bs_server_create(const struct bulk_bs_server_params *p, struct bulk_bs_serv
 	s->poll_hook = p->poll_hook;
 	s->poll_hook_arg = p->poll_hook_arg;
 	s->sleep_hook = p->sleep_hook;
+	s->copies = p->copies != 0;
 	for (unsigned i = 0; i < BS_MAX_LISTENERS; i++)
 		s->listeners[i].fd = -1;
 	rc = bs_idle_init(&s->idle, p->poll);
@@ -182,6 +183,13 @@ bulk_bs_server_free(struct bulk_bs_server *s)
 
 /* ------------------------------------------------------- connections */
 
+/* Channel @p k of @p c: its data channels, then its copy channel (k == nchans). */
+static struct bs_chan *
+conn_chan(struct bulk_bs_conn *c, unsigned k)
+{
+	return k < c->nchans ? &c->chans[k] : &c->cchan;
+}
+
 static void
 conn_unlink(struct bulk_bs_conn *c)
 {
@@ -272,6 +280,7 @@ accept_one(struct bulk_bs_server *s, struct bs_listener *l, int fd)
 	c->deadline = bs_now_ns() + (uint64_t)s->handshake_ms * BS_NS_PER_MS;
 	for (unsigned k = 0; k < BULK_BS_MAX_CHANNELS; k++)
 		c->chans[k].fd = -1;
+	c->cchan.fd = -1;
 	if (l->addr.ss.ss_family == AF_UNIX)
 		snprintf(c->peer, sizeof(c->peer), "%s#%llu", l->text, (unsigned long long)c->id);
 	else
@@ -355,6 +364,11 @@ on_hello(struct bulk_bs_conn *c, const struct bs_ctrl_msg *m)
 	r.u.info.info = s->info;
 	r.u.info.version = BS_WIRE_VERSION;
 	r.u.info.max_channels = BULK_BS_MAX_CHANNELS;
+	/* Copies: only to a client that offered a copy channel. */
+	if (s->copies && (m->u.hello.flags & BS_HELLO_COPIES)) {
+		r.u.info.features = BS_FEAT_COPIES;
+		c->copies = true;
+	}
 	if (bs_sock_send(&c->sock, &r) < 0) {
 		bs_conn_end(c, -ECONNRESET);
 		return;
@@ -368,6 +382,10 @@ on_channels(struct bulk_bs_conn *c, const struct bs_ctrl_msg *m)
 	struct bulk_bs_server *s = c->srv;
 	char why[BS_WIRE_ERRMSG_MAX + 1];
 
+	if (m->u.channels.copy && !c->copies) {
+		conn_fail(c, -EPROTO, "a copy channel that was not agreed");
+		return;
+	}
 	c->state = BS_CONN_BINDING;
 	for (unsigned k = 0; k < m->u.channels.count; k++) {
 		struct bs_chan *chan = &c->chans[k];
@@ -399,6 +417,39 @@ on_channels(struct bulk_bs_conn *c, const struct bs_ctrl_msg *m)
 		chan->fd = bulk_channel_fd(chan->ch);
 		if (chan->fd >= 0 && bs_idle_watch(&s->idle, chan->fd, BS_EV_WAKE) < 0)
 			chan->fd = -1;
+	}
+	if (m->u.channels.copy) {
+		struct bs_chan *chan = &c->cchan;
+		struct bulk_bind_params bp = {
+			.meta_size = BS_WIRE_META_SIZE,
+			.user = chan,
+			/* The client assigns nothing here. */
+			.peer_pool_buffers_max = 1,
+		};
+		const char *addr = m->u.channels.addr[m->u.channels.count];
+		struct bulk_addr a;
+		int rc;
+
+		chan->conn = c;
+		chan->done_tail = &chan->done_head;
+		rc = bulk_addr_parse(addr, &a);
+		if (rc == 0)
+			rc = bulk_addr_endpoint_remote(s->dom, &a, &chan->ep);
+		if (rc == 0)
+			rc = bulk_channel_bind(s->dom, chan->ep, &bs_copy_callbacks, &bp,
+					       (struct bulk_cont){ bind_done, chan }, &chan->ch);
+		if (rc < 0) {
+			snprintf(why, sizeof(why), "cannot bind %s: %s", addr, bulk_strerror(rc));
+			chan->ch = NULL;
+			conn_fail(c, rc, why);
+			return;
+		}
+		chan->fd = bulk_channel_fd(chan->ch);
+		if (chan->fd >= 0 && bs_idle_watch(&s->idle, chan->fd, BS_EV_WAKE) < 0)
+			chan->fd = -1;
+	} else {
+		/* Agreed but not opened: the client does without. */
+		c->copies = false;
 	}
 }
 
@@ -471,6 +522,25 @@ binding_step(struct bulk_bs_conn *c)
 	for (unsigned k = 0; k < c->nchans; k++)
 		if (!c->chans[k].bind_done)
 			return;
+	if (c->cchan.ch != NULL && !c->cchan.bind_done)
+		return;
+	if (c->cchan.ch != NULL) {
+		struct bs_chan *chan = &c->cchan;
+
+		/* We are its source; HALF: the client maps what it holds of
+		 * our pools read-only, and nothing else of them. */
+		if (chan->bind_err != 0 || bulk_channel_direction(chan->ch) != BULK_DIRECTION_TX ||
+		    bulk_channel_meta_size(chan->ch) != BS_WIRE_META_SIZE ||
+		    bulk_channel_trust(chan->ch) != BULK_TRUST_HALF) {
+			snprintf(
+				why, sizeof(why),
+				"copy channel: create it RX, trust HALF, with %u bytes of meta%s%s",
+				BS_WIRE_META_SIZE, chan->bind_err ? ": " : "",
+				chan->bind_err ? bulk_strerror(chan->bind_err) : "");
+			conn_fail(c, chan->bind_err ? chan->bind_err : -EPROTO, why);
+			return;
+		}
+	}
 	for (unsigned k = 0; k < c->nchans; k++) {
 		struct bs_chan *chan = &c->chans[k];
 
@@ -529,8 +599,8 @@ conn_finalize(struct bulk_bs_conn *c)
 
 	conn_sock_close(c);
 	memset(&c->st.chan, 0, sizeof(c->st.chan));
-	for (unsigned k = 0; k < c->nchans; k++) {
-		struct bs_chan *chan = &c->chans[k];
+	for (unsigned k = 0; k <= c->nchans; k++) {
+		struct bs_chan *chan = conn_chan(c, k);
 
 		if (chan->fd >= 0)
 			bs_idle_unwatch(&s->idle, chan->fd);
@@ -541,8 +611,8 @@ conn_finalize(struct bulk_bs_conn *c)
 	/* Our records of its pools go before the channels, which may take
 	 * the views with them. */
 	bs_serve_pools_release(c, ids, &nids, BULK_CHANNEL_MAX_POOLS);
-	for (unsigned k = 0; k < c->nchans; k++) {
-		struct bs_chan *chan = &c->chans[k];
+	for (unsigned k = 0; k <= c->nchans; k++) {
+		struct bs_chan *chan = conn_chan(c, k);
 
 		if (chan->ch != NULL)
 			(void)bulk_channel_free(chan->ch);
@@ -597,8 +667,8 @@ closing_step(struct bulk_bs_conn *c)
 			return 0;
 		c->released = true;
 	}
-	for (unsigned k = 0; k < c->nchans; k++) {
-		struct bs_chan *chan = &c->chans[k];
+	for (unsigned k = 0; k <= c->nchans; k++) {
+		struct bs_chan *chan = conn_chan(c, k);
 		enum bulk_channel_state st;
 
 		if (chan->ch == NULL)
@@ -658,8 +728,8 @@ static bool
 arm_all(struct bulk_bs_server *s, int *timeout_ms)
 {
 	for (struct bulk_bs_conn *c = s->conns; c != NULL; c = c->next)
-		for (unsigned k = 0; k < c->nchans; k++) {
-			struct bs_chan *chan = &c->chans[k];
+		for (unsigned k = 0; k <= c->nchans; k++) {
+			struct bs_chan *chan = conn_chan(c, k);
 
 			if (chan->ch == NULL || bulk_channel_state(chan->ch) == BULK_STATE_CLOSED)
 				continue;
@@ -699,8 +769,8 @@ bulk_bs_server_poll(struct bulk_bs_server *s, int timeout_ms)
 		work += n;
 	/* The data path first: it is what the server is for. */
 	for (c = s->conns; c != NULL; c = c->next)
-		for (unsigned k = 0; k < c->nchans; k++) {
-			struct bulk_channel *ch = c->chans[k].ch;
+		for (unsigned k = 0; k <= c->nchans; k++) {
+			struct bulk_channel *ch = conn_chan(c, k)->ch;
 
 			if (ch != NULL && bulk_channel_state(ch) != BULK_STATE_CLOSED &&
 			    (n = bulk_channel_poll(ch, 0)) > 0)
@@ -803,6 +873,8 @@ bulk_bs_conn_stats_get(const struct bulk_bs_conn *pc, struct bulk_bs_stats *st)
 	for (unsigned k = 0; k < c->nchans; k++)
 		if (c->chans[k].ch != NULL)
 			bs_chan_stats_add(st, c->chans[k].ch);
+	if (c->cchan.ch != NULL)
+		bs_chan_stats_add(st, c->cchan.ch);
 	return 0;
 }
 

@@ -32,11 +32,113 @@ bulk_bs_client_buffer_get(struct bulk_bs_client *c)
 	return c != NULL ? bulk_pool_get(c->pool) : NULL;
 }
 
+/* The user pointer of a copy the application holds (nothing else is ours
+ * to set in a server pool's view). */
+static bool
+copy_held(const struct bulk_bs_client *c, const struct bulk_buffer *b)
+{
+	return b->user == (const void *)&c->copies_held;
+}
+
+/* Release copy @p b now, or queue it for the next round. */
+static void
+copy_release(struct bulk_bs_client *c, struct bulk_buffer *b)
+{
+	b->user = NULL;
+	if (b->state != BULK_BUFFER_READ_ONLY || c->cchan.ch == NULL ||
+	    bulk_channel_state(c->cchan.ch) != BULK_STATE_CONNECTED)
+		return; /* the channel went: the core voided the copy */
+	if (c->nrel == 0 && bulk_channel_release(c->cchan.ch, b, BULK_CONT_NONE) == 0) {
+		c->st.copies_released++;
+		return;
+	}
+	if (c->nrel == c->relcap) {
+		unsigned cap = c->relcap ? 2 * c->relcap : 64;
+		struct bulk_buffer **r = realloc(c->rel, cap * sizeof(*r));
+
+		if (r == NULL)
+			return; /* stays copied until the channel closes */
+		c->rel = r;
+		c->relcap = cap;
+	}
+	c->rel[c->nrel++] = b;
+}
+
+int
+bs_client_rel_flush(struct bulk_bs_client *c)
+{
+	unsigned done = 0;
+	int n;
+
+	if (c->nrel == 0)
+		return 0;
+	if (c->cchan.ch == NULL || bulk_channel_state(c->cchan.ch) != BULK_STATE_CONNECTED) {
+		c->nrel = 0;
+		return 0;
+	}
+	while (done < c->nrel) {
+		unsigned k = c->nrel - done > 32 ? 32 : c->nrel - done;
+
+		n = bulk_channel_release_burst(c->cchan.ch, &c->rel[done], k, BULK_CONT_NONE);
+		if (n < 0) {
+			/* Not a copy of ours any more (voided): drop it. */
+			done++;
+			continue;
+		}
+		done += (unsigned)n;
+		c->st.copies_released += (uint64_t)n;
+		if ((unsigned)n < k)
+			break;
+	}
+	memmove(c->rel, &c->rel[done], (c->nrel - done) * sizeof(*c->rel));
+	c->nrel -= done;
+	return (int)done;
+}
+
+void
+bs_client_copies_drop(struct bulk_bs_client *c)
+{
+	for (unsigned p = 0; p < c->ncpools; p++) {
+		uint32_t n = bulk_pool_buffer_count(c->cpools[p]);
+
+		for (uint32_t i = 0; i < n; i++) {
+			struct bulk_buffer *b = bulk_pool_buffer(c->cpools[p], i);
+
+			if (copy_held(c, b) && c->copies_held > 0)
+				c->copies_held--;
+			if (b->state == BULK_BUFFER_READ_ONLY)
+				copy_release(c, b);
+		}
+	}
+	(void)bs_client_rel_flush(c);
+}
+
+int
+bulk_bs_client_copies(const struct bulk_bs_client *c)
+{
+	return c != NULL && c->copies;
+}
+
+unsigned
+bulk_bs_client_copies_held(const struct bulk_bs_client *c)
+{
+	return c != NULL ? c->copies_held : 0;
+}
+
 int
 bulk_bs_client_buffer_put(struct bulk_bs_client *c, struct bulk_buffer *buf)
 {
-	if (c == NULL || buf == NULL || buf->pool != c->pool)
+	if (c == NULL || buf == NULL)
 		return -EINVAL;
+	if (buf->pool != c->pool) {
+		for (unsigned p = 0; p < c->ncpools; p++)
+			if (buf->pool == c->cpools[p] && copy_held(c, buf)) {
+				c->copies_held--;
+				copy_release(c, buf);
+				return 0;
+			}
+		return -EINVAL;
+	}
 	if (c->pools[0]->slots[buf->index].busy)
 		return -BULK_E_NOT_OWNER;
 	return bulk_pool_put(buf);
@@ -64,6 +166,8 @@ bulk_bs_client_stats_get(const struct bulk_bs_client *c, struct bulk_bs_stats *s
 	for (unsigned k = 0; k < c->nchans; k++)
 		if (c->chans[k].ch != NULL)
 			bs_chan_stats_add(st, c->chans[k].ch);
+	if (c->cchan.ch != NULL)
+		bs_chan_stats_add(st, c->cchan.ch);
 	st->inflight = c->inflight;
 	return 0;
 }
@@ -183,6 +287,26 @@ count_done(struct bulk_bs_client *c, const struct bs_cslot *s, int status)
 	bs_stats_count(&c->st, s->op, s->length, status);
 }
 
+static void slot_done(struct bulk_bs_client *c, struct bs_cslot *s, struct bulk_buffer *b,
+		      int status);
+
+/* A READ's pass and copy are both in: the application gets the copy, the
+ * request's own buffer goes back to the pool. */
+static void
+copy_done(struct bulk_bs_client *c, struct bs_cslot *s, struct bulk_buffer *b)
+{
+	struct bulk_buffer *copy = s->copy;
+
+	s->copy = NULL;
+	copy->user = &c->copies_held;
+	c->copies_held++;
+	c->st.copy_reads++;
+	c->st.copy_bytes += s->length;
+	(void)bulk_pool_put(b);
+	s->token = false;
+	slot_done(c, s, copy, 0);
+}
+
 /* Finish the request in slot @p s, whose buffer @p b is ours again (or lost: NULL). */
 static void
 slot_done(struct bulk_bs_client *c, struct bs_cslot *s, struct bulk_buffer *b, int status)
@@ -190,6 +314,10 @@ slot_done(struct bulk_bs_client *c, struct bs_cslot *s, struct bulk_buffer *b, i
 	bulk_bs_done_fn done = s->done;
 	void *arg = s->arg;
 
+	if (s->copy != NULL)
+		copy_release(c, s->copy); /* came, but the request ends otherwise */
+	s->copy = NULL;
+	s->passed = false;
 	s->busy = false;
 	c->inflight--;
 	count_done(c, s, status);
@@ -225,8 +353,24 @@ on_buffer(struct bulk_channel *ch, struct bulk_buffer *const *bufs, const uint32
 		    m.op != s->op) {
 			c->st.protocol_errors++;
 			status = -EPROTO;
+		} else if (m.flags & BS_WIRE_F_COPY) {
+			/* The data comes as a copy: only where we allowed it,
+			 * for a READ that succeeded, with no payload here. */
+			if (!s->copy_ok || m.status != 0 || lens[i] != 0 || s->passed) {
+				c->st.protocol_errors++;
+				status = -EPROTO;
+			} else {
+				s->passed = true;
+				if (s->copy != NULL)
+					copy_done(c, s, b);
+				continue;
+			}
 		} else {
 			status = m.status;
+			/* A copy came, but the reply says the data did not: the
+			 * copy goes back (slot_done()), the reply stands. */
+			if (s->copy != NULL)
+				c->st.protocol_errors++;
 			if (s->op == BULK_BS_OP_READ && status == 0 && lens[i] != s->length) {
 				c->st.protocol_errors++;
 				status = -EPROTO;
@@ -299,6 +443,113 @@ on_teardown(struct bulk_channel *ch, int reason)
 		bs_client_fail_all(c, -ECONNRESET);
 }
 
+/* ------------------------------------------------------ the copy channel */
+
+/*
+ * A copy for one of our READs. Anything that is not one (an unknown id,
+ * a request that did not allow it, a second copy, a copy that lies about
+ * its length) goes straight back and counts as a protocol error; it
+ * never completes a request.
+ */
+static void
+on_copy(struct bulk_channel *ch, struct bulk_buffer *const *bufs, const uint32_t *lens,
+	const void *meta, unsigned n)
+{
+	struct bulk_bs_client *c = bulk_channel_user(ch);
+	const uint8_t *mp = meta;
+
+	for (unsigned i = 0; i < n; i++, mp += BS_WIRE_META_SIZE) {
+		struct bulk_buffer *b = bufs[i];
+		struct bs_cpool *cp = c->pools[0];
+		struct bs_cslot *s = NULL;
+		struct bs_meta m;
+		uint32_t idx;
+
+		if (bs_wire_meta_decode(mp, BS_WIRE_META_SIZE, &m) == 0 && m.reply &&
+		    m.op == BULK_BS_OP_READ && (m.flags & BS_WIRE_F_COPY) && m.status == 0) {
+			idx = (uint32_t)(m.id & ((1u << BS_ID_SLOT_BITS) - 1));
+			if (idx < cp->count)
+				s = &cp->slots[idx];
+		}
+		if (s == NULL || !s->busy || s->id != m.id || !s->copy_ok || s->copy != NULL ||
+		    m.length != s->length || lens[i] != s->length ||
+		    bulk_pool_buffer_size(b->pool) < s->length) {
+			c->st.protocol_errors++;
+			b->user = NULL;
+			copy_release(c, b);
+			continue;
+		}
+		b->user = NULL;
+		s->copy = b;
+		if (s->passed)
+			copy_done(c, s, bulk_pool_buffer(cp->pool, idx));
+	}
+}
+
+static int
+on_copy_bind(struct bulk_channel *ch, const struct bulk_bind_info *bi)
+{
+	(void)ch;
+	return bi->meta_size == BS_WIRE_META_SIZE ? 0 : -BULK_E_BIND_MISMATCH;
+}
+
+/* The server's pools, whose buffers it copies to us. */
+static int
+on_copy_pool(struct bulk_channel *ch, struct bulk_pool *pool)
+{
+	struct bulk_bs_client *c = bulk_channel_user(ch);
+
+	if (c->ncpools >= BS_COPY_POOLS)
+		return -BULK_E_POOL_LIMIT;
+	c->cpools[c->ncpools++] = pool;
+	return 0;
+}
+
+static void
+on_copy_pool_removed(struct bulk_channel *ch, struct bulk_pool *pool)
+{
+	struct bulk_bs_client *c = bulk_channel_user(ch);
+
+	for (unsigned p = 0; p < c->ncpools; p++)
+		if (c->cpools[p] == pool) {
+			c->cpools[p] = c->cpools[--c->ncpools];
+			break;
+		}
+}
+
+/* The server has nothing to move to us here: it goes straight back. */
+static void
+on_copy_move(struct bulk_channel *ch, struct bulk_buffer *const *bufs, const uint32_t *lens,
+	     const void *meta, unsigned n)
+{
+	struct bulk_bs_client *c = bulk_channel_user(ch);
+
+	(void)lens;
+	c->st.protocol_errors += n;
+	(void)bulk_channel_pass_burst(ch, bufs, NULL, meta, n, BULK_CONT_NONE);
+}
+
+static void
+on_copy_teardown(struct bulk_channel *ch, int reason)
+{
+	struct bulk_bs_client *c = bulk_channel_user(ch);
+
+	c->cchan.closed = true;
+	c->cchan.close_reason = reason;
+	c->nrel = 0;
+	if (!c->bye_sent)
+		c->gone = true;
+}
+
+const struct bulk_channel_callbacks bs_client_copy_callbacks = {
+	.bind_received = on_copy_bind,
+	.pool_assigned = on_copy_pool,
+	.pool_removed = on_copy_pool_removed,
+	.move_received = on_copy_move,
+	.copy_received = on_copy,
+	.teardown_received = on_copy_teardown,
+};
+
 const struct bulk_channel_callbacks bs_client_callbacks = {
 	.bind_received = on_bind,
 	.pool_assigned = on_pool,
@@ -364,7 +615,10 @@ enqueue(struct bulk_bs_client *c, const struct bs_cslot *s, struct bulk_buffer *
 	struct bs_cchan *cc = &c->chans[c->rr++ % c->nchans];
 	struct bs_cq *q = &cc->q;
 	uint32_t slot = q->tail & q->mask;
-	struct bs_meta m = { .op = s->op, .flags = s->flags, .length = s->length, .id = s->id,
+	struct bs_meta m = { .op = s->op,
+			     .flags = (uint16_t)(s->flags | (s->copy_ok ? BS_WIRE_F_COPY_OK : 0)),
+			     .length = s->length,
+			     .id = s->id,
 			     .offset = s->offset };
 
 	q->bufs[slot] = b;
@@ -565,7 +819,12 @@ submit(struct bulk_bs_client *c, struct bulk_bs_io *ios, unsigned n, bool check)
 		s->token = token;
 		s->done = io->done;
 		s->arg = io->arg;
-		s->id = ++c->next_id;
+		/* The slot's index in the id: a copy finds its request. */
+		s->id = ++c->next_id << BS_ID_SLOT_BITS |
+			(b->index & ((1u << BS_ID_SLOT_BITS) - 1));
+		s->copy_ok = c->copies && io->op == BULK_BS_OP_READ && cp == c->pools[0];
+		s->passed = false;
+		s->copy = NULL;
 		s->op = (uint8_t)io->op;
 		s->flags = io->flags;
 		s->length = io->length;
@@ -618,6 +877,12 @@ bs_client_goodbye(struct bulk_bs_client *c)
 		    bulk_channel_destroy(cc->ch, BULK_CONT_NONE) == 0)
 			cc->destroyed = true;
 	}
+	/* The copy channel goes once every copy is back (libbulk refuses to
+	 * tear down a channel with copies out): the server destroys it when
+	 * it sees our goodbye, or channels_free() does. */
+	if (c->cchan.ch != NULL && bulk_channel_state(c->cchan.ch) == BULK_STATE_CONNECTED &&
+	    bulk_channel_destroy(c->cchan.ch, BULK_CONT_NONE) == 0)
+		c->cchan.destroyed = true;
 }
 
 static int
@@ -672,15 +937,23 @@ bs_client_round(struct bulk_bs_client *c, int sleep_ms)
 		    (n = bulk_channel_poll(cc->ch, 0)) > 0)
 			work += n;
 	}
+	if (c->cchan.ch != NULL && bulk_channel_state(c->cchan.ch) != BULK_STATE_CLOSED &&
+	    (n = bulk_channel_poll(c->cchan.ch, 0)) > 0)
+		work += n;
 	for (unsigned k = 0; k < c->nchans; k++)
 		if (c->chans[k].ch != NULL)
 			work += cq_flush(c, &c->chans[k], true);
-	/* Told to go: once nothing is in flight, say goodbye by ourselves. */
-	if (c->shutting && !c->bye_sent && c->inflight == 0) {
+	work += bs_client_rel_flush(c);
+	/* Told to go: once nothing is in flight (and the application gave
+	 * its copies back), say goodbye by ourselves. */
+	if (c->shutting && !c->bye_sent && c->inflight == 0 && c->copies_held == 0) {
 		bs_client_goodbye(c);
 		work++;
 	}
-	sleep = bs_idle_should_sleep(&c->idle, work) && sleep_ms > 0;
+	sleep = bs_idle_should_sleep(&c->idle, work) && sleep_ms > 0 && c->nrel == 0;
+	if (sleep && c->cchan.ch != NULL && bulk_channel_state(c->cchan.ch) != BULK_STATE_CLOSED &&
+	    c->cchan.fd >= 0 && bulk_channel_arm(c->cchan.ch) != 0)
+		sleep = false;
 	for (unsigned k = 0; sleep && k < c->nchans; k++) {
 		struct bs_cchan *cc = &c->chans[k];
 
@@ -703,7 +976,12 @@ bulk_bs_client_arm(struct bulk_bs_client *c, int *timeout_ms)
 	if (c == NULL || timeout_ms == NULL)
 		return -EINVAL;
 	/* Told to go, with nothing in flight: the goodbye is work. */
-	if (c->shutting && !c->bye_sent && c->inflight == 0)
+	if (c->shutting && !c->bye_sent && c->inflight == 0 && c->copies_held == 0)
+		return 1;
+	if (c->nrel > 0)
+		return 1;
+	if (c->cchan.ch != NULL && bulk_channel_state(c->cchan.ch) != BULK_STATE_CLOSED &&
+	    c->cchan.fd >= 0 && bulk_channel_arm(c->cchan.ch) != 0)
 		return 1;
 	for (unsigned k = 0; k < c->nchans; k++) {
 		struct bs_cchan *cc = &c->chans[k];
@@ -735,6 +1013,8 @@ bulk_bs_client_fds(const struct bulk_bs_client *c, int *fds, unsigned max)
 	for (unsigned k = 0; k < c->nchans && n < max; k++)
 		if (c->chans[k].fd >= 0)
 			fds[n++] = c->chans[k].fd;
+	if (c->cchan.fd >= 0 && n < max)
+		fds[n++] = c->cchan.fd;
 	return (int)n;
 }
 

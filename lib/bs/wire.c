@@ -40,9 +40,10 @@ parse_hello(const uint8_t *b, uint32_t len, struct bs_ctrl_msg *m)
 		return -EBADMSG;
 	nl = bs_get16(h->name_len);
 	if (nl > BULK_BS_EXPORT_NAME_MAX || len != sizeof(*h) + nl ||
-	    !all_zero(h->flags, sizeof(h->flags)) || !printable(b + sizeof(*h), nl))
+	    (bs_get32(h->flags) & ~BS_HELLO_FLAGS_MASK) != 0 || !printable(b + sizeof(*h), nl))
 		return -EBADMSG;
 	m->u.hello.version = bs_get16(h->version);
+	m->u.hello.flags = bs_get32(h->flags);
 	memcpy(m->u.hello.name, b + sizeof(*h), nl);
 	m->u.hello.name[nl] = '\0';
 	return 0;
@@ -54,7 +55,8 @@ parse_info(const uint8_t *b, uint32_t len, struct bs_ctrl_msg *m)
 	const struct bs_wire_info *w = (const void *)b;
 	struct bulk_bs_info *i = &m->u.info.info;
 
-	if (len != sizeof(*w) || !all_zero(w->rsvd, sizeof(w->rsvd)))
+	if (len != sizeof(*w) || !all_zero(w->rsvd, sizeof(w->rsvd)) ||
+	    (bs_get16(w->features) & ~BS_FEAT_MASK) != 0)
 		return -EBADMSG;
 	if (bs_get16(w->meta_size) != BS_WIRE_META_SIZE ||
 	    bs_get16(w->max_channels) == 0 || bs_get16(w->max_channels) > BULK_BS_MAX_CHANNELS)
@@ -67,6 +69,7 @@ parse_info(const uint8_t *b, uint32_t len, struct bs_ctrl_msg *m)
 	i->max_buffers = bs_get32(w->max_buffers);
 	m->u.info.version = bs_get16(w->version);
 	m->u.info.max_channels = bs_get16(w->max_channels);
+	m->u.info.features = bs_get16(w->features);
 	if (bs_info_check(i) < 0)
 		return -EBADMSG;
 	return 0;
@@ -77,16 +80,19 @@ parse_channels(const uint8_t *b, uint32_t len, struct bs_ctrl_msg *m)
 {
 	const struct bs_wire_channels *c = (const void *)b;
 	struct bulk_addr a;
-	uint16_t n;
+	uint16_t n, cp;
 
 	if (len < sizeof(*c))
 		return -EBADMSG;
 	n = bs_get16(c->count);
-	if (n == 0 || n > BULK_BS_MAX_CHANNELS || len != sizeof(*c) + (size_t)n * BS_WIRE_ADDR_LEN ||
+	cp = bs_get16(c->copy);
+	if (n == 0 || n > BULK_BS_MAX_CHANNELS || cp > 1 ||
+	    len != sizeof(*c) + (size_t)(n + cp) * BS_WIRE_ADDR_LEN ||
 	    !all_zero(c->rsvd, sizeof(c->rsvd)))
 		return -EBADMSG;
 	m->u.channels.count = n;
-	for (unsigned k = 0; k < n; k++) {
+	m->u.channels.copy = cp;
+	for (unsigned k = 0; k < (unsigned)n + cp; k++) {
 		const uint8_t *s = b + sizeof(*c) + (size_t)k * BS_WIRE_ADDR_LEN;
 		const uint8_t *nul = memchr(s, 0, BS_WIRE_ADDR_LEN);
 		size_t sl;
@@ -197,7 +203,10 @@ bs_wire_ctrl_encode(const struct bs_ctrl_msg *m, uint8_t *buf, size_t room)
 
 		if (nl > BULK_BS_EXPORT_NAME_MAX)
 			return -EINVAL;
+		if ((m->u.hello.flags & ~BS_HELLO_FLAGS_MASK) != 0)
+			return -EINVAL;
 		bs_put16(w->version, m->u.hello.version);
+		bs_put32(w->flags, m->u.hello.flags);
 		bs_put16(w->name_len, (uint16_t)nl);
 		memcpy(b + sizeof(*w), m->u.hello.name, nl);
 		blen = sizeof(*w) + nl;
@@ -207,7 +216,8 @@ bs_wire_ctrl_encode(const struct bs_ctrl_msg *m, uint8_t *buf, size_t room)
 		struct bs_wire_info *w = (void *)b;
 		const struct bulk_bs_info *i = &m->u.info.info;
 
-		if (m->u.info.max_channels == 0 || m->u.info.max_channels > BULK_BS_MAX_CHANNELS)
+		if (m->u.info.max_channels == 0 || m->u.info.max_channels > BULK_BS_MAX_CHANNELS ||
+		    (m->u.info.features & ~BS_FEAT_MASK) != 0)
 			return -EINVAL;
 
 		bs_put64(w->size, i->size);
@@ -219,24 +229,26 @@ bs_wire_ctrl_encode(const struct bs_ctrl_msg *m, uint8_t *buf, size_t room)
 		bs_put16(w->meta_size, BS_WIRE_META_SIZE);
 		bs_put16(w->max_channels, m->u.info.max_channels);
 		bs_put16(w->version, m->u.info.version);
+		bs_put16(w->features, m->u.info.features);
 		blen = sizeof(*w);
 		break;
 	}
 	case BS_MSG_CHANNELS: {
 		struct bs_wire_channels *w = (void *)b;
-		uint16_t n = m->u.channels.count;
+		uint16_t n = m->u.channels.count, cp = m->u.channels.copy;
 
-		if (n == 0 || n > BULK_BS_MAX_CHANNELS)
+		if (n == 0 || n > BULK_BS_MAX_CHANNELS || cp > 1)
 			return -EINVAL;
 		bs_put16(w->count, n);
-		for (unsigned k = 0; k < n; k++) {
+		bs_put16(w->copy, cp);
+		for (unsigned k = 0; k < (unsigned)n + cp; k++) {
 			size_t sl = strnlen(m->u.channels.addr[k], BS_WIRE_ADDR_LEN);
 
 			if (sl >= BS_WIRE_ADDR_LEN)
 				return -EINVAL;
 			memcpy(b + sizeof(*w) + (size_t)k * BS_WIRE_ADDR_LEN, m->u.channels.addr[k], sl);
 		}
-		blen = sizeof(*w) + (size_t)n * BS_WIRE_ADDR_LEN;
+		blen = sizeof(*w) + (size_t)(n + cp) * BS_WIRE_ADDR_LEN;
 		break;
 	}
 	case BS_MSG_ERROR: {

@@ -301,6 +301,35 @@ control_cases(void)
 	printf("control: %-40s -> ERROR: %s\n", "channel where nobody listens", m.u.error.msg);
 	cases++;
 
+	/* The copy extension (section 10): an unknown HELLO flag; copies asked
+	 * of a server that does not offer them (INFO says no), and a copy
+	 * channel sent anyway. */
+	memset(&m, 0, sizeof(m));
+	m.type = BS_MSG_HELLO;
+	m.u.hello.version = 1;
+	n = (size_t)bs_wire_ctrl_encode(&m, b, sizeof(b));
+	b[12 + 4] = 0x2; /* flags: a bit nobody defined */
+	control_case("hello with an unknown flag", b, n, true);
+	fd = raw_connect();
+	memset(&m, 0, sizeof(m));
+	m.type = BS_MSG_HELLO;
+	m.u.hello.version = 1;
+	m.u.hello.flags = BS_HELLO_COPIES;
+	send_msg(fd, &m);
+	recv_msg(fd, &info);
+	CHECK(info.type == BS_MSG_INFO && info.u.info.features == 0);
+	memset(&m, 0, sizeof(m));
+	m.type = BS_MSG_CHANNELS;
+	m.u.channels.count = 1;
+	m.u.channels.copy = 1;
+	snprintf(m.u.channels.addr[0], BS_WIRE_ADDR_LEN, "shm:@bs-hostile-nobody-%d", (int)getpid());
+	snprintf(m.u.channels.addr[1], BS_WIRE_ADDR_LEN, "shm:@bs-hostile-nobody-%d.c",
+		 (int)getpid());
+	send_msg(fd, &m);
+	CHECK(expect_close(fd, &m) == BS_MSG_ERROR);
+	printf("control: %-40s -> ERROR: %s\n", "a copy channel not agreed", m.u.error.msg);
+	cases++;
+
 	/* Stops mid-message and stays open: the server serves others meanwhile. */
 	for (int i = 0; i < 20; i++) {
 		idle[i] = raw_connect();

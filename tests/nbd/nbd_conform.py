@@ -32,6 +32,10 @@ TF_MULTI_CONN, TF_FAST_ZERO = 1 << 8, 1 << 11
 
 sock_path = sys.argv[1]
 SIZE = int(sys.argv[2])
+# "holes": the server must say which ranges were never written (block
+# status HOLE|ZERO, a READ wholly in a hole as one OFFSET_HOLE chunk);
+# without it, reporting everything as data is allowed.
+HOLES = len(sys.argv) > 3 and sys.argv[3] == "holes"
 passed = failed = 0
 
 
@@ -288,6 +292,32 @@ for mode in ("simple", "structured", "extended"):
             ctx, ln, fl = struct.unpack(">III", chunks[0][1][:12])
             ok = 0 < ln <= 1 << 20
         check(mode + " BLOCK_STATUS base:allocation", ok and ck == cookie, chunks)
+        # A range nothing writes (the client suites write the first 16 MiB)
+        # and one of data.
+        hole_off = SIZE * 3 // 4 + base
+        for where, off, want_hole in (("hole", hole_off, True), ("data", base + 20480, False)):
+            cookie = c.req(BLOCK_STATUS, off, 4096)
+            ck, err, chunks = c.reply()
+            p = chunks[0][1] if chunks else b""
+            fl = (struct.unpack(">Q", p[16:24])[0] if mode == "extended"
+                  else struct.unpack(">I", p[8:12])[0]) if len(p) >= 12 else -1
+            if want_hole and not HOLES:
+                ok = err == 0 and fl in (0, 3)
+            else:
+                ok = err == 0 and fl == (3 if want_hole else 0)
+            check("%s BLOCK_STATUS of %s: flags %s" % (mode, where, fl), ok and ck == cookie,
+                  [(t, p[:24]) for t, p in chunks])
+        cookie = c.req(READ, hole_off, 8192)
+        ck, err, chunks = c.reply(8192)
+        types = [t for t, _ in chunks]
+        zeros = all(p[8:] == bytes(len(p) - 8) for t, p in chunks if t == T_DATA)
+        if HOLES:
+            ok = err == 0 and types == [T_HOLE] and \
+                struct.unpack(">QI", chunks[0][1][:12]) == (hole_off, 8192)
+        else:
+            ok = err == 0 and set(types) <= {T_DATA, T_HOLE} and zeros
+        check(mode + " READ of a hole: chunk types " + ",".join(map(str, types)), ok and ck == cookie,
+              [(t, p[:16]) for t, p in chunks])
         cookie = c.req(BLOCK_STATUS, 0, 1 << 20, F_REQ_ONE)
         ck, err, chunks = c.reply()
         check(mode + " BLOCK_STATUS REQ_ONE: one extent",
@@ -429,7 +459,6 @@ def byte_by_byte(c):
     msg = struct.pack(">I", 3) + struct.pack(">QII", IHAVEOPT, OPT_EXPORT_NAME, 0)
     msg += struct.pack(">IHHQQI", REQ_MAGIC, 0, WRITE, 9, 0, 4) + b"\x00" * 508 + b"abcd"
     msg = msg[:4 + 16] + struct.pack(">IHHQQI", REQ_MAGIC, 0, WRITE, 9, 512, 512) + b"x" * 512
-    msg += struct.pack(">IHHQQI", REQ_MAGIC, 0, READ, 10, 512, 512)
     for b in msg:
         s.sendall(bytes([b]))
     c.s = s
@@ -437,6 +466,10 @@ def byte_by_byte(c):
     c.recv(10)
     ck, err, _ = c.reply()
     check("byte by byte: write", ck == 9 and err == 0)
+    # The read only after the write's reply: the protocol lets a server
+    # run overlapping requests in flight together in any order.
+    for b in struct.pack(">IHHQQI", REQ_MAGIC, 0, READ, 10, 512, 512):
+        s.sendall(bytes([b]))
     ck, err, d = c.reply(512)
     check("byte by byte: read", ck == 10 and err == 0 and d == b"x" * 512)
     c.disc()

@@ -86,60 +86,8 @@ tcp_uri=$(sed -n 's/.* \(nbd:\/\/[^ ]*\) .*/\1/p' "$dir/nbs.out")
 check "ready: line has the unix URI" grep -qF "$uri" "$dir/nbs.out"
 check "ready: line has a TCP URI" test -n "$tcp_uri"
 
-# --- nbdinfo
-check "nbdinfo" nbdinfo "$uri"
 check "nbdinfo over TCP" nbdinfo "$tcp_uri"
-check "nbdinfo --size" sh -c "[ \$(nbdinfo --size '$uri') = $size ]"
-check "nbdinfo --list" sh -c "nbdinfo --list '$uri' | grep -q 'export=\"disk\"'"
-check "nbdinfo --map" sh -c "nbdinfo --map '$uri' | grep -q data"
-for f in cache df fast-zero flush fua multi-conn trim zero structured-reply; do
-	check "nbdinfo --can $f" nbdinfo --can "$f" "$uri"
-done
-check "nbdinfo --is read-only is false" sh -c "! nbdinfo --is read-only '$uri'"
-check "nbdinfo lists base:allocation" sh -c "nbdinfo '$uri' | grep -q base:allocation"
-
-# --- qemu-io
-qio() { qemu-io -f raw "$@" "$uri"; }
-check "qemu-io write -P" qio -c 'write -P 0xab 0 1M' -c 'write -P 0xcd 1M 64k'
-check "qemu-io read -P" qio -c 'read -P 0xab 0 1M' -c 'read -P 0xcd 1M 64k'
-check "qemu-io aio_write + aio_flush" qio -c 'aio_write -P 0x11 4M 256k' -c 'aio_write -P 0x22 5M 256k' \
-	-c aio_flush -c 'read -P 0x11 4M 256k' -c 'read -P 0x22 5M 256k'
-check "qemu-io write -z" qio -c 'write -z 0 64k' -c 'read -P 0 0 64k' -c 'read -P 0xab 64k 64k'
-check "qemu-io discard" qio -c 'discard 128k 64k' -c 'read -P 0 128k 64k'
-check "qemu-io flush" qio -c 'write -P 0x33 8M 4k' -c flush -c 'read -P 0x33 8M 4k'
-
-# --- qemu-img and nbdcopy
-head -c 16777216 /dev/urandom >"$dir/in.img"
-check "qemu-img info" sh -c "qemu-img info '$uri' | grep -q 'virtual size: 64 MiB'"
-check "qemu-img convert in" qemu-img convert -n -f raw -O raw "$dir/in.img" "$uri"
-check "qemu-img compare" qemu-img compare -f raw -F raw "$dir/in.img" "$uri"
-check "qemu-img convert out" qemu-img convert -f raw -O raw "$uri" "$dir/out1.img"
-check "qemu-img out cmp" cmp -n 16777216 "$dir/in.img" "$dir/out1.img"
-head -c 16777216 /dev/urandom >"$dir/in2.img"
-check "nbdcopy in" nbdcopy "$dir/in2.img" "$uri"
-check "nbdcopy out" nbdcopy "$uri" "$dir/out2.img"
-check "nbdcopy cmp" cmp -n 16777216 "$dir/in2.img" "$dir/out2.img"
-check "nbdcopy 4 connections" nbdcopy -C 4 --requests=32 "$dir/in.img" "$uri"
-check "nbdcopy 4 connections back" sh -c "nbdcopy -C 4 '$uri' - | cmp -n 16777216 - '$dir/in.img'"
-
-# --- raw socket: conformance, abuse, multi-conn
-check "conformance/abuse/multi-conn (nbd_conform.py)" python3 "$here/nbd_conform.py" "$sock" $size
-grep -E '[0-9]+ passed, [0-9]+ failed' "$dir/log" | sed 's/^/    nbd_conform.py: /'
-
-# --- fio's nbd engine, verify=crc32c at QD 32
-fio_ok=""
-if ! command -v fio >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-	DEBIAN_FRONTEND=noninteractive timeout 120 apt-get install -y -q --no-install-recommends fio \
-		>/dev/null 2>&1 || true
-fi
-if command -v fio >/dev/null 2>&1 && fio --enghelp=nbd >/dev/null 2>&1; then
-	fio_ok=1
-	check "fio nbd engine verify=crc32c QD 32" fio --name=v --ioengine=nbd --uri="$uri" \
-		--rw=randwrite --bs=4k --iodepth=32 --size=16M --verify=crc32c \
-		--do_verify=1 --verify_fatal=1 --verify_state_save=0
-else
-	echo "SKIP (part): fio with an nbd engine is not available"
-fi
+nbd_client_suite "$uri" "$sock" "$size" "cache df fast-zero flush fua multi-conn trim zero structured-reply" holes
 check "nbs stops cleanly" stop
 
 # --- socket activation: nbdinfo starts nbs itself with LISTEN_FDS
