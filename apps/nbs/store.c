@@ -43,37 +43,6 @@ nbs_store_errf(const struct nbs_store_params *p, const char *fmt, ...)
 }
 
 int
-nbs_store_parse_size(const char *str, uint64_t *out)
-{
-	uint64_t v = 0;
-	unsigned shift = 0;
-	const char *p = str;
-
-	if (str == NULL || out == NULL || *str < '0' || *str > '9')
-		return -EINVAL;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		unsigned d = (unsigned)(*p - '0');
-
-		if (v > (UINT64_MAX - d) / 10)
-			return -EINVAL;
-		v = v * 10 + d;
-	}
-	switch (*p) {
-	case 'k': case 'K': shift = 10; p++; break;
-	case 'm': case 'M': shift = 20; p++; break;
-	case 'g': case 'G': shift = 30; p++; break;
-	case 't': case 'T': shift = 40; p++; break;
-	default: break;
-	}
-	if (*p != '\0')
-		return -EINVAL;
-	if (shift != 0 && v > (UINT64_MAX >> shift))
-		return -EINVAL;
-	*out = v << shift;
-	return 0;
-}
-
-int
 nbs_store_open(const char *spec, const struct nbs_store_params *params, struct nbs_store **out)
 {
 	struct nbs_store_params p = { 0 };

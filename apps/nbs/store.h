@@ -370,13 +370,6 @@ struct bulk_pool *nbs_store_pool(struct nbs_store *s);
  */
 int nbs_store_is_sync(struct nbs_store *s);
 
-/**
- * Parse a size: decimal digits and an optional K, M, G or T suffix (any
- * case; powers of 1024).
- * @return 0 and *out; -EINVAL (NULL, empty, junk, overflow).
- */
-int nbs_store_parse_size(const char *str, uint64_t *out);
-
 /** @return "READ", "WRITE", ...; "?" for an unknown op. */
 const char *nbs_store_op_name(unsigned op);
 

@@ -23,6 +23,7 @@
 #include <bulk/bulk.h>
 #include <bulk/bulk_alloc.h>
 
+#include "app_opts.h"
 #include "store_impl.h"
 
 struct mem_store {
@@ -276,7 +277,7 @@ mem_open(const char *arg, const struct nbs_store_params *p, struct nbs_store **o
 	long page = sysconf(_SC_PAGESIZE);
 	int rc;
 
-	if (nbs_store_parse_size(arg, &size) < 0 || size == 0) {
+	if (app_parse_size(arg, &size) < 0 || size == 0) {
 		nbs_store_errf(p, "memory:%s: expected a size > 0 (digits, optional K/M/G/T)", arg);
 		return -EINVAL;
 	}

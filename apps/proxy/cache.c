@@ -60,52 +60,6 @@ struct px_cache {
 };
 
 int
-px_cache_parse_size(const char *s, uint64_t *out)
-{
-	uint64_t v = 0;
-	unsigned shift = 0;
-	const char *p = s;
-
-	if (s == NULL || *s < '0' || *s > '9')
-		return -EINVAL;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		unsigned d = (unsigned)(*p - '0');
-
-		if (v > (UINT64_MAX - d) / 10)
-			return -EINVAL;
-		v = v * 10 + d;
-	}
-	switch (*p) {
-	case 'k':
-	case 'K':
-		shift = 10;
-		p++;
-		break;
-	case 'm':
-	case 'M':
-		shift = 20;
-		p++;
-		break;
-	case 'g':
-	case 'G':
-		shift = 30;
-		p++;
-		break;
-	case 't':
-	case 'T':
-		shift = 40;
-		p++;
-		break;
-	default:
-		break;
-	}
-	if (*p != '\0' || (shift != 0 && v > (UINT64_MAX >> shift)))
-		return -EINVAL;
-	*out = v << shift;
-	return 0;
-}
-
-int
 px_cache_create(struct bulk_domain *dom, uint64_t bytes, uint32_t block,
 		const struct bulk_bs_info *info, struct px_cache **out)
 {

@@ -82,7 +82,4 @@ int px_cache_reap(struct px_cache *pc);
 
 void px_cache_stats_get(const struct px_cache *pc, struct px_cache_stats *st);
 
-/* Parse SIZE: digits with an optional K, M, G or T (binary). @return 0 or -EINVAL. */
-int px_cache_parse_size(const char *s, uint64_t *out);
-
 #endif /* PX_CACHE_H */

@@ -94,7 +94,7 @@ run(struct px_opts *o)
 			app_err("--cache with --nbd: NBD writes do not invalidate the cache yet");
 			goto out;
 		}
-		rc = px_cache_parse_size(o->cache, &bytes);
+		rc = app_parse_size(o->cache, &bytes);
 		if (rc == 0)
 			rc = px_cache_create(px.dom, bytes, o->cache_block, &px.info, &px.cache);
 		if (rc < 0) {

@@ -177,7 +177,7 @@ px_opts_parse(struct px_opts *o, int argc, char **argv)
 	if (o->cache != NULL) {
 		uint64_t bytes;
 
-		if (px_cache_parse_size(o->cache, &bytes) < 0 || bytes / o->cache_block < 2) {
+		if (app_parse_size(o->cache, &bytes) < 0 || bytes / o->cache_block < 2) {
 			app_err("--cache '%s': expected a size (K, M, G suffixes) of at least two "
 				"blocks of %u bytes",
 				o->cache, o->cache_block);

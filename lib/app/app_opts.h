@@ -84,6 +84,13 @@ void app_opts_help(FILE *f, const struct app_opt *table, unsigned n, const char 
 
 void app_args_free(struct app_args *a);
 
+/**
+ * A size: decimal digits and an optional K, M, G or T suffix (any case;
+ * powers of 1024), as `--store memory:SIZE` and `--cache SIZE` take it.
+ * @return 0 and *out; -EINVAL (NULL, empty, junk after the suffix, overflow).
+ */
+int app_parse_size(const char *str, uint64_t *out);
+
 /** The name of the @p i-th choice of option @p name, for messages. */
 const char *app_opt_choice(const struct app_opt *table, unsigned n, const char *name, int i);
 

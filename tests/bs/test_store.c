@@ -28,6 +28,7 @@
 
 #include <bulk/bulk_alloc.h>
 
+#include "app_opts.h"
 #include "check.h"
 #include "store.h"
 
@@ -312,26 +313,26 @@ case_spec(void)
 	char err[256];
 	uint64_t v;
 
-	CHECK_RC(nbs_store_parse_size("4096", &v), 0);
+	CHECK_RC(app_parse_size("4096", &v), 0);
 	CHECK_EQ_INT(v, 4096);
-	CHECK_RC(nbs_store_parse_size("4k", &v), 0);
+	CHECK_RC(app_parse_size("4k", &v), 0);
 	CHECK_EQ_INT(v, 4096);
-	CHECK_RC(nbs_store_parse_size("3M", &v), 0);
+	CHECK_RC(app_parse_size("3M", &v), 0);
 	CHECK_EQ_INT(v, 3u << 20);
-	CHECK_RC(nbs_store_parse_size("2g", &v), 0);
+	CHECK_RC(app_parse_size("2g", &v), 0);
 	CHECK_EQ_INT(v, 2ull << 30);
-	CHECK_RC(nbs_store_parse_size("1T", &v), 0);
+	CHECK_RC(app_parse_size("1T", &v), 0);
 	CHECK_EQ_INT(v, 1ull << 40);
-	CHECK_RC(nbs_store_parse_size("18446744073709551615", &v), 0);
+	CHECK_RC(app_parse_size("18446744073709551615", &v), 0);
 	CHECK(v == UINT64_MAX);
-	CHECK_RC(nbs_store_parse_size("18446744073709551616", &v), -EINVAL);
-	CHECK_RC(nbs_store_parse_size("16777216T", &v), -EINVAL);
-	CHECK_RC(nbs_store_parse_size("", &v), -EINVAL);
-	CHECK_RC(nbs_store_parse_size("K", &v), -EINVAL);
-	CHECK_RC(nbs_store_parse_size("12X", &v), -EINVAL);
-	CHECK_RC(nbs_store_parse_size("12KB", &v), -EINVAL);
-	CHECK_RC(nbs_store_parse_size("-1", &v), -EINVAL);
-	CHECK_RC(nbs_store_parse_size(NULL, &v), -EINVAL);
+	CHECK_RC(app_parse_size("18446744073709551616", &v), -EINVAL);
+	CHECK_RC(app_parse_size("16777216T", &v), -EINVAL);
+	CHECK_RC(app_parse_size("", &v), -EINVAL);
+	CHECK_RC(app_parse_size("K", &v), -EINVAL);
+	CHECK_RC(app_parse_size("12X", &v), -EINVAL);
+	CHECK_RC(app_parse_size("12KB", &v), -EINVAL);
+	CHECK_RC(app_parse_size("-1", &v), -EINVAL);
+	CHECK_RC(app_parse_size(NULL, &v), -EINVAL);
 
 	p.err = err;
 	p.err_len = sizeof(err);
