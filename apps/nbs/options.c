@@ -73,70 +73,10 @@ static const struct app_opt nbs_table[] = {
 
 #define NBS_NOPTS (sizeof(nbs_table) / sizeof(nbs_table[0]))
 
-/* Gather every --listen ADDR and --nbd ADDR (or =ADDR) of the program's own arguments. */
-static int
-gather_listen(struct nbs_opts *o, int argc, char **argv)
-{
-	int first = 1;
-
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--") == 0) {
-			first = i + 1;
-			break;
-		}
-	for (int i = first; i < argc; i++) {
-		const char *v = NULL;
-
-		if (strcmp(argv[i], "--nbd") == 0 && i + 1 < argc)
-			v = argv[++i];
-		else if (strncmp(argv[i], "--nbd=", 6) == 0)
-			v = argv[i] + 6;
-		if (v != NULL) {
-			if (o->nnbd == NBS_MAX_LISTEN) {
-				app_err("--nbd: at most %d addresses", NBS_MAX_LISTEN);
-				return -1;
-			}
-			o->nbd[o->nnbd++] = v;
-			continue;
-		}
-		if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
-			v = argv[++i];
-		else if (strncmp(argv[i], "--listen=", 9) == 0)
-			v = argv[i] + 9;
-		if (v == NULL)
-			continue;
-		if (o->nlisten == NBS_MAX_LISTEN) {
-			app_err("--listen: at most %d addresses", NBS_MAX_LISTEN);
-			return -1;
-		}
-		o->listen[o->nlisten++] = v;
-	}
-	return 0;
-}
-
-/* A config file's "listen" or "nbd": addresses separated by blanks, kept in its copy. */
-static int
-split_addrs(const char *what, const char **addrs, unsigned *n, char *v)
-{
-	char *save = NULL;
-
-	for (char *a = strtok_r(v, " \t", &save); a != NULL; a = strtok_r(NULL, " \t", &save)) {
-		if (*n == NBS_MAX_LISTEN) {
-			app_err("%s: at most %d addresses", what, NBS_MAX_LISTEN);
-			return -1;
-		}
-		addrs[(*n)++] = a;
-	}
-	return 0;
-}
-
-static char nbs_listen_copy[1024];
-static char nbs_nbd_copy[1024];
-
 int
 nbs_opts_parse(struct nbs_opts *o, int argc, char **argv)
 {
-	int rc;
+	int rc, n;
 
 	memset(o, 0, sizeof(*o));
 	o->store = "memory:256M";
@@ -145,29 +85,18 @@ nbs_opts_parse(struct nbs_opts *o, int argc, char **argv)
 	o->max_buffers = 4096;
 	o->max_clients = 64;
 	o->shutdown_timeout = 10;
-	if (gather_listen(o, argc, argv) < 0)
-		return APP_PARSE_USAGE;
 	rc = app_opts_parse(nbs_table, NBS_NOPTS, o, argc, argv, NBS_USAGE, &o->args);
 	if (rc != APP_PARSE_OK)
 		return rc;
-	if (o->nlisten == 0 && o->listen_cfg != NULL) {
-		if (strlen(o->listen_cfg) >= sizeof(nbs_listen_copy)) {
-			app_err("listen: too long");
-			return APP_PARSE_USAGE;
-		}
-		strcpy(nbs_listen_copy, o->listen_cfg);
-		if (split_addrs("listen", o->listen, &o->nlisten, nbs_listen_copy) < 0)
-			return APP_PARSE_USAGE;
-	}
-	if (o->nnbd == 0 && o->nbd_cfg != NULL) {
-		if (strlen(o->nbd_cfg) >= sizeof(nbs_nbd_copy)) {
-			app_err("nbd: too long");
-			return APP_PARSE_USAGE;
-		}
-		strcpy(nbs_nbd_copy, o->nbd_cfg);
-		if (split_addrs("nbd", o->nbd, &o->nnbd, nbs_nbd_copy) < 0)
-			return APP_PARSE_USAGE;
-	}
+	/* The table keeps one value; every --listen and --nbd counts. */
+	n = app_opt_list(&o->args, argc, argv, "listen", o->listen_cfg, o->listen, NBS_MAX_LISTEN);
+	if (n < 0)
+		return APP_PARSE_USAGE;
+	o->nlisten = (unsigned)n;
+	n = app_opt_list(&o->args, argc, argv, "nbd", o->nbd_cfg, o->nbd, NBS_MAX_LISTEN);
+	if (n < 0)
+		return APP_PARSE_USAGE;
+	o->nnbd = (unsigned)n;
 	/* NBD alone (--nbd, or systemd's LISTEN_FDS) needs no --listen. */
 	if (o->nlisten == 0 && o->nnbd == 0 && getenv("LISTEN_FDS") == NULL) {
 		app_err("--listen ADDR or --nbd ADDR is required (unix:PATH, tcp:HOST:PORT)");

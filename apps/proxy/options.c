@@ -88,60 +88,10 @@ static const struct app_opt px_table[] = {
 #define PX_NOPTS (sizeof(px_table) / sizeof(px_table[0]))
 #define PX_MAX_NBD (sizeof(((struct px_opts *)0)->nbd) / sizeof(((struct px_opts *)0)->nbd[0]))
 
-static char px_nbd_copy[1024];
-
-/*
- * Every --nbd ADDR (or --nbd=ADDR) of the program's own arguments; without
- * any, a config file's "nbd = ADDR ADDR" (the table keeps only the last).
- */
-static int
-gather_nbd(struct px_opts *o, int argc, char **argv)
-{
-	char *save = NULL;
-	int first = 1;
-
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--") == 0) {
-			first = i + 1;
-			break;
-		}
-	for (int i = first; i < argc; i++) {
-		const char *v = NULL;
-
-		if (strcmp(argv[i], "--nbd") == 0 && i + 1 < argc)
-			v = argv[++i];
-		else if (strncmp(argv[i], "--nbd=", 6) == 0)
-			v = argv[i] + 6;
-		if (v == NULL)
-			continue;
-		if (o->nnbd == PX_MAX_NBD) {
-			app_err("--nbd: at most %zu addresses", PX_MAX_NBD);
-			return -1;
-		}
-		o->nbd[o->nnbd++] = v;
-	}
-	if (o->nnbd > 0 || o->nbd_cfg == NULL)
-		return 0;
-	if (strlen(o->nbd_cfg) >= sizeof(px_nbd_copy)) {
-		app_err("nbd: too long");
-		return -1;
-	}
-	strcpy(px_nbd_copy, o->nbd_cfg);
-	for (char *a = strtok_r(px_nbd_copy, " \t", &save); a != NULL;
-	     a = strtok_r(NULL, " \t", &save)) {
-		if (o->nnbd == PX_MAX_NBD) {
-			app_err("nbd: at most %zu addresses", PX_MAX_NBD);
-			return -1;
-		}
-		o->nbd[o->nnbd++] = a;
-	}
-	return 0;
-}
-
 int
 px_opts_parse(struct px_opts *o, int argc, char **argv)
 {
-	int rc;
+	int rc, n;
 
 	memset(o, 0, sizeof(*o));
 	o->via = "shm";
@@ -153,8 +103,11 @@ px_opts_parse(struct px_opts *o, int argc, char **argv)
 	rc = app_opts_parse(px_table, PX_NOPTS, o, argc, argv, PX_USAGE, &o->args);
 	if (rc != APP_PARSE_OK)
 		return rc;
-	if (gather_nbd(o, argc, argv) < 0)
+	/* The table keeps one value; every --nbd counts. */
+	n = app_opt_list(&o->args, argc, argv, "nbd", o->nbd_cfg, o->nbd, PX_MAX_NBD);
+	if (n < 0)
 		return APP_PARSE_USAGE;
+	o->nnbd = (unsigned)n;
 	if (o->upstream == NULL ||
 	    (o->listen == NULL && o->nnbd == 0 && getenv("LISTEN_FDS") == NULL)) {
 		app_err("--upstream ADDR and --listen unix:PATH (or --nbd ADDR) are required");

@@ -85,6 +85,18 @@ void app_opts_help(FILE *f, const struct app_opt *table, unsigned n, const char 
 void app_args_free(struct app_args *a);
 
 /**
+ * Every value of a repeatable option, for a table that keeps only one:
+ * each --NAME VALUE or --NAME=VALUE among the program's own arguments
+ * (after the "--" that ends EAL's, if any); without any there, the
+ * blank-separated words of @p cfg (a config file's "NAME = A B", split in
+ * a copy that @p args keeps until app_args_free()).
+ * @return the number of values in @p out (0..max); -1 (more than @p max,
+ *   or no memory: said on stderr).
+ */
+int app_opt_list(struct app_args *args, int argc, char **argv, const char *name,
+		 const char *cfg, const char **out, unsigned max);
+
+/**
  * A size: decimal digits and an optional K, M, G or T suffix (any case;
  * powers of 1024), as `--store memory:SIZE` and `--cache SIZE` take it.
  * @return 0 and *out; -EINVAL (NULL, empty, junk after the suffix, overflow).

@@ -262,6 +262,54 @@ app_args_keep(struct app_args *a, const char *s)
 	return copy;
 }
 
+int
+app_opt_list(struct app_args *args, int argc, char **argv, const char *name, const char *cfg,
+	     const char **out, unsigned max)
+{
+	size_t len = strlen(name);
+	unsigned n = 0;
+	char *copy, *save = NULL;
+	int first = 1;
+
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0) {
+			first = i + 1;
+			break;
+		}
+	for (int i = first; i < argc; i++) {
+		const char *a = argv[i], *v = NULL;
+
+		if (strncmp(a, "--", 2) != 0 || strncmp(a + 2, name, len) != 0)
+			continue;
+		if (a[2 + len] == '\0' && i + 1 < argc)
+			v = argv[++i];
+		else if (a[2 + len] == '=')
+			v = a + 3 + len;
+		if (v == NULL)
+			continue;
+		if (n == max) {
+			app_err("--%s: at most %u addresses", name, max);
+			return -1;
+		}
+		out[n++] = v;
+	}
+	if (n > 0 || cfg == NULL)
+		return (int)n;
+	copy = app_args_keep(args, cfg);
+	if (copy == NULL) {
+		app_err("%s: out of memory", name);
+		return -1;
+	}
+	for (char *w = strtok_r(copy, " \t", &save); w != NULL; w = strtok_r(NULL, " \t", &save)) {
+		if (n == max) {
+			app_err("%s: at most %u addresses", name, max);
+			return -1;
+		}
+		out[n++] = w;
+	}
+	return (int)n;
+}
+
 void
 app_args_free(struct app_args *a)
 {
