@@ -376,11 +376,50 @@ on_hello(struct bulk_bs_conn *c, const struct bs_ctrl_msg *m)
 	c->state = BS_CONN_CHANNELS;
 }
 
+/*
+ * Bind one of the client's channels at @p addr: the data channels and the
+ * copy channel alike. On failure the connection is failed with why.
+ * @return 0; < 0 (the connection is gone).
+ */
+static int
+chan_bind(struct bulk_bs_conn *c, struct bs_chan *chan, const char *addr,
+	  const struct bulk_channel_callbacks *cb, uint32_t peer_buffers_max)
+{
+	struct bulk_bs_server *s = c->srv;
+	struct bulk_bind_params bp = {
+		.meta_size = BS_WIRE_META_SIZE,
+		.user = chan,
+		.peer_pool_buffers_max = peer_buffers_max,
+	};
+	char why[BS_WIRE_ERRMSG_MAX + 1];
+	struct bulk_addr a;
+	int rc;
+
+	chan->conn = c;
+	chan->done_tail = &chan->done_head;
+	rc = bulk_addr_parse(addr, &a);
+	if (rc == 0)
+		rc = bulk_addr_endpoint_remote(s->dom, &a, &chan->ep);
+	if (rc == 0)
+		rc = bulk_channel_bind(s->dom, chan->ep, cb, &bp, (struct bulk_cont){ bind_done, chan },
+				       &chan->ch);
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "cannot bind %s: %s", addr, bulk_strerror(rc));
+		chan->ch = NULL;
+		conn_fail(c, rc, why);
+		return rc;
+	}
+	/* Before the peer sends anything: the fd must exist first. */
+	chan->fd = bulk_channel_fd(chan->ch);
+	if (chan->fd >= 0 && bs_idle_watch(&s->idle, chan->fd, BS_EV_WAKE) < 0)
+		chan->fd = -1;
+	return 0;
+}
+
 static void
 on_channels(struct bulk_bs_conn *c, const struct bs_ctrl_msg *m)
 {
 	struct bulk_bs_server *s = c->srv;
-	char why[BS_WIRE_ERRMSG_MAX + 1];
 
 	if (m->u.channels.copy && !c->copies) {
 		conn_fail(c, -EPROTO, "a copy channel that was not agreed");
@@ -388,65 +427,16 @@ on_channels(struct bulk_bs_conn *c, const struct bs_ctrl_msg *m)
 	}
 	c->state = BS_CONN_BINDING;
 	for (unsigned k = 0; k < m->u.channels.count; k++) {
-		struct bs_chan *chan = &c->chans[k];
-		struct bulk_bind_params bp = {
-			.meta_size = BS_WIRE_META_SIZE,
-			.user = chan,
-			.peer_pool_buffers_max = s->info.max_buffers,
-		};
-		struct bulk_addr a;
-		int rc;
-
-		chan->conn = c;
-		chan->done_tail = &chan->done_head;
 		c->nchans = k + 1;
-		rc = bulk_addr_parse(m->u.channels.addr[k], &a);
-		if (rc == 0)
-			rc = bulk_addr_endpoint_remote(s->dom, &a, &chan->ep);
-		if (rc == 0)
-			rc = bulk_channel_bind(s->dom, chan->ep, &bs_serve_callbacks, &bp,
-					       (struct bulk_cont){ bind_done, chan }, &chan->ch);
-		if (rc < 0) {
-			snprintf(why, sizeof(why), "cannot bind %s: %s", m->u.channels.addr[k],
-				 bulk_strerror(rc));
-			chan->ch = NULL;
-			conn_fail(c, rc, why);
+		if (chan_bind(c, &c->chans[k], m->u.channels.addr[k], &bs_serve_callbacks,
+			      s->info.max_buffers) < 0)
 			return;
-		}
-		/* Before the peer sends anything: the fd must exist first. */
-		chan->fd = bulk_channel_fd(chan->ch);
-		if (chan->fd >= 0 && bs_idle_watch(&s->idle, chan->fd, BS_EV_WAKE) < 0)
-			chan->fd = -1;
 	}
 	if (m->u.channels.copy) {
-		struct bs_chan *chan = &c->cchan;
-		struct bulk_bind_params bp = {
-			.meta_size = BS_WIRE_META_SIZE,
-			.user = chan,
-			/* The client assigns nothing here. */
-			.peer_pool_buffers_max = 1,
-		};
-		const char *addr = m->u.channels.addr[m->u.channels.count];
-		struct bulk_addr a;
-		int rc;
-
-		chan->conn = c;
-		chan->done_tail = &chan->done_head;
-		rc = bulk_addr_parse(addr, &a);
-		if (rc == 0)
-			rc = bulk_addr_endpoint_remote(s->dom, &a, &chan->ep);
-		if (rc == 0)
-			rc = bulk_channel_bind(s->dom, chan->ep, &bs_copy_callbacks, &bp,
-					       (struct bulk_cont){ bind_done, chan }, &chan->ch);
-		if (rc < 0) {
-			snprintf(why, sizeof(why), "cannot bind %s: %s", addr, bulk_strerror(rc));
-			chan->ch = NULL;
-			conn_fail(c, rc, why);
+		/* The client assigns nothing on the copy channel. */
+		if (chan_bind(c, &c->cchan, m->u.channels.addr[m->u.channels.count],
+			      &bs_copy_callbacks, 1) < 0)
 			return;
-		}
-		chan->fd = bulk_channel_fd(chan->ch);
-		if (chan->fd >= 0 && bs_idle_watch(&s->idle, chan->fd, BS_EV_WAKE) < 0)
-			chan->fd = -1;
 	} else {
 		/* Agreed but not opened: the client does without. */
 		c->copies = false;
