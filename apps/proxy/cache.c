@@ -283,6 +283,24 @@ range_keys(const struct px_cache *pc, uint64_t off, uint32_t len, uint64_t *k0, 
 	return true;
 }
 
+/* Every entry in blocks [k0, k1], by a walk of the whole index: for a
+ * range too big to look up block by block. */
+static void
+invalidate_scan(struct px_cache *pc, uint64_t k0, uint64_t k1)
+{
+	for (uint64_t h = 0; h <= pc->hmask; h++) {
+		struct pxc_ent *e = pc->hash[h], *next;
+
+		for (; e != NULL; e = next) {
+			next = e->hnext;
+			if (e->key >= k0 && e->key <= k1) {
+				invalidate(pc, e);
+				ent_maybe_free(pc, e);
+			}
+		}
+	}
+}
+
 void
 px_cache_invalidate(struct px_cache *pc, uint64_t offset, uint64_t length)
 {
@@ -303,17 +321,7 @@ px_cache_invalidate(struct px_cache *pc, uint64_t offset, uint64_t length)
 		}
 		return;
 	}
-	for (uint64_t h = 0; h <= pc->hmask; h++) {
-		struct pxc_ent *e = pc->hash[h], *next;
-
-		for (; e != NULL; e = next) {
-			next = e->hnext;
-			if (e->key >= k0 && e->key <= k1) {
-				invalidate(pc, e);
-				ent_maybe_free(pc, e);
-			}
-		}
-	}
+	invalidate_scan(pc, k0, k1);
 }
 
 static void
@@ -348,17 +356,7 @@ write_start(struct px_cache *pc, struct bulk_bs_request *req)
 	}
 	/* A big one: every entry it overlaps is invalidated, and nothing
 	 * fills until it is done. */
-	for (uint64_t h = 0; h <= pc->hmask; h++) {
-		struct pxc_ent *e = pc->hash[h], *next;
-
-		for (; e != NULL; e = next) {
-			next = e->hnext;
-			if (e->key >= k0 && e->key <= k1) {
-				invalidate(pc, e);
-				ent_maybe_free(pc, e);
-			}
-		}
-	}
+	invalidate_scan(pc, k0, k1);
 	pc->big_writes++;
 	req->user = &pc->big_mark;
 }
