@@ -14,6 +14,8 @@
 #              net_af_xdp veth pair between two network namespaces
 #              (198.18.0.1 / 198.18.0.2, no default route; the control
 #              connections over Unix socket paths, which namespaces share),
+#              and fio's nbd engine -> nbs-proxy's NBD front end -> nbs
+#              (the same proxy, also listening with --nbd, issue 12),
 #              against fio -> nbdkit over TCP across the same pair (after
 #              the DPDK processes have gone, veth offloads on: the kernel's
 #              best case), and an iperf3 TCP stream on the same pair
@@ -453,10 +455,14 @@ if [[ -z $PROXY_REASON ]]; then
 fi
 if [[ -z $PROXY_REASON ]]; then
 	sed -n '/^ready:/p' "$TMP/nbs-veth.out" | sed 's/^/  /'
+	# The proxy also serves NBD (issue 12's fio -> nbs-proxy -> (dpdk) -> nbs
+	# rows), on a Unix socket in namespace a, where fio runs.
+	pnbd=()
+	"$PROXY" --help 2>&1 | grep -q -- '--nbd' && pnbd=(--nbd "unix:$TMP/proxy-nbd.sock")
 	echo "+ (background) ip netns exec $NETNS_A $PROXY ${EAL_P[*]} -- --upstream $nctl" \
-		"--via dpdk:port=0,ip=$NETNS_IP_A --listen $pctl"
+		"--via dpdk:port=0,ip=$NETNS_IP_A --listen $pctl ${pnbd[*]}"
 	ip netns exec "$NETNS_A" "$PROXY" "${EAL_P[@]}" -- --upstream "$nctl" \
-		--via "dpdk:port=0,ip=$NETNS_IP_A" --listen "$pctl" >"$TMP/proxy.out" 2>&1 &
+		--via "dpdk:port=0,ip=$NETNS_IP_A" --listen "$pctl" "${pnbd[@]}" >"$TMP/proxy.out" 2>&1 &
 	PP=$!
 	PIDS+=("$PP")
 	if ! wait_line "$TMP/proxy.out" '^ready:' "$PP"; then
@@ -473,6 +479,12 @@ if [[ -z $PROXY_REASON ]]; then
 		# Server CPU of this path: nbs and the proxy together.
 		run_bs_user "veth/proxy/$w" "$w" "$pctl" "$NETNS_A" || true
 	done
+	if ((${#pnbd[@]} > 0)); then
+		for w in "${WL[@]}"; do
+			run_fio "veth/pnbd/$w" "$w" "nbd+unix:///?socket=$TMP/proxy-nbd.sock" \
+				"$NETNS_A" || true
+		done
+	fi
 	echo "+ kill -TERM $PP (nbs-proxy), $NP (nbs)"
 	stop_server "$PP" "$TMP/proxy.out"
 	stop_server "$NP" "$TMP/nbs-veth.out"
@@ -587,6 +599,7 @@ if [[ -z $PROXY_REASON ]]; then
 		randread) d="4 KiB rand read QD32" ;; seqread) d="1 MiB seq read QD8" ;;
 		esac
 		row "veth: user->proxy->nbs, $d" "veth/proxy/$w"
+		[[ -n ${WALL[veth/pnbd/$w]:-} ]] && row "veth: fio -nbd-> proxy->nbs, $d" "veth/pnbd/$w"
 		row "veth TCP: fio -> nbdkit, $d" "veth/nbdkit/$w"
 	done
 	printf '| %-46s | %10s | %8s | %9s | %13s | %9s | %9s | %6s | %6s |\n' \
@@ -622,6 +635,12 @@ if [[ -z $PROXY_REASON ]]; then
 		r=$(ratio "${IOPS[veth/proxy/$w]:-}" "${IOPS[veth/nbdkit/$w]:-}")
 		verdict "veth: proxy path $w 4 KiB IOPS over nbdkit TCP" "$r" 2 x
 		SUMMARY+=("veth_${w}_vs_nbdkit=${r}x:$V")
+	done
+	for w in randread randwrite; do
+		[[ -n ${IOPS[veth/pnbd/$w]:-} ]] || continue
+		r=$(ratio "${IOPS[veth/pnbd/$w]:-}" "${IOPS[veth/nbdkit/$w]:-}")
+		printf '  %-62s %12s\n' "veth: fio (NBD) -> proxy -> nbs, $w, over fio -> nbdkit TCP" "${r}x"
+		SUMMARY+=("veth_nbd_${w}_vs_nbdkit=${r}x")
 	done
 	for w in seqread seqwrite; do
 		r=$(ratio "${MBS[veth/proxy/$w]:-}" "${MBS[veth/iperf3/on]:-}")
