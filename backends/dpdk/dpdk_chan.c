@@ -40,6 +40,7 @@ bind_to_wire(struct dpdk_wire_bind *w, const struct dpdk_wire_bind *b)
 	w->direction = b->direction;
 	w->role = b->role;
 	w->trust = b->trust;
+	w->src_bits = b->src_bits;
 	w->mtu = rte_cpu_to_be_16(b->mtu);
 }
 
@@ -57,6 +58,7 @@ bind_from_wire(struct dpdk_wire_bind *b, const struct dpdk_wire_bind *w)
 	b->direction = w->direction;
 	b->role = w->role;
 	b->trust = w->trust;
+	b->src_bits = w->src_bits;
 	b->mtu = rte_be_to_cpu_16(w->mtu);
 }
 
@@ -68,7 +70,7 @@ send_bind(struct bulk_dpdk_port *l, const struct dpdk_peer *to, uint8_t type, ui
 	struct dpdk_wire_hdr h = { .type = type, .chan = chan, .length = sizeof(w) };
 
 	bind_to_wire(&w, b);
-	dpdk_port_send_small(l, to, &h, &w, sizeof(w));
+	dpdk_port_send_small(l, to, 0, &h, &w, sizeof(w));
 }
 
 /* ------------------------------------------------------------ endpoints */
@@ -211,6 +213,7 @@ dpdk_bind(struct bulk_channel *ch, struct bulk_endpoint *remote, const struct bu
 		.role = (uint8_t)(bp ? bp->role : BULK_ROLE_GENERIC),
 		.trust = (uint8_t)(bp ? bp->trust : BULK_TRUST_UNINITIALIZED),
 		.mtu = l->mtu,
+		.src_bits = l->src_bits,
 	};
 	c->bind_backoff_us = DPDK_BIND_RETRY_US;
 	c->bind_next_us = now + c->bind_backoff_us;
@@ -395,6 +398,7 @@ creator_answer(struct dpdk_chan *c)
 		c->peer_id = b.binder_chan;
 		c->nonce = b.nonce;
 		c->peer_mtu = b.mtu;
+		c->peer_sport = dpdk_wire_src_port(c->peer->udp_port, c->peer_id, b.src_bits);
 		rc = dpdk_rel_init(c);
 		if (rc < 0) {
 			r.status = rc;
@@ -411,6 +415,7 @@ creator_answer(struct dpdk_chan *c)
 		r.meta_size = side.meta_size;
 		r.queue_size = ch->queue_size;
 		r.mtu = l->mtu;
+		r.src_bits = l->src_bits;
 		c->reply = r;
 		src = c->peer;
 	} else {
@@ -456,6 +461,8 @@ binder_poll(struct dpdk_chan *c, uint64_t now)
 				ch->queue_size = r->queue_size;
 			c->peer_id = r->creator_chan;
 			c->peer_mtu = r->mtu;
+			c->peer_sport = dpdk_wire_src_port(c->peer->udp_port, c->peer_id,
+							   r->src_bits);
 			r->status = dpdk_rel_init(c);
 		}
 		if (r->status == 0) {
@@ -506,11 +513,16 @@ dpdk_poll(struct bulk_channel *ch, unsigned budget)
 	unsigned work = 0;
 	uint64_t now;
 
-	if (l != NULL)
+	/* One clock read per poll (a TSC read is not free in a VM): the
+	 * receive just took it, a few frames ago. */
+	if (l != NULL) {
 		work += dpdk_port_rx(l, budget);
-	else if (c->mode == DPDK_LISTEN)
-		work += dpdk_domain_rx(ch->dom, budget);
-	now = dpdk_now_us();
+		now = l->rx_now_us;
+	} else {
+		if (c->mode == DPDK_LISTEN)
+			work += dpdk_domain_rx(ch->dom, budget);
+		now = dpdk_now_us();
+	}
 	switch (c->mode) {
 	case DPDK_LISTEN:
 		if (c->req_pending) {

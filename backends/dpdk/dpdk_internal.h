@@ -11,6 +11,7 @@
  *                 reassembly in place and in-order delivery
  *   dpdk_dma.c    DMA-able pools: the registry of pool memory mapped for the
  *                 ports' devices, zero-copy segments and their IOVAs
+ *   dpdk_pool.c   pools in DPDK's own memory (bulk_dpdk_pool_alloc())
  *
  * Everything of a port runs in its domain's thread, except the external
  * buffer free callback, which runs wherever the driver frees the mbuf.
@@ -36,9 +37,15 @@
 #define DPDK_RX_DESC 2048u        /* descriptors per queue when we configure the port */
 #define DPDK_MIN_CWND 8u
 #define DPDK_INIT_CWND 64u
-#define DPDK_RTO_MIN_US 5000u
-#define DPDK_RTO_MAX_US 500000u
-#define DPDK_RTO_INIT_US 20000u
+/* The RTO is the last resort (tail probes and NAKs repair losses): its
+ * floor stays above what a busy host's scheduler delays a peer by, since
+ * queueing delay is not loss (dpdk_rel.c, timers()). */
+#define DPDK_RTO_MIN_US 100000u
+#define DPDK_RTO_MAX_US 1000000u
+#define DPDK_RTO_INIT_US 100000u
+#define DPDK_PROBE_MIN_US 500u    /* a tail probe waits at least this */
+#define DPDK_PROBE_BACKOFF 8u     /* unanswered probes double the wait up to 2^this */
+#define DPDK_WPROBE_MIN_US 5000u  /* a closed window is asked about at most this often */
 #define DPDK_REORDER_FRAMES 3u   /* a gap this far below the highest seq is a loss */
 #define DPDK_BIND_RETRY_US 20000u
 /* Header mbuf data room in zero-copy mode: an ACK with every NAK fits. */
@@ -52,6 +59,7 @@ static_assert(DPDK_HDR_ROOM >= DPDK_WIRE_HDRS + sizeof(struct dpdk_wire_hdr) + B
 	      "headers, meta and any control payload fit a header mbuf");
 /* A peer stays in the table only while one of its channels holds a slot. */
 static_assert(BULK_DPDK_MAX_PEERS_LIMIT < DPDK_MAX_CHANS, "every peer can hold a channel");
+static_assert(BULK_DPDK_UDP_SRC_PORTS_MAX == 1u << DPDK_WIRE_SRC_BITS_MAX, "src_bits fit the wire");
 static_assert(BULK_DPDK_MAX_PEERS <= BULK_DPDK_MAX_PEERS_LIMIT, "the default is allowed");
 
 extern const struct bulk_backend_ops dpdk_ops;
@@ -153,6 +161,8 @@ struct dpdk_chan {
 	uint32_t W;                /* window, frames (power of two) */
 	uint32_t mss;              /* payload bytes per data frame */
 	uint16_t peer_mtu;         /* the peer's IP MTU (bind exchange); frames fit both */
+	uint16_t sport;            /* UDP source port of our stream frames (dpdk_wire_src_port()) */
+	uint16_t peer_sport;       /* the peer's, for this channel (bind exchange) */
 	bool teardown_queued;      /* our TEARDOWN is in the message ring */
 	uint32_t teardown_msg;     /* its message index */
 	uint64_t cleanup_us;       /* last rte_eth_tx_done_cleanup() */
@@ -188,7 +198,8 @@ struct dpdk_chan {
 	uint64_t rto_at_us;        /* the retransmission timer */
 	uint32_t retx_max;         /* highest sequence sent again */
 	bool retx_any;
-	bool tlp_done;             /* tail probe sent since the last progress */
+	uint8_t probes;            /* tail probes sent since the last progress */
+	uint64_t probe_us;         /* when the last one went out */
 	uint64_t last_tx_us;
 
 	/* Receive side. */
@@ -230,7 +241,9 @@ struct bulk_dpdk_port {
 	bool tx_zc;
 	bool tx_csum_off;              /* the port computes IPv4 and UDP checksums (ol_flags) */
 	bool rx_csum_off;              /* its RX_*_CKSUM_GOOD/BAD flags are verdicts we take */
+	bool udp_csum_none;            /* trusted link: UDP checksum zero out, zero taken in */
 	uint16_t udp_port;
+	uint8_t src_bits;              /* log2 of params.udp_src_ports */
 	uint16_t mtu;
 	uint32_t window;
 	uint32_t rx_desc;              /* receive ring size: bounds what peers may send */
@@ -247,6 +260,7 @@ struct bulk_dpdk_port {
 	uint32_t max_peers, npeers;
 	uint32_t nunresolved;           /* peers whose MAC is unknown (ARP to send) */
 	uint64_t rx_drained_us;         /* last time a receive found the ring empty */
+	uint64_t rx_now_us;             /* the clock as the last dpdk_port_rx() read it */
 	uint32_t id_gen;
 	unsigned nchans;
 	struct dpdk_chan *chans[DPDK_MAX_CHANS];
@@ -304,19 +318,23 @@ dpdk_port_room(const struct bulk_dpdk_port *l)
 /** Queue one built frame (flushes when the batch is full). @return false: no room. */
 bool dpdk_port_queue(struct bulk_dpdk_port *l, struct rte_mbuf *m);
 /**
- * Build a frame to peer @p to: headers, the bulk header @p h (host order,
+ * Build a frame to peer @p to, from UDP port @p sport (0: the port's own):
+ * headers, the bulk header @p h (host order,
  * converted here), @p meta_len bytes of meta, then @p plen bytes of payload
  * from @p payload (copied) or, with @p ext, by external-buffer mbufs, one
  * per run of IOVA-contiguous pages of @p dma (dpdk_dma_seg()).
  * @return the frame, or NULL (no mbufs).
  */
 struct rte_mbuf *dpdk_frame_build(struct bulk_dpdk_port *l, const struct dpdk_peer *to,
-				  const struct dpdk_wire_hdr *h, const void *meta,
+				  uint16_t sport, const struct dpdk_wire_hdr *h, const void *meta,
 				  const void *payload, uint32_t plen,
 				  struct rte_mbuf_ext_shared_info *ext,
 				  const struct dpdk_dma_region *dma, bool *zc);
-/** Queue a frame without stream data (ack, bind, reset) to @p to. @return false: not sent. */
-bool dpdk_port_send_small(struct bulk_dpdk_port *l, const struct dpdk_peer *to,
+/**
+ * Queue a frame without stream data (ack, bind, reset) to @p to, from UDP
+ * port @p sport (0: the port's own). @return false: not sent.
+ */
+bool dpdk_port_send_small(struct bulk_dpdk_port *l, const struct dpdk_peer *to, uint16_t sport,
 			  const struct dpdk_wire_hdr *h, const void *payload, uint32_t plen);
 /**
  * Could a channel to peer @p to (ip and UDP port) join the port? Counts a

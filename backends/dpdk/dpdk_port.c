@@ -46,17 +46,25 @@ static unsigned pool_seq;
 /* Message records of closed ports that a peer's mbufs still point into. */
 static struct dpdk_grave *orphan_graves;
 
-static uint64_t tsc_per_us;
+/*
+ * Microseconds from the TSC without a division per call (a 64-bit divide
+ * was a visible share of a busy poll loop): us = tsc * us_mult >> 32,
+ * in two halves so that nothing overflows (us_mult < 2^32 for any TSC
+ * above 1 MHz). Set once; a race sets the same values.
+ */
+static uint64_t us_mult;
 
 uint64_t
 dpdk_now_us(void)
 {
-	if (bulk_unlikely(tsc_per_us == 0)) {
+	uint64_t t = rte_get_tsc_cycles();
+
+	if (bulk_unlikely(us_mult == 0)) {
 		uint64_t hz = rte_get_tsc_hz();
 
-		tsc_per_us = hz >= 1000000 ? hz / 1000000 : 1;
+		us_mult = hz > 1000000 ? (1000000ull << 32) / hz : 1ull << 32;
 	}
-	return rte_get_tsc_cycles() / tsc_per_us;
+	return (t >> 32) * us_mult + (((t & 0xffffffffu) * us_mult) >> 32);
 }
 
 int
@@ -304,6 +312,8 @@ dpdk_port_add_chan(struct bulk_dpdk_port *l, struct dpdk_chan *c, const struct d
 	port_share(l);
 	c->port = l;
 	c->peer = p;
+	c->sport = dpdk_wire_src_port(l->udp_port, c->id, l->src_bits);
+	c->peer_sport = p->udp_port; /* until the bind exchange names it */
 	return 0;
 }
 
@@ -480,7 +490,7 @@ port_copy_pool(struct bulk_dpdk_port *l)
 }
 
 struct rte_mbuf *
-dpdk_frame_build(struct bulk_dpdk_port *l, const struct dpdk_peer *to,
+dpdk_frame_build(struct bulk_dpdk_port *l, const struct dpdk_peer *to, uint16_t sport,
 		 const struct dpdk_wire_hdr *h, const void *meta, const void *payload,
 		 uint32_t plen, struct rte_mbuf_ext_shared_info *ext,
 		 const struct dpdk_dma_region *dma, bool *zc)
@@ -543,7 +553,7 @@ dpdk_frame_build(struct bulk_dpdk_port *l, const struct dpdk_peer *to,
 	if (!off)
 		ip->hdr_checksum = rte_ipv4_cksum(ip);
 	udp = (struct rte_udp_hdr *)(p + DPDK_WIRE_ETH_LEN + DPDK_WIRE_IP_LEN);
-	udp->src_port = rte_cpu_to_be_16(l->udp_port);
+	udp->src_port = rte_cpu_to_be_16(sport != 0 ? sport : l->udp_port);
 	udp->dst_port = rte_cpu_to_be_16(to->udp_port);
 	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(hl - DPDK_WIRE_ETH_LEN - DPDK_WIRE_IP_LEN + plen));
 	udp->dgram_cksum = 0;
@@ -561,6 +571,11 @@ dpdk_frame_build(struct bulk_dpdk_port *l, const struct dpdk_peer *to,
 		if (plen > 0 && !use_ext)
 			memcpy(p + hl, payload, plen);
 		l->st.tx_csum_offload++;
+	} else if (l->udp_csum_none) {
+		/* A trusted link: no UDP checksum (zero; the IPv4 header's
+		 * is set above), the payload copied or chained as it is. */
+		if (plen > 0 && !use_ext)
+			memcpy(p + hl, payload, plen);
 	} else {
 		/* The UDP checksum, over the bytes the peer will read: pseudo
 		 * header, our headers, then the payload (copied and summed in
@@ -585,14 +600,14 @@ dpdk_frame_build(struct bulk_dpdk_port *l, const struct dpdk_peer *to,
 }
 
 bool
-dpdk_port_send_small(struct bulk_dpdk_port *l, const struct dpdk_peer *to,
+dpdk_port_send_small(struct bulk_dpdk_port *l, const struct dpdk_peer *to, uint16_t sport,
 		     const struct dpdk_wire_hdr *h, const void *payload, uint32_t plen)
 {
 	struct rte_mbuf *m;
 
 	if (!to->mac_known)
 		return false;
-	m = dpdk_frame_build(l, to, h, NULL, payload, plen, NULL, NULL, NULL);
+	m = dpdk_frame_build(l, to, sport, h, NULL, payload, plen, NULL, NULL, NULL);
 	if (m == NULL)
 		return false;
 	if (!dpdk_port_queue(l, m)) {
@@ -706,7 +721,7 @@ send_rst(struct bulk_dpdk_port *l, const struct dpdk_peer *to, uint32_t bad_chan
 {
 	struct dpdk_wire_hdr h = { .type = DPDK_WT_RST, .index = bad_chan };
 
-	dpdk_port_send_small(l, to, &h, NULL, 0);
+	dpdk_port_send_small(l, to, 0, &h, NULL, 0);
 }
 
 /* May a multi-peer port take a frame from @p ip? Any one unicast host but us. */
@@ -716,11 +731,17 @@ peer_ip_ok(const struct bulk_dpdk_port *l, uint32_t ip)
 	return ip != l->local_ip && (ip >> 24) != 0 && (ip >> 28) < 0xe;
 }
 
-/* Did channel @p c's peer send this frame? A fixed peer's address was checked already. */
+/*
+ * Did channel @p c's peer send this frame? A fixed peer's address was
+ * checked already, and its source port is its own business (RSS). A
+ * multi-peer port tells peers apart by address and port: the peer's own
+ * (set-up frames) or the one it named for this channel's stream.
+ */
 static inline bool
 chan_from(const struct bulk_dpdk_port *l, const struct dpdk_chan *c, uint32_t sip, uint16_t sport)
 {
-	return !l->multi || (c->peer->ip == sip && c->peer->udp_port == sport);
+	return !l->multi || (c->peer->ip == sip &&
+			     (c->peer->udp_port == sport || c->peer_sport == sport));
 }
 
 /*
@@ -767,7 +788,7 @@ port_rx_one(struct bulk_dpdk_port *l, struct rte_mbuf *m, uint64_t now)
 	uint32_t tl, ul, sip, need = DPDK_WIRE_HDRS + sizeof(struct dpdk_wire_hdr);
 	uint16_t sport;
 	struct dpdk_chan *c;
-	bool csum_ok;
+	bool csum_ok, to_block = false;
 	/* The port's verdicts where we took its receive offloads: GOOD or
 	 * BAD decides; UNKNOWN or NONE (it did not look, or the UDP checksum
 	 * is zero) leaves the frame to our own sums, as on any other port. */
@@ -818,8 +839,17 @@ port_rx_one(struct bulk_dpdk_port *l, struct rte_mbuf *m, uint64_t now)
 	}
 	udp = (const struct rte_udp_hdr *)(p + DPDK_WIRE_ETH_LEN + DPDK_WIRE_IP_LEN);
 	if (udp->dst_port != rte_cpu_to_be_16(l->udp_port)) {
-		l->st.rx_not_ours++;
-		return;
+		/* A multi-peer peer answers a frame for a channel it does not
+		 * know with a reset to the frame's source port: one of our
+		 * block (dpdk_wire_src_port()). Only resets are taken there. */
+		uint32_t block = ~((1u << l->src_bits) - 1u);
+
+		to_block = l->src_bits != 0 &&
+			   (rte_be_to_cpu_16(udp->dst_port) & block) == (l->udp_port & block);
+		if (!to_block) {
+			l->st.rx_not_ours++;
+			return;
+		}
 	}
 	sport = rte_be_to_cpu_16(udp->src_port);
 	ul = rte_be_to_cpu_16(udp->dgram_len);
@@ -834,6 +864,9 @@ port_rx_one(struct bulk_dpdk_port *l, struct rte_mbuf *m, uint64_t now)
 			l->st.rx_csum_offload++;
 		else
 			l->st.rx_csum_sw++;
+	} else if (l->udp_csum_none && udp->dgram_cksum == 0) {
+		/* A trusted link (the IPv4 header was summed above). */
+		csum_ok = true;
 	} else {
 		csum_ok = udp->dgram_cksum != 0 &&
 			  csum_fold(csum_mbuf(m, DPDK_WIRE_ETH_LEN + DPDK_WIRE_IP_LEN, ul, 0,
@@ -857,6 +890,10 @@ port_rx_one(struct bulk_dpdk_port *l, struct rte_mbuf *m, uint64_t now)
 	}
 	if (h.meta_len > 0 && DPDK_WIRE_HDRS + sizeof(h) + h.meta_len > RTE_MIN(m->pkt_len, (uint32_t)sizeof(hbuf))) {
 		l->st.rx_malformed++;
+		return;
+	}
+	if (to_block && h.type != DPDK_WT_RST) {
+		l->st.rx_not_ours++;
 		return;
 	}
 	switch (h.type) {
@@ -946,6 +983,7 @@ dpdk_port_rx(struct bulk_dpdk_port *l, unsigned budget)
 	/* One clock read per burst: every frame of it arrived "now". */
 	uint64_t now = dpdk_now_us();
 
+	l->rx_now_us = now;
 	if (l->nunresolved > 0)
 		arp_resolve(l, now);
 	if (l->app_queue) {
@@ -1006,8 +1044,12 @@ port_csum_choose(struct bulk_dpdk_port *l, const struct bulk_dpdk_port_params *p
 
 	l->tx_csum_off = false;
 	l->rx_csum_off = false;
+	l->udp_csum_none = false;
 	switch (pp->csum_offload) {
 	case BULK_DPDK_CSUM_SOFTWARE:
+		return 0;
+	case BULK_DPDK_CSUM_TRUSTED_LINK:
+		l->udp_csum_none = true;
 		return 0;
 	case BULK_DPDK_CSUM_OFFLOAD:
 		/* With configure we enable them; otherwise the application
@@ -1016,6 +1058,12 @@ port_csum_choose(struct bulk_dpdk_port *l, const struct bulk_dpdk_port_params *p
 			return -ENOTSUP;
 		break;
 	default: /* BULK_DPDK_CSUM_AUTO (other values were refused) */
+		/* Shared memory between two processes of this host cannot
+		 * flip a bit: summing every payload twice bought nothing. */
+		if (info->driver_name != NULL && strstr(info->driver_name, "memif") != NULL) {
+			l->udp_csum_none = true;
+			return 0;
+		}
 		if (!pp->configure) {
 			struct rte_eth_conf dc;
 			struct rte_eth_txq_info tq;
@@ -1162,7 +1210,10 @@ bulk_dpdk_port_open(struct bulk_domain *d, const struct bulk_dpdk_port_params *p
 	if (pp->window != 0 &&
 	    (pp->window < 64 || pp->window > 65536 || (pp->window & (pp->window - 1)) != 0))
 		return -EINVAL;
-	if ((unsigned)pp->csum_offload > (unsigned)BULK_DPDK_CSUM_OFFLOAD)
+	if ((unsigned)pp->csum_offload > (unsigned)BULK_DPDK_CSUM_TRUSTED_LINK)
+		return -EINVAL;
+	if (pp->udp_src_ports > BULK_DPDK_UDP_SRC_PORTS_MAX ||
+	    (pp->udp_src_ports & (pp->udp_src_ports - 1)) != 0)
 		return -EINVAL;
 	if (!rte_eth_dev_is_valid_port(pp->port_id))
 		return -ENODEV;
@@ -1194,6 +1245,9 @@ bulk_dpdk_port_open(struct bulk_domain *d, const struct bulk_dpdk_port_params *p
 	l->peer_ip = pp->peer_ip;
 	l->multi = pp->peer_ip == 0;
 	l->udp_port = pp->udp_port ? pp->udp_port : BULK_DPDK_UDP_PORT;
+	for (unsigned n = pp->udp_src_ports ? pp->udp_src_ports : BULK_DPDK_UDP_SRC_PORTS; n > 1;
+	     n >>= 1)
+		l->src_bits++;
 	l->window = pp->window ? pp->window : BULK_DPDK_WINDOW;
 	l->peer_timeout_us = (pp->peer_timeout_ms ? pp->peer_timeout_ms : BULK_DPDK_PEER_TIMEOUT_MS) * 1000u;
 	rte_eth_macaddr_get(pp->port_id, &l->local_mac);
@@ -1375,6 +1429,7 @@ bulk_dpdk_port_stats_get(const struct bulk_dpdk_port *l, struct bulk_dpdk_port_s
 	st->peers = l->npeers;
 	st->buffers_lent = __atomic_load_n(&l->lent, __ATOMIC_RELAXED);
 	st->csum_offloaded = (l->tx_csum_off ? BULK_DPDK_CSUM_OFFLOADED_TX : 0) |
-			     (l->rx_csum_off ? BULK_DPDK_CSUM_OFFLOADED_RX : 0);
+			     (l->rx_csum_off ? BULK_DPDK_CSUM_OFFLOADED_RX : 0) |
+			     (l->udp_csum_none ? BULK_DPDK_CSUM_UDP_NONE : 0);
 	return 0;
 }

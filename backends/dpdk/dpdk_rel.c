@@ -17,6 +17,14 @@
  * costs retransmissions, not rate), and drops to DPDK_MIN_CWND on a
  * timeout, whose RTO doubles while nothing is acknowledged.
  *
+ * Loss is resent only on evidence: a NAK (the peer saw later frames), or
+ * the answer to a tail probe (an ACK with PROBE and our next sequence: the
+ * peer names what it lacks below it). Queueing delay is not loss: a peer
+ * that is descheduled, or a ring that is full, delays acks by milliseconds,
+ * and a probe then only asks; the RTO (RFC 6298 from the measured RTT, at
+ * least DPDK_RTO_MIN_US, restarted while our own transmit is backed up) is
+ * the last resort.
+ *
  * Receiver. A frame within the window is checked and its payload copied at
  * once into the destination buffer (any order); the frame's record says what
  * it was. Delivery walks the window in sequence order and hands a message
@@ -229,8 +237,8 @@ send_frame(struct dpdk_chan *c, uint32_t seq, struct dpdk_txmsg *m, uint32_t fid
 	struct rte_mbuf *f;
 	bool zc = false;
 
-	f = dpdk_frame_build(l, c->peer, &h, m->meta, payload, len, m->zc ? &m->shinfo : NULL,
-			     m->dma, &zc);
+	f = dpdk_frame_build(l, c->peer, c->sport, &h, m->meta, payload, len,
+			     m->zc ? &m->shinfo : NULL, m->dma, &zc);
 	if (f == NULL)
 		return false;
 	if (!dpdk_port_queue(l, f)) {
@@ -381,7 +389,7 @@ rx_ack(struct dpdk_chan *c, uint32_t ack, uint16_t wnd, uint64_t now)
 		if (c->retx_any && (int32_t)(ack - c->retx_max) > 0)
 			c->retx_any = false;
 	}
-	c->tlp_done = false;
+	c->probes = 0;
 	c->snd_una = ack;
 	/* Progress: the backoff ends and the timer restarts (RFC 6298 5.3). */
 	c->rto_us = c->rto_base_us;
@@ -507,8 +515,19 @@ dpdk_rel_rx(struct dpdk_chan *c, const struct dpdk_wire_hdr *h, const uint8_t *m
 	if (h->flags & DPDK_WF_ACK)
 		rx_ack(c, h->ack, h->wnd, now);
 	if (h->type == DPDK_WT_ACK) {
-		if (h->flags & DPDK_WF_PROBE)
+		if (h->flags & DPDK_WF_PROBE) {
 			c->ack_now = true;
+			/*
+			 * seq is the prober's next sequence: every frame below it
+			 * left before the probe, which arrived, so on an ordered
+			 * link what we lack of them is lost. Reported as gaps
+			 * (NAKs) in the answer; a frame that was merely
+			 * reordered fills its gap when it comes.
+			 */
+			if (c->mode == DPDK_OPEN && (int32_t)(seq - c->rcv_hi) > 0 &&
+			    seq - c->rcv_del <= c->W)
+				c->rcv_hi = seq;
+		}
 		rx_naks(c, m, poff, h->length, h->index, now);
 		return;
 	}
@@ -742,6 +761,7 @@ send_ack_flags(struct dpdk_chan *c, uint64_t now, uint8_t flags)
 		.type = DPDK_WT_ACK,
 		.flags = (uint8_t)(DPDK_WF_ACK | flags),
 		.chan = c->peer_id,
+		.seq = c->snd_nxt, /* what we sent is below it (a probe's answer uses it) */
 		.ack = c->rcv_nxt,
 		.wnd = adv_wnd(c),
 		.index = c->rcv_hi,
@@ -764,7 +784,7 @@ send_ack_flags(struct dpdk_chan *c, uint64_t now, uint8_t flags)
 		n++;
 	}
 	h.length = n * (uint32_t)sizeof(naks[0]);
-	if (!dpdk_port_send_small(c->port, c->peer, &h, naks, h.length))
+	if (!dpdk_port_send_small(c->port, c->peer, c->sport, &h, naks, h.length))
 		return; /* still owed: the next poll tries again */
 	c->st.acks_tx++;
 	c->st.naks_tx += n;
@@ -786,12 +806,18 @@ send_ack(struct dpdk_chan *c, uint64_t now)
 static unsigned
 timers(struct dpdk_chan *c, uint64_t now)
 {
-	uint64_t retx = c->st.retransmits;
+	uint64_t retx = c->st.retransmits + c->st.tail_probes;
 
 	/*
-	 * Only once our own receive ring was empty after the deadline: when we
-	 * are the slow side, the peer's acks queue behind its data in our ring.
+	 * Queueing delay is not loss. While frames wait in our own transmit
+	 * batch (the port's ring is full: the peer is not draining it), the
+	 * timer restarts: nothing we sent can have been acknowledged yet. And
+	 * only once our own receive ring was empty after the deadline: when
+	 * we are the slow side, the peer's acks queue behind its data in our
+	 * ring.
 	 */
+	if (c->snd_una != c->snd_nxt && now >= c->rto_at_us && c->port->ntxb > 0)
+		c->rto_at_us = now + c->rto_us;
 	if (c->snd_una != c->snd_nxt && now >= c->rto_at_us && c->port->rx_drained_us >= c->rto_at_us) {
 		c->st.rto_expired++;
 		/*
@@ -812,31 +838,43 @@ timers(struct dpdk_chan *c, uint64_t now)
 		c->rto_at_us = now + c->rto_us;
 	}
 	/*
-	 * Tail loss probe: nothing new can be sent (none queued, or the
-	 * window is full) and no ack for two RTTs: send the newest frame
-	 * again, so that the peer reports the gaps (NAKs) long before the
-	 * retransmission timer would fire.
+	 * Tail probe: nothing new can be sent (none queued, or the window is
+	 * full) and no ack for two RTTs. The probe asks rather than resends:
+	 * an ACK with PROBE and our next sequence, which the peer answers
+	 * with an ACK naming every frame below it that it lacks (NAKs; a
+	 * loss is resent from there). A peer that was merely slow (descheduled,
+	 * its ring full of our frames) answers that it has them all, and
+	 * nothing is sent twice. Unanswered, the wait doubles (a lost probe
+	 * or answer); the RTO stays the last resort.
 	 */
-	if (c->snd_una != c->snd_nxt && !c->tlp_done && c->srtt_us != 0 &&
+	if (c->snd_una != c->snd_nxt && c->srtt_us != 0 && c->port->ntxb == 0 &&
 	    (c->msg_next == c->msg_tail || c->snd_nxt - c->snd_una >= send_limit(c))) {
-		uint32_t pto = 2 * c->srtt_us < 500 ? 500 : 2 * c->srtt_us;
-		struct dpdk_txfrm *g = &c->sw[(c->snd_nxt - 1) & (c->W - 1)];
+		uint64_t pto = 2 * (uint64_t)c->srtt_us < DPDK_PROBE_MIN_US ? DPDK_PROBE_MIN_US
+									 : 2 * (uint64_t)c->srtt_us;
+		const struct dpdk_txfrm *g = &c->sw[(c->snd_nxt - 1) & (c->W - 1)];
+		uint64_t since = c->probes > 0 && c->probe_us > g->tx_us ? c->probe_us : g->tx_us;
 
-		if (now - g->tx_us >= pto && now + pto < c->rto_at_us) {
-			c->tlp_done = true;
+		pto <<= c->probes < DPDK_PROBE_BACKOFF ? c->probes : DPDK_PROBE_BACKOFF;
+		if (now - since >= pto) {
 			c->st.tail_probes++;
-			if (retransmit(c, c->snd_nxt - 1, now))
-				c->epoch_lost--; /* a probe, not a loss */
+			send_ack_flags(c, now, DPDK_WF_PROBE);
+			c->probe_us = now;
+			if (c->probes < 255)
+				c->probes++;
 		}
 	}
 	/*
 	 * Window probe: data waits, nothing is in flight and the peer's offer
-	 * is closed. Its reopening ack may have been lost: ask again, an RTO
-	 * after our last frame.
+	 * is closed. Its reopening ack may have been lost: ask again, an RTT
+	 * estimate (srtt + 4 rttvar, at least DPDK_WPROBE_MIN_US) after our
+	 * last frame; not the RTO, whose floor is for loss.
 	 */
-	if (c->snd_una == c->snd_nxt && c->msg_next != c->msg_tail && send_limit(c) == 0 &&
-	    now - c->last_tx_us >= c->rto_us)
-		send_ack_flags(c, now, DPDK_WF_PROBE);
+	if (c->snd_una == c->snd_nxt && c->msg_next != c->msg_tail && send_limit(c) == 0) {
+		uint64_t w = (uint64_t)c->srtt_us + 4 * (uint64_t)c->rttvar_us;
+
+		if (now - c->last_tx_us >= (w > DPDK_WPROBE_MIN_US ? w : DPDK_WPROBE_MIN_US))
+			send_ack_flags(c, now, DPDK_WF_PROBE);
+	}
 	/* Loss epochs: more than 1/8 lost in an RTT is congestion. */
 	if (now - c->epoch_us >= (c->srtt_us > 1000 ? c->srtt_us : 1000)) {
 		if (c->epoch_lost * 8 > c->epoch_sent && c->epoch_lost > 2) {
@@ -852,7 +890,7 @@ timers(struct dpdk_chan *c, uint64_t now)
 		c->gone_reason = -BULK_E_PEER_GONE;
 	if (now - c->last_tx_us >= c->peer_timeout_us / 4)
 		c->ack_now = true; /* keep-alive */
-	return (unsigned)(c->st.retransmits - retx);
+	return (unsigned)(c->st.retransmits + c->st.tail_probes - retx);
 }
 
 unsigned

@@ -96,7 +96,10 @@ struct dpdk_wire_bind {
 	uint8_t direction;     /**< reply: the binder's enum bulk_direction (request: 0xff) */
 	uint8_t role;          /**< enum bulk_role */
 	uint8_t trust;         /**< enum bulk_trust; 0 (UNINITIALIZED): adopt */
-	uint8_t pad;
+	/** log2 of the sender's UDP source port block: its channel's stream
+	 * frames leave from dpdk_wire_src_port(its port, its channel id, this)
+	 * (0: from its port itself; older senders send 0). */
+	uint8_t src_bits;
 	uint16_t mtu;          /**< the sender's IP MTU: both use the smaller */
 	/* Reply: the creator's settled side, so the binder need not guess. */
 	uint32_t c_meta_size;
@@ -105,6 +108,24 @@ struct dpdk_wire_bind {
 	uint8_t c_trust;
 	uint8_t pad2;
 };
+
+/** Largest dpdk_wire_bind.src_bits (a block of 1024 source ports). */
+#define DPDK_WIRE_SRC_BITS_MAX 10u
+
+/**
+ * The UDP source port of a channel's stream frames (data and acks): the
+ * port of the aligned block of 2^@p bits around @p base that the channel
+ * id's low bits pick, so that RSS at the receiver spreads channels over
+ * queues. Stable for the channel's life; set-up frames (bind, reset) leave
+ * from @p base.
+ */
+static inline uint16_t
+dpdk_wire_src_port(uint16_t base, uint32_t chan_id, unsigned bits)
+{
+	uint32_t mask = bits > DPDK_WIRE_SRC_BITS_MAX ? 0 : (1u << bits) - 1u;
+
+	return (uint16_t)((base & ~mask) | ((base + chan_id) & mask));
+}
 
 /** Most gaps one ACK reports. */
 #define DPDK_WIRE_MAX_NAKS 32u
@@ -125,6 +146,7 @@ static_assert(sizeof(struct dpdk_wire_nak) == 8, "dpdk_wire_nak layout");
 static_assert(sizeof(struct dpdk_wire_bind) == 40, "dpdk_wire_bind layout");
 static_assert(offsetof(struct dpdk_wire_bind, ep_id) == 24, "dpdk_wire_bind.ep_id");
 static_assert(offsetof(struct dpdk_wire_bind, mtu) == 30, "dpdk_wire_bind.mtu");
+static_assert(offsetof(struct dpdk_wire_bind, src_bits) == 29, "dpdk_wire_bind.src_bits");
 static_assert(DPDK_WIRE_HDRS == 42, "Ethernet + IPv4 + UDP");
 static_assert(DPDK_WIRE_MAX_NAKS * sizeof(struct dpdk_wire_nak) <= 512, "ACK fits any frame");
 

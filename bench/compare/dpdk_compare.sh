@@ -26,6 +26,19 @@
 #                 printed by bulkperf) at the TSC rate, per 4 KiB buffer; and
 #                 the same for the TCP stream of step 1 (iperf3's own CPU
 #                 figures) per 4 KiB of payload.
+#   5. memif4k    bulkperf dpdk txonly with 4 KiB buffers over net_memif (MTU
+#                 8000, bsize 8192: one frame per buffer), the receiver
+#                 passing each back empty: the USER-SPACE cycles per 4 KiB of
+#                 each side, from the process's utime (/proc/PID/stat, field
+#                 14, in clock ticks) sampled at the first and the last of
+#                 bulkperf's one-second periodic lines, at the TSC rate,
+#                 divided by the buffers those lines count (set-up and
+#                 teardown excluded). Both sides busy-poll: a side that
+#                 waits for the other burns its cycles too.
+#
+# Every dpdk row also reports, per side, the channel's retransmissions and
+# RTO expiries (bulkperf's channel statistics); the lossless rows (veth,
+# relay without loss, memif, memif4k, cpu) should show 0 in steady state.
 #
 # Prints every command it runs, a table and the ratios; no pass/fail on
 # speed. Every process it starts is stopped by PID, the namespaces
@@ -38,7 +51,7 @@
 #                     22.11 af_xdp PMD receives into a page-sized mbuf)
 #   BULK_BUILD_DIR    the build to use (default build/, configured with
 #                     `meson setup build` and built when bulkperf is missing)
-#   COMPARE_SKIP      space-separated subset of: veth impaired memif cpu
+#   COMPARE_SKIP      space-separated subset of: veth impaired memif cpu memif4k
 # Installs iperf3 (Debian package) when missing, and dpdk-dev through
 # memif_testpmd.sh when dpdk-testpmd is missing.
 # Last line: dpdk-compare: ... (the ratios)
@@ -140,14 +153,25 @@ field() { # field LINE KEY
 	echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1
 }
 
+# utime PID: the process's user time so far, in clock ticks (/proc/PID/stat
+# field 14; the name in field 2 has no spaces here); empty once it is gone.
+utime() {
+	awk '{ print $14 }' "/proc/$1/stat" 2>/dev/null
+}
+
 # dpdk_pair TAG NS_C NS_B VDEV_C VDEV_B "EXTRA" "CREATE ARGS" "BIND ARGS"
 #   (NS_* empty: this namespace). Sets V[TAG.gbit], V[TAG.bps] (bind side),
-#   V[TAG.cyc_b], V[TAG.cyc_c] (cycles per 4 KiB), or V[TAG.gbit]=fail.
+#   V[TAG.cyc_b], V[TAG.cyc_c] (cycles per 4 KiB), V[TAG.retx_b|c] and
+#   V[TAG.rto_b|c] (retransmissions, RTO expiries per side), or
+#   V[TAG.gbit]=fail. With UTIME_MODE=M (bulkperf's mode name, the bind side
+#   run with --stats-period 1) also V[TAG.ucyc_b], V[TAG.ucyc_c]: user-space
+#   cycles per buffer between the first and the last periodic line.
 dpdk_pair()
 {
 	local tag=$1 nsc=$2 nsb=$3 vc=$4 vb=$5 extra=$6 cargs=$7 bargs=$8
 	local -a pc=() pb=()
-	local cpid brc crc i bres cres bcpu ccpu
+	local cpid bpid brc crc i bres cres bcpu ccpu k seen=0 ub uc
+	local umode=${UTIME_MODE:-}
 	[[ -n $nsc ]] && pc=(ip netns exec "$nsc")
 	[[ -n $nsb ]] && pb=(ip netns exec "$nsb")
 	# shellcheck disable=SC2086 # extra, cargs, bargs are word lists
@@ -168,7 +192,29 @@ dpdk_pair()
 		sleep 0.1
 	done
 	echo "+ (bind side) ${bcmd[*]}"
-	timeout 300 "${bcmd[@]}" >"$TMP/$tag.b" 2>&1
+	# In the background (ip netns exec execs it: the PID is bulkperf's), so
+	# that its user time can be sampled; stopped after 300 s.
+	"${bcmd[@]}" >"$TMP/$tag.b" 2>&1 &
+	bpid=$!
+	PIDS+=("$bpid")
+	: >"$TMP/$tag.ut"
+	for ((i = 0; i < 6000; i++)); do
+		kill -0 "$bpid" 2>/dev/null || break
+		if [[ -n $umode ]]; then
+			k=$(grep -c "^  $umode: [0-9]* buffers" "$TMP/$tag.b")
+			if ((k > seen)); then
+				ub=$(utime "$bpid")
+				uc=$(utime "$cpid")
+				[[ -n $ub && -n $uc ]] && echo "$k $ub $uc" >>"$TMP/$tag.ut"
+				seen=$k
+			fi
+			sleep 0.02
+		else
+			sleep 0.05
+		fi
+	done
+	kill -0 "$bpid" 2>/dev/null && kill -TERM "$bpid" 2>/dev/null
+	wait "$bpid"
 	brc=$?
 	for ((i = 0; i < 150; i++)); do
 		kill -0 "$cpid" 2>/dev/null || break
@@ -199,7 +245,34 @@ dpdk_pair()
 	V[$tag.vf]="$(field "$bres" verify_failures)/$(field "$bres" errors)"
 	V[$tag.cyc_b]=$(field "$bcpu" cycles_per_4k)
 	V[$tag.cyc_c]=$(field "$ccpu" cycles_per_4k)
-	V[$tag.retx]=$(sed -n 's/.*retransmits: *\([0-9]*\).*/\1/p' "$TMP/$tag.b" | tail -n 1)
+	V[$tag.retx_b]=$(sed -n 's/.*retransmits: *\([0-9]*\).*/\1/p' "$TMP/$tag.b" | tail -n 1)
+	V[$tag.retx_c]=$(sed -n 's/.*retransmits: *\([0-9]*\).*/\1/p' "$TMP/$tag.c" | tail -n 1)
+	V[$tag.rto_b]=$(sed -n 's/.*RTO expired: *\([0-9]*\).*/\1/p' "$TMP/$tag.b" | tail -n 1)
+	V[$tag.rto_c]=$(sed -n 's/.*RTO expired: *\([0-9]*\).*/\1/p' "$TMP/$tag.c" | tail -n 1)
+	V[$tag.retx]="${V[$tag.retx_b]:--}/${V[$tag.retx_c]:--}"
+	V[$tag.rto]="${V[$tag.rto_b]:--}/${V[$tag.rto_c]:--}"
+	echo "  both  | retransmissions bind/create ${V[$tag.retx]}, RTO expiries ${V[$tag.rto]}"
+	if [[ -n $umode ]]; then
+		# User ticks and buffers between the first and the last periodic
+		# line seen (the lines count the buffers of their own period).
+		read -r "V[$tag.ucyc_b]" "V[$tag.ucyc_c]" "V[$tag.ubufs]" "V[$tag.usecs]" < <(
+			awk -v mode="$umode" -v hz="$TSC_HZ" -v tck="$(getconf CLK_TCK)" \
+				-v ut="$TMP/$tag.ut" '
+			BEGIN { n = 0
+				while ((getline l < ut) > 0) { split(l, f, " "); n++
+					k[n] = f[1]; b[n] = f[2]; c[n] = f[3] } }
+			$1 == mode ":" && $3 == "buffers" { p++; bufs[p] = $2
+				s = $0; sub(/.* in the last /, "", s); secs[p] = s + 0 }
+			END { if (n < 2 || k[n] <= k[1]) { print "- - - -"; exit }
+				tb = 0; ts = 0
+				for (i = k[1] + 1; i <= k[n]; i++) { tb += bufs[i]; ts += secs[i] }
+				if (tb == 0) { print "- - - -"; exit }
+				printf "%.0f %.0f %d %.2f\n", (b[n] - b[1]) / tck * hz / tb,
+					(c[n] - c[1]) / tck * hz / tb, tb, ts }' "$TMP/$tag.b")
+		echo "  both  | user-space cycles per buffer bind/create ${V[$tag.ucyc_b]}/${V[$tag.ucyc_c]}" \
+			"(utime over ${V[$tag.usecs]} s, ${V[$tag.ubufs]} buffers; TSC $TSC_HZ Hz," \
+			"$(getconf CLK_TCK) ticks/s)"
+	fi
 }
 
 # tcp TAG BYTES: iperf3 from a (client, sender) to b (server, receiver),
@@ -344,6 +417,19 @@ if [[ $SKIP != *" memif "* ]]; then
 	fi
 fi
 
+# --------------------------------------- 5. memif, 4 KiB: user cycles per side
+if [[ $SKIP != *" memif4k "* ]]; then
+	echo
+	echo "== 5. memif, 4 KiB: bulkperf dpdk txonly, user-space cycles per 4 KiB per side"
+	sock=$TMP/memif4k.sock
+	# MTU 8000 and memif buffers of 8 KiB: a 4 KiB buffer is one frame.
+	UTIME_MODE=txonly dpdk_pair memif4k "" "" \
+		"net_memif0,role=server,socket=$sock,socket-abstract=no,bsize=8192" \
+		"net_memif0,role=client,socket=$sock,socket-abstract=no,bsize=8192" "--mtu 8000" \
+		"--mode echo --return-len 0" \
+		"--mode txonly --return-len 0 --burst 32 --buffer-size 4096 --buffers 1024 --stats-period 1 --duration $DURATION"
+fi
+
 # ------------------------------------------------------------- table
 fmt() { printf '%s' "${1:--}"; }
 echo
@@ -357,15 +443,26 @@ printf '%-58s %14s %12s\n' "2. dpdk echo 64 KiB via relay, lossless (Gbit/s)" "$
 	"retx $(fmt "${V[relay0.retx]:-}")"
 printf '%-58s %14s %12s\n' "2. dpdk echo 64 KiB via relay, --loss 5 (Gbit/s)" "$(fmt "${V[relay5.gbit]:-}")" \
 	"retx $(fmt "${V[relay5.retx]:-}")"
-printf '%-58s %14s\n' "3. dpdk echo 2 KiB over memif (buffers/s back)" "$(fmt "${V[memif.bps]:-}")"
+printf '%-58s %14s %12s\n' "3. dpdk echo 2 KiB over memif (buffers/s back)" "$(fmt "${V[memif.bps]:-}")" \
+	"retx $(fmt "${V[memif.retx]:-}")"
 printf '%-58s %14s\n' "3. testpmd io over memif, 2 KiB (packets/s back)" "$(fmt "${V[testpmd.pps]:-}")"
-printf '%-58s %14s\n' "4. dpdk txonly 4 KiB af_xdp (Gbit/s)" "$(fmt "${V[cpu.gbit]:-}")"
+printf '%-58s %14s %12s\n' "4. dpdk txonly 4 KiB af_xdp (Gbit/s)" "$(fmt "${V[cpu.gbit]:-}")" \
+	"retx $(fmt "${V[cpu.retx]:-}")"
 printf '%-58s %14s\n' "4. cycles per 4 KiB, dpdk sender (bind, txonly)" "$(fmt "${V[cpu.cyc_b]:-}")"
 printf '%-58s %14s\n' "4. cycles per 4 KiB, dpdk receiver (create)" "$(fmt "${V[cpu.cyc_c]:-}")"
 printf '%-58s %14s\n' "4. cycles per 4 KiB, TCP sender (iperf3, offloads off)" "$(fmt "${V[tcp_off.cyc_s]:-}")"
 printf '%-58s %14s\n' "4. cycles per 4 KiB, TCP receiver (iperf3, offloads off)" "$(fmt "${V[tcp_off.cyc_r]:-}")"
 printf '%-58s %14s\n' "4. cycles per 4 KiB, TCP sender (iperf3, offloads on)" "$(fmt "${V[tcp_on.cyc_s]:-}")"
 printf '%-58s %14s\n' "4. cycles per 4 KiB, TCP receiver (iperf3, offloads on)" "$(fmt "${V[tcp_on.cyc_r]:-}")"
+printf '%-58s %14s %12s\n' "5. dpdk txonly 4 KiB over memif (Gbit/s)" "$(fmt "${V[memif4k.gbit]:-}")" \
+	"retx $(fmt "${V[memif4k.retx]:-}")"
+printf '%-58s %14s\n' "5. user-space cycles per 4 KiB, memif sender (bind)" "$(fmt "${V[memif4k.ucyc_b]:-}")"
+printf '%-58s %14s\n' "5. user-space cycles per 4 KiB, memif receiver (create)" "$(fmt "${V[memif4k.ucyc_c]:-}")"
+echo
+echo "retransmissions / RTO expiries, bind/create side (lossless rows: 0 expected)"
+for t in veth cpu relay0 memif memif4k relay5; do
+	printf '  %-8s retx %-12s RTO %s\n' "$t" "$(fmt "${V[$t.retx]:-}")" "$(fmt "${V[$t.rto]:-}")"
+done
 echo
 r1=$(ratio "${V[veth.gbit]:-}" "${V[tcp_off.gbit]:-}")
 r1b=$(ratio "${V[veth.gbit]:-}" "${V[tcp_on.gbit]:-}")
@@ -381,5 +478,9 @@ echo "dpdk-compare: veth_gbit=$(fmt "${V[veth.gbit]:-}") tcp_off_gbit=$(fmt "${V
 	"tcp_on_gbit=$(fmt "${V[tcp_on.gbit]:-}") dpdk_tcp=$r1 lossless_gbit=$(fmt "${V[relay0.gbit]:-}")" \
 	"loss5_gbit=$(fmt "${V[relay5.gbit]:-}") loss_ratio=$r2 memif_bps=$(fmt "${V[memif.bps]:-}")" \
 	"testpmd_pps=$(fmt "${V[testpmd.pps]:-}") memif_ratio=$r3" \
-	"cyc4k_tx=$(fmt "${V[cpu.cyc_b]:-}") cyc4k_rx=$(fmt "${V[cpu.cyc_c]:-}")"
+	"cyc4k_tx=$(fmt "${V[cpu.cyc_b]:-}") cyc4k_rx=$(fmt "${V[cpu.cyc_c]:-}")" \
+	"memif4k_gbit=$(fmt "${V[memif4k.gbit]:-}") ucyc4k_tx=$(fmt "${V[memif4k.ucyc_b]:-}")" \
+	"ucyc4k_rx=$(fmt "${V[memif4k.ucyc_c]:-}")" \
+	"retx_lossless=$(fmt "${V[veth.retx]:-}"),$(fmt "${V[cpu.retx]:-}"),$(fmt "${V[relay0.retx]:-}"),$(fmt "${V[memif.retx]:-}"),$(fmt "${V[memif4k.retx]:-}")" \
+	"rto_lossless=$(fmt "${V[veth.rto]:-}"),$(fmt "${V[cpu.rto]:-}"),$(fmt "${V[relay0.rto]:-}"),$(fmt "${V[memif.rto]:-}"),$(fmt "${V[memif4k.rto]:-}")"
 exit "$FAILED"

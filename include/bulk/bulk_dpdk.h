@@ -62,6 +62,7 @@
 #include <stdint.h>
 
 #include <bulk/bulk.h>
+#include <bulk/bulk_alloc.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -77,6 +78,10 @@ struct bulk_dpdk_port;
 #define BULK_DPDK_WINDOW 4096u
 /** Default silence after which a peer is declared gone. */
 #define BULK_DPDK_PEER_TIMEOUT_MS 3000u
+/** Default bulk_dpdk_port_params.udp_src_ports: source ports channels spread over. */
+#define BULK_DPDK_UDP_SRC_PORTS 16u
+/** Largest bulk_dpdk_port_params.udp_src_ports. */
+#define BULK_DPDK_UDP_SRC_PORTS_MAX 1024u
 /** Default bound of a multi-peer port's peer table (bulk_dpdk_port_params.max_peers). */
 #define BULK_DPDK_MAX_PEERS 64u
 /** Largest max_peers: every peer in the table holds a channel of the port. */
@@ -115,12 +120,23 @@ enum bulk_dpdk_csum {
 	 * enabled them (a frame marked for an offload the queue does not do
 	 * leaves with wrong checksums). */
 	BULK_DPDK_CSUM_OFFLOAD,
+	/** A link that cannot corrupt a frame (shared memory between
+	 * processes of one host: net_memif, net_ring): the UDP checksum is
+	 * left zero on transmit ("none", RFC 768), and a received frame with
+	 * a zero UDP checksum is taken without summing its payload; a nonzero
+	 * one is still checked, and the IPv4 header checksum is always set
+	 * and checked. Both ends of the link must use it (a port in another
+	 * mode refuses zero checksums). BULK_DPDK_CSUM_AUTO chooses it on
+	 * net_memif. */
+	BULK_DPDK_CSUM_TRUSTED_LINK,
 };
 
 /** bulk_dpdk_port_stats.csum_offloaded: the port computes our checksums. */
 #define BULK_DPDK_CSUM_OFFLOADED_TX 0x1u
 /** bulk_dpdk_port_stats.csum_offloaded: we take the port's checksum verdicts. */
 #define BULK_DPDK_CSUM_OFFLOADED_RX 0x2u
+/** bulk_dpdk_port_stats.csum_offloaded: UDP checksums are zero (BULK_DPDK_CSUM_TRUSTED_LINK). */
+#define BULK_DPDK_CSUM_UDP_NONE 0x4u
 
 /**
  * Who polls and feeds a port's queue: bulk_dpdk_port_params.queue_mode.
@@ -183,8 +199,8 @@ struct bulk_dpdk_port_params {
 	 * and gives it back with its last; a bind beyond the bound is refused
 	 * (-ENOSPC) and counted (peers_refused). Unused with a fixed peer. */
 	uint32_t max_peers;
-	/** IPv4 and UDP checksums by the port or in software (enum
-	 * bulk_dpdk_csum); 0: BULK_DPDK_CSUM_AUTO. Even with the port's
+	/** IPv4 and UDP checksums by the port, in software, or (UDP) none on
+	 * a trusted link (enum bulk_dpdk_csum); 0: BULK_DPDK_CSUM_AUTO. Even with the port's
 	 * verdicts, a frame the port did not judge (no flag, or a zero UDP
 	 * checksum) is checked in software. */
 	enum bulk_dpdk_csum csum_offload;
@@ -197,6 +213,14 @@ struct bulk_dpdk_port_params {
 	 * bulk_dpdk_port_flush()). Must be NULL in BULK_DPDK_QUEUE_PORT. */
 	bulk_dpdk_tx_fn tx_fn;
 	void *tx_arg;              /**< first argument of tx_fn */
+	/** UDP source ports the port's channels spread over, so that RSS at
+	 * the peer spreads them over its queues: a power of two up to
+	 * BULK_DPDK_UDP_SRC_PORTS_MAX; 0: BULK_DPDK_UDP_SRC_PORTS; 1: every
+	 * frame from udp_port. A channel's data and ack frames leave from
+	 * the port of the aligned block of this many around udp_port that its
+	 * channel number picks (stable for its life); set-up frames (bind,
+	 * reset, ARP) from udp_port. Frames still go to the peer's udp_port. */
+	uint16_t udp_src_ports;
 };
 
 /** Counters of a port (frames that belong to no channel, or could not be read). */
@@ -215,7 +239,8 @@ struct bulk_dpdk_port_stats {
 				    *   (source IPv4 address or UDP port): dropped */
 	uint64_t peers_refused;    /**< binds refused because the peer table was full */
 	uint64_t peers;            /**< peers in the table now (a gauge; 1 with a fixed peer) */
-	uint64_t csum_offloaded;   /**< BULK_DPDK_CSUM_OFFLOADED_TX | _RX: what the port does for
+	uint64_t csum_offloaded;   /**< BULK_DPDK_CSUM_OFFLOADED_TX | _RX | BULK_DPDK_CSUM_UDP_NONE:
+				    *   what the port does for
 				    *   us (a gauge, settled by bulk_dpdk_port_open()) */
 	uint64_t tx_csum_offload;  /**< frames built for the port to checksum (ol_flags) */
 	uint64_t tx_csum_sw;       /**< frames we checksummed ourselves (with the offload too:
@@ -242,7 +267,9 @@ struct bulk_dpdk_chan_stats {
 	uint64_t bytes_rx;         /**< payload bytes received, duplicates included */
 	uint64_t retransmits;      /**< frames sent again */
 	uint64_t rto_expired;      /**< retransmission timeouts */
-	uint64_t tail_probes;      /**< newest frame resent to learn of a lost tail */
+	uint64_t tail_probes;      /**< tail probes sent: ACKs asking the peer what it lacks (not
+				    *   resends; what it names missing is resent and counted in
+				    *   retransmits) */
 	uint64_t naks_tx;          /**< gap ranges we reported */
 	uint64_t naks_rx;          /**< gap ranges the peer reported */
 	uint64_t dups_rx;          /**< frames received twice (dropped) */
@@ -275,7 +302,8 @@ int bulk_dpdk_init(int argc, char **argv);
  *   to ours, a peer MAC without a peer address, max_peers above
  *   BULK_DPDK_MAX_PEERS_LIMIT, bad port or queue, window not a power of two
  *   in [64, 65536], MTU too small for one frame, csum_offload not an enum
- *   bulk_dpdk_csum); -ENODEV (port not available); -EEXIST (a port of this
+ *   bulk_dpdk_csum, udp_src_ports not a power of two up to
+ *   BULK_DPDK_UDP_SRC_PORTS_MAX); -ENODEV (port not available); -EEXIST (a port of this
  *   process already uses that port and queue); -ENOMEM; -ENOTSUP
  *   (csum_offload BULK_DPDK_CSUM_OFFLOAD on a port that does not offer
  *   IPv4 and UDP checksum offload both ways); negative errno of port set-up.
@@ -386,6 +414,25 @@ int bulk_dpdk_port_addr_unregister(struct bulk_dpdk_port *port);
  * @return 0; -EINVAL (NULL); -ENOTSUP (not a DPDK channel).
  */
 int bulk_dpdk_chan_stats_get(const struct bulk_channel *ch, struct bulk_dpdk_chan_stats *st);
+
+/**
+ * Allocate a pool (as bulk_pool_alloc(): a fresh id, every buffer owned by
+ * @p d) whose memory is DPDK's own: a memzone of EAL's memory (hugepages,
+ * or with --no-huge the memory EAL manages), whole pages of EAL's page size.
+ * EAL made it DMA-able for every device it set up, so zero-copy frames from
+ * it need no registration (rte_extmem_register()) or mapping of ours, and
+ * none can fail (dma_failed). It is not shareable with other processes
+ * (bulk_pool_fd() says -ENOTSUP). EAL must be initialised. Free it with
+ * bulk_pool_free(), which frees the memzone.
+ * @return 0; -EINVAL (as bulk_pool_alloc(): NULL, count 0 or above
+ *   BULK_POOL_MAX_BUFFERS, buffer_size 0 or not a multiple of align, align
+ *   not a power of two or above the page size, bad trust; or params->mem
+ *   other than BULK_MEM_ANON, the default); -ENOMEM (EAL's memory has no
+ *   room: its -m, or the hugepages it has; or no memory for the pool's
+ *   records); -ENOSPC (EAL has no free memzone slot left).
+ */
+int bulk_dpdk_pool_alloc(struct bulk_domain *d, const struct bulk_pool_params *params,
+			 struct bulk_pool **out);
 
 /*
  * The mbuf bridge: libbulk inside an application's own packet pipeline.

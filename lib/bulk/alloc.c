@@ -88,17 +88,13 @@ alloc_map(void *arg, struct bulk_pool *p)
 	return 0;
 }
 
-int
-bulk_pool_alloc(struct bulk_domain *d, const struct bulk_pool_params *params,
-		struct bulk_pool **out)
+/* The checks of bulk_pool_alloc() (its -EINVAL cases). */
+static int
+pool_params_check(struct bulk_domain *d, const struct bulk_pool_params *params,
+		  struct bulk_pool **out)
 {
-	struct bulk_pool_desc desc;
-	struct alloc_req req;
-	struct bulk_pool_mapper m = { .map = alloc_map, .unmap = alloc_unmap, .arg = &req };
-	struct bulk_pool *p;
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	uint32_t align;
-	int rc;
 
 	if (d == NULL || params == NULL || out == NULL || params->count == 0 ||
 	    params->count > BULK_POOL_MAX_BUFFERS || params->buffer_size == 0)
@@ -112,19 +108,60 @@ bulk_pool_alloc(struct bulk_domain *d, const struct bulk_pool_params *params,
 	/* More than a 47-bit user address space can ever map. */
 	if ((uint64_t)params->count * params->buffer_size > (1ull << 47))
 		return -EINVAL;
+	return 0;
+}
+
+static int pool_create(struct bulk_domain *d, const struct bulk_pool_params *params,
+		       const struct bulk_pool_mapper *m, struct bulk_pool **out);
+
+int
+bulk_pool_alloc(struct bulk_domain *d, const struct bulk_pool_params *params,
+		struct bulk_pool **out)
+{
+	struct alloc_req req;
+	struct bulk_pool_mapper m = { .map = alloc_map, .unmap = alloc_unmap, .arg = &req };
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	int rc = pool_params_check(d, params, out);
+
+	if (rc < 0)
+		return rc;
 	req.params = params;
 	req.len = (size_t)params->count * params->buffer_size;
 	if (params->mem == BULK_MEM_HUGEPAGE)
 		req.len = (req.len + BULK_HUGEPAGE_SIZE - 1) & ~((size_t)BULK_HUGEPAGE_SIZE - 1);
 	else
 		req.len = (req.len + page - 1) & ~(page - 1);
+	return pool_create(d, params, &m, out);
+}
+
+int
+bulk_core_pool_alloc(struct bulk_domain *d, const struct bulk_pool_params *params,
+		     const struct bulk_pool_mapper *mapper, struct bulk_pool **out)
+{
+	int rc = pool_params_check(d, params, out);
+
+	if (rc < 0)
+		return rc;
+	if (mapper == NULL || mapper->map == NULL)
+		return -EINVAL;
+	return pool_create(d, params, mapper, out);
+}
+
+/* A new pool (Algorithm 5): a fresh id, memory from @p m, every buffer ours. */
+static int
+pool_create(struct bulk_domain *d, const struct bulk_pool_params *params,
+	    const struct bulk_pool_mapper *m, struct bulk_pool **out)
+{
+	struct bulk_pool_desc desc;
+	struct bulk_pool *p;
+	int rc;
 
 	memset(&desc, 0, sizeof(desc));
 	bulk_pool_id_new(&desc.id);
 	desc.count = params->count;
 	desc.buffer_size = params->buffer_size;
 	desc.trust = params->trust;
-	rc = bulk_pool_view_create(d, &desc, &m, &p);
+	rc = bulk_pool_view_create(d, &desc, m, &p);
 	if (rc < 0)
 		return rc;
 	p->owns_memory = true;

@@ -338,6 +338,18 @@ void bulk_core_tx_complete(struct bulk_channel *ch, uint64_t consumed);
  */
 void bulk_core_copy_bounce(struct bulk_channel *ch, uint16_t slot, uint32_t index);
 
+/**
+ * Allocate a pool as bulk_pool_alloc() does (the same checks, a fresh id,
+ * every buffer owned READ_WRITE by @p d), its memory from @p mapper: map()
+ * sees the view's count and buffer_size and must set base, map_len, fd and
+ * mem (params->mem is the caller's to interpret). For a backend whose pool
+ * memory comes from elsewhere (bulk_dpdk_pool_alloc()).
+ * @return 0; -EINVAL (as bulk_pool_alloc(), or no mapper or map());
+ *   -ENOMEM; map()'s negative code.
+ */
+int bulk_core_pool_alloc(struct bulk_domain *d, const struct bulk_pool_params *params,
+			 const struct bulk_pool_mapper *mapper, struct bulk_pool **out);
+
 /* Pool view helpers for backends. */
 
 /** Our slot number of @p pool on @p ch, or -1 if it is not assigned there. */

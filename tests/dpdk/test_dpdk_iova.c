@@ -17,6 +17,10 @@
  *   taken  4 KiB pages the test registered with rte_extmem_register()
  *          itself first: the backend cannot register them, so every frame
  *          is copied (tx_copied_unregistered) and none is sent zero copy
+ *   dpdk   bulk_dpdk_pool_alloc(): a memzone of EAL's own hugepages, DMA-able
+ *          as it is (a region of the registry, nothing registered or
+ *          mapped, no dma_failed), every frame zero copy; bad parameters
+ *          refused (-EINVAL), and the memzone gone once the pool is freed
  * A tx callback on S's port checks every external segment: its IOVA is
  * rte_mem_virt2iova() of its address and the physical address of that
  * byte (/proc/self/pagemap), and at every 4 KiB boundary inside it the
@@ -37,6 +41,7 @@
 #include <unistd.h>
 
 #include <rte_memory.h>
+#include <rte_memzone.h>
 
 #include <bulk/bulk_alloc.h>
 
@@ -108,8 +113,8 @@ poll2(struct bulk_domain *a, struct bulk_domain *b)
 	CHECK(bulk_domain_poll(b, 0) >= 0);
 }
 
-enum phase { PH_ANON, PH_HUGE, PH_TAKEN };
-static const char *const phase_name[] = { "anon", "huge", "taken" };
+enum phase { PH_ANON, PH_HUGE, PH_TAKEN, PH_DPDK };
+static const char *const phase_name[] = { "anon", "huge", "taken", "dpdk" };
 
 static void
 run_phase(enum phase ph, uint64_t seed, struct bulk_domain *ds, struct bulk_domain *dr,
@@ -139,7 +144,20 @@ run_phase(enum phase ph, uint64_t seed, struct bulk_domain *ds, struct bulk_doma
 	printf("phase %s\n", phase_name[ph]);
 	xfer_init(&src, "source", seed, COUNT, 64, BUF_MAX);
 	xfer_init(&snk, "sink", seed, COUNT, 64, BUF_MAX);
-	CHECK_RC(bulk_pool_alloc(ds, &pp, &pool), 0);
+	if (ph == PH_DPDK) {
+		struct bulk_pool_params bad = pp;
+
+		bad.mem = BULK_MEM_HUGEPAGE; /* the memory is EAL's to choose */
+		CHECK_RC(bulk_dpdk_pool_alloc(ds, &bad, &pool), -EINVAL);
+		bad = pp;
+		bad.count = 0;
+		CHECK_RC(bulk_dpdk_pool_alloc(ds, &bad, &pool), -EINVAL);
+		CHECK_RC(bulk_dpdk_pool_alloc(ds, NULL, &pool), -EINVAL);
+		CHECK_RC(bulk_dpdk_pool_alloc(ds, &pp, &pool), 0);
+		CHECK_RC(bulk_pool_fd(pool), -ENOTSUP);
+	} else {
+		CHECK_RC(bulk_pool_alloc(ds, &pp, &pool), 0);
+	}
 	/* The pool's memory: its lowest buffer on, POOL_N buffers long. */
 	CHECK_RC(bulk_pool_get_burst(pool, bufs, POOL_N), POOL_N);
 	for (unsigned i = 0; i < POOL_N; i++)
@@ -147,6 +165,10 @@ run_phase(enum phase ph, uint64_t seed, struct bulk_domain *ds, struct bulk_doma
 			lo = bufs[i]->addr;
 	CHECK_RC(bulk_pool_put_burst(pool, bufs, POOL_N), POOL_N);
 	len = (size_t)POOL_N * BUF_MAX;
+	/* EAL's memory: its memseg list knows the pool (not an external one). */
+	if (ph == PH_DPDK)
+		CHECK(rte_mem_virt2memseg_list(lo) != NULL &&
+		      !rte_mem_virt2memseg_list(lo)->external);
 	tc.lo = lo;
 	tc.hi = lo + len;
 	tc.ext_segs = tc.cross = 0;
@@ -175,6 +197,7 @@ run_phase(enum phase ph, uint64_t seed, struct bulk_domain *ds, struct bulk_doma
 		CHECK_EQ_INT(ps.dma_failed, ps0.dma_failed + 1);
 	} else {
 		CHECK_EQ_INT(ps.dma_regions, 1);
+		CHECK_EQ_INT(ps.dma_failed, ps0.dma_failed);
 	}
 	CHECK_EQ_INT(pr.dma_regions, 1);
 
@@ -237,6 +260,13 @@ run_phase(enum phase ph, uint64_t seed, struct bulk_domain *ds, struct bulk_doma
 	CHECK_RC(bulk_pool_free(pool), 0);
 	xfer_fini(&src);
 	xfer_fini(&snk);
+}
+
+static void
+count_pool_mz(const struct rte_memzone *mz, void *arg)
+{
+	if (strncmp(mz->name, "bulk_p", 6) == 0)
+		++*(int *)arg;
 }
 
 int
@@ -308,6 +338,14 @@ main(int argc, char **argv)
 	run_phase(PH_ANON, seed, ds, dr, ls, lr, 11);
 	run_phase(PH_HUGE, seed + 1, ds, dr, ls, lr, 12);
 	run_phase(PH_TAKEN, seed + 2, ds, dr, ls, lr, 13);
+	run_phase(PH_DPDK, seed + 3, ds, dr, ls, lr, 14);
+	/* Each pool's memzone went with it. */
+	{
+		int mzs = 0;
+
+		rte_memzone_walk(count_pool_mz, &mzs);
+		CHECK_EQ_INT(mzs, 0);
+	}
 
 	CHECK_RC(bulk_dpdk_port_close(ls), 0);
 	CHECK_RC(bulk_dpdk_port_close(lr), 0);

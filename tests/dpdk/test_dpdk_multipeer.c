@@ -875,7 +875,8 @@ phase_spoof(uint64_t count)
 	frame_resource(&f, T.ip[2], BULK_DPDK_UDP_PORT);
 	spoof_one("P1's MOVE from P2's address", &f, 1);
 	f = T.p1_move;
-	frame_resource(&f, T.ip[1], BULK_DPDK_UDP_PORT + 1);
+	/* Not a port of P1's source port block (its channels' own ports). */
+	frame_resource(&f, T.ip[1], BULK_DPDK_UDP_PORT + BULK_DPDK_UDP_SRC_PORTS);
 	spoof_one("P1's MOVE from P1's address, another UDP port", &f, 1);
 	f = T.p1_move;
 	frame_resource(&f, dt_ip(12, 7), BULK_DPDK_UDP_PORT);

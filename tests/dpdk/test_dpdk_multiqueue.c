@@ -15,7 +15,11 @@
  * go A -> B on each queue at once. Then: both streams verified, every
  * buffer home, each queue carried its own frames (the ports' per-queue
  * counters), and no frame reached a port of the other queue
- * (rx_not_ours, rx_unknown_chan 0).
+ * (rx_not_ours, rx_unknown_chan 0). In bridge mode the test also reads
+ * the frames it hands over: each channel's stream frames (data, acks)
+ * leave from one UDP source port of their own, the one
+ * dpdk_wire_src_port() gives for the sender's port and channel id (the
+ * default block of BULK_DPDK_UDP_SRC_PORTS), and the two channels' differ.
  *
  *   test_dpdk_multiqueue port|bridge [SEED [COUNT]]
  *     port:   each libbulk port polls its queue itself
@@ -32,11 +36,14 @@
 #include <string.h>
 #include <time.h>
 
+#include <rte_ip.h>
 #include <rte_mbuf.h>
+#include <rte_udp.h>
 
 #include <bulk/bulk_alloc.h>
 
 #include "dpdk_test.h"
+#include "dpdk_wire.h"
 #include "xfer.h"
 
 #define NQ 2
@@ -48,6 +55,37 @@
 static struct rte_mempool *mp[NQ];
 static uint16_t port_a, port_b;
 static bool bridge;
+/* Bridge mode, per queue (each written by its queue's thread only): the
+ * source port of A's stream frames seen at B (and whether it ever
+ * changed), and A's channel id as B's frames name it at A. */
+static uint16_t a_sport[NQ];
+static bool a_sport_changed[NQ];
+static uint32_t a_chan[NQ];
+
+/* Note where a stream frame came from (bind and reset frames leave from the port's own). */
+static void
+frame_note(uint16_t port, unsigned q, const struct rte_mbuf *m)
+{
+	uint8_t b[DPDK_WIRE_HDRS + sizeof(struct dpdk_wire_hdr)];
+	const uint8_t *p;
+	const struct rte_udp_hdr *udp;
+	struct dpdk_wire_hdr h;
+
+	if (m->pkt_len < sizeof(b))
+		return;
+	p = rte_pktmbuf_read(m, 0, sizeof(b), b);
+	udp = (const struct rte_udp_hdr *)(p + DPDK_WIRE_ETH_LEN + DPDK_WIRE_IP_LEN);
+	memcpy(&h, p + DPDK_WIRE_HDRS, sizeof(h));
+	if (h.type == DPDK_WT_BIND_REQ || h.type == DPDK_WT_BIND_REPLY || h.type == DPDK_WT_RST)
+		return;
+	if (port == port_b) {
+		if (a_sport[q] != 0 && a_sport[q] != rte_be_to_cpu_16(udp->src_port))
+			a_sport_changed[q] = true;
+		a_sport[q] = rte_be_to_cpu_16(udp->src_port);
+	} else {
+		a_chan[q] = rte_be_to_cpu_32(h.chan);
+	}
+}
 
 struct qpair {
 	unsigned q;
@@ -89,6 +127,8 @@ bridge_rx(uint16_t port, unsigned q, struct bulk_dpdk_port *l)
 
 	do {
 		n = rte_eth_rx_burst(port, (uint16_t)q, pkts, 32);
+		for (uint16_t i = 0; i < n; i++)
+			frame_note(port, q, pkts[i]);
 		k = bulk_dpdk_port_rx_burst(l, pkts, n, pkts);
 		CHECK(k >= 0);
 		/* Only libbulk's frames travel on these rings. */
@@ -321,6 +361,19 @@ main(int argc, char **argv)
 	printf("port B: q0 ipackets=%" PRIu64 " q1 ipackets=%" PRIu64 "\n", es.q_ipackets[0],
 	       es.q_ipackets[1]);
 	CHECK(es.q_ipackets[0] > count && es.q_ipackets[1] > count);
+	/* Per-channel source ports (RSS): stable, the channel's own, distinct. */
+	for (unsigned q = 0; bridge && q < NQ; q++) {
+		uint16_t want = dpdk_wire_src_port((uint16_t)(BULK_DPDK_UDP_PORT + q), a_chan[q],
+						   (unsigned)__builtin_ctz(BULK_DPDK_UDP_SRC_PORTS));
+
+		printf("queue %u: A's channel %#x sends from UDP port %u (expected %u)%s\n", q,
+		       a_chan[q], a_sport[q], want, a_sport_changed[q] ? ", port changed" : "");
+		CHECK(a_chan[q] != 0);
+		CHECK_EQ_INT(a_sport[q], want);
+		CHECK(!a_sport_changed[q]);
+	}
+	if (bridge)
+		CHECK(a_sport[0] != a_sport[1]);
 	for (unsigned q = 0; q < NQ; q++)
 		qp_fini(&qp[q], &es);
 	rte_eth_dev_stop(port_a);

@@ -791,12 +791,11 @@ run_cfg(const struct cfg *c, uint16_t pa, uint16_t pb, struct rte_mempool *mp, u
 		for (uint16_t k = n; k < BAD_KINDS; k++)
 			rte_pktmbuf_free(bad[k]);
 		CHECK_EQ_INT(n, BAD_KINDS);
-		for (t1 = now_s(); now_s() - t1 < 10;) {
+		t1 = now_s();
+		do {
 			poll2(da, db);
 			sb = port_stats(lb);
-			if (sb.rx_csum_drops >= BAD_KINDS)
-				break;
-		}
+		} while (sb.rx_csum_drops < BAD_KINDS && now_s() - t1 < 10);
 		print_csum_stats("B after the bad frames", &sb);
 		CHECK_EQ_INT(sb.rx_csum_drops, BAD_KINDS);
 		CHECK_RC(bulk_dpdk_chan_stats_get(cb, &xb), 0);
@@ -868,13 +867,28 @@ ring_choices(struct rte_mempool *mp)
 	/* net_ring offers no checksum offload: asking for it fails. */
 	pp.csum_offload = BULK_DPDK_CSUM_OFFLOAD;
 	CHECK_RC(bulk_dpdk_port_open(d, &pp, &l), -ENOTSUP);
-	pp.csum_offload = (enum bulk_dpdk_csum)(BULK_DPDK_CSUM_OFFLOAD + 1);
+	pp.csum_offload = (enum bulk_dpdk_csum)(BULK_DPDK_CSUM_TRUSTED_LINK + 1);
 	CHECK_RC(bulk_dpdk_port_open(d, &pp, &l), -EINVAL);
 	/* A refused open left nothing behind: the same port opens now. */
 	pp.csum_offload = BULK_DPDK_CSUM_SOFTWARE;
 	CHECK_RC(bulk_dpdk_port_open(d, &pp, &l), 0);
 	CHECK_EQ_INT(port_stats(l).csum_offloaded, 0);
 	CHECK_RC(bulk_dpdk_port_close(l), 0);
+	/* A trusted link (no UDP checksums) is any port's to choose. */
+	pp.csum_offload = BULK_DPDK_CSUM_TRUSTED_LINK;
+	CHECK_RC(bulk_dpdk_port_open(d, &pp, &l), 0);
+	CHECK_EQ_INT(port_stats(l).csum_offloaded, BULK_DPDK_CSUM_UDP_NONE);
+	CHECK_RC(bulk_dpdk_port_close(l), 0);
+	/* Source port blocks: a power of two up to the limit. */
+	pp.csum_offload = BULK_DPDK_CSUM_SOFTWARE;
+	pp.udp_src_ports = 3;
+	CHECK_RC(bulk_dpdk_port_open(d, &pp, &l), -EINVAL);
+	pp.udp_src_ports = 2 * BULK_DPDK_UDP_SRC_PORTS_MAX;
+	CHECK_RC(bulk_dpdk_port_open(d, &pp, &l), -EINVAL);
+	pp.udp_src_ports = 1;
+	CHECK_RC(bulk_dpdk_port_open(d, &pp, &l), 0);
+	CHECK_RC(bulk_dpdk_port_close(l), 0);
+	pp.udp_src_ports = 0;
 
 	/* The application's port: set up by the test, no offloads. */
 	app_port_setup(pb, false, mp);
