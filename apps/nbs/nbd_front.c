@@ -10,6 +10,11 @@
  * Each request record keeps an aligned buffer of its own (grown to the
  * largest request it carried, reused with the record), which is what the
  * store reads into and writes from.
+ *
+ * A READ from the memory store is not copied into that buffer: the reply
+ * is sent straight from the store's memory (nbs_store_read_map()), so the
+ * only copy of a read byte is the socket's. NBD's one thread finishes
+ * such a READ at the next poll, as the store would.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,10 +32,15 @@
 
 #define NF_BUF_ALIGN 4096u
 
+/* Pieces of a READ sent from the store's memory (data runs and holes). */
+#define NF_MAP_IOV 8u
+
 struct nbs_nbd {
 	struct nbs_store *store;
 	struct bulk_bs_server *srv;
 	struct nbd_serve *ns;
+	struct nbd_serve_io *mapped;  /* READs by reference, answered at the next poll */
+	struct nbd_serve_io **mapped_tail;
 };
 
 /* A request's part that is the store's: nbd_serve_io.priv. */
@@ -39,6 +49,9 @@ struct nf_io {
 	struct iovec iov;
 	uint8_t *buf; /* READ: the store's destination; WRITE: the payload */
 	size_t cap;
+	bool by_ref;  /* READ: io->iov points into the store (riov) */
+	struct iovec riov[NF_MAP_IOV];
+	struct nbd_serve_io *next;
 };
 
 /*
@@ -78,13 +91,23 @@ nf_caps(const struct nbs_store *st)
 static int
 nf_prepare(void *arg, void *user, struct nbd_serve_io *io)
 {
+	struct nbs_nbd *n = arg;
 	struct nf_io *p = io->priv;
 	size_t need = (size_t)io->req.len;
+	int k;
 
-	(void)arg;
 	(void)user;
+	p->by_ref = false;
 	if (io->req.type != NBD_CMD_READ && io->req.type != NBD_CMD_WRITE)
 		return 0;
+	if (io->req.type == NBD_CMD_READ &&
+	    (k = nbs_store_read_map(n->store, io->req.offset, io->req.len, p->riov,
+				    NF_MAP_IOV)) > 0) {
+		p->by_ref = true;
+		io->iov = p->riov;
+		io->niov = (unsigned)k;
+		return 0;
+	}
 	if (need > p->cap) {
 		size_t cap = (need + NF_BUF_ALIGN - 1) / NF_BUF_ALIGN * NF_BUF_ALIGN;
 
@@ -119,6 +142,13 @@ nf_submit(void *arg, void *user, struct nbd_serve_io *io)
 	(void)user;
 	switch (req->type) {
 	case NBD_CMD_READ:
+		if (p->by_ref) {
+			/* Nothing to do but answer; never inside submit. */
+			p->next = NULL;
+			*n->mapped_tail = io;
+			n->mapped_tail = &p->next;
+			return 0;
+		}
 		op = NBS_STORE_OP_READ;
 		break;
 	case NBD_CMD_WRITE:
@@ -164,8 +194,20 @@ static int
 nf_poll(void *arg)
 {
 	struct nbs_nbd *n = arg;
-	int c;
+	int c = 0;
 
+	while (n->mapped != NULL) {
+		struct nbd_serve_io *io = n->mapped;
+		struct nf_io *p = io->priv;
+
+		n->mapped = p->next;
+		if (n->mapped == NULL)
+			n->mapped_tail = &n->mapped;
+		nbd_serve_io_done(io, 0);
+		c++;
+	}
+	if (c > 0)
+		return c;
 	if (nbd_serve_inflight(n->ns) == 0)
 		return 0;
 	c = nbs_store_poll(n->store, 0);
@@ -181,6 +223,7 @@ nf_drain(void *arg)
 {
 	struct nbs_nbd *n = arg;
 
+	(void)nf_poll(n);
 	(void)nbs_store_drain(n->store);
 }
 
@@ -231,6 +274,7 @@ nbs_nbd_open(const struct nbs_nbd_params *p, struct nbs_nbd **out, char *err, si
 		return -ENOMEM;
 	n->store = p->store;
 	n->srv = p->srv;
+	n->mapped_tail = &n->mapped;
 	sp.arg = n;
 	sp.exp.name = p->export_name != NULL ? p->export_name : "";
 	sp.exp.description = "nbs";

@@ -361,6 +361,27 @@ nbs_store_extents(struct nbs_store *s, uint64_t offset, uint64_t len,
 }
 
 int
+nbs_store_read_map(struct nbs_store *s, uint64_t offset, uint64_t len, struct iovec *iov,
+		   unsigned max)
+{
+	int rc;
+
+	if (s == NULL || iov == NULL || max == 0)
+		return -EINVAL;
+	rc = nbs_store_check(s, NBS_STORE_OP_READ, 0, offset, len);
+	if (rc < 0)
+		return rc;
+	if (s->ops->map == NULL)
+		return -ENOTSUP;
+	rc = s->ops->map(s, offset, len, iov, max);
+	if (rc > 0) {
+		s->stats.ops[NBS_STORE_OP_READ]++;
+		s->stats.bytes_read += len;
+	}
+	return rc;
+}
+
+int
 nbs_store_stats_get(const struct nbs_store *s, struct nbs_store_stats *st)
 {
 	if (s == NULL || st == NULL)

@@ -31,6 +31,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -195,6 +196,9 @@ typedef int (*nbs_store_fd_fn)(struct nbs_store *s);
 typedef int (*nbs_store_arm_fn)(struct nbs_store *s);
 /** Block until at least one asynchronous completion is ready. */
 typedef int (*nbs_store_wait_fn)(struct nbs_store *s);
+/** Point iovecs at the bytes of a READ; see nbs_store_read_map(). */
+typedef int (*nbs_store_map_fn)(struct nbs_store *s, uint64_t offset, uint64_t len,
+				struct iovec *iov, unsigned max);
 /** Describe [offset, offset + len) as runs of data and holes; see nbs_store_extents(). */
 typedef int (*nbs_store_extents_fn)(struct nbs_store *s, uint64_t offset, uint64_t len,
 				    struct nbs_store_extent *ext, unsigned max);
@@ -219,6 +223,7 @@ struct nbs_store_ops {
 	nbs_store_arm_fn arm;
 	nbs_store_wait_fn wait;
 	nbs_store_extents_fn extents; /**< NULL: everything is data */
+	nbs_store_map_fn map;         /**< NULL: reads are copied (nbs_store_read_map() says -ENOTSUP) */
 };
 
 /**
@@ -351,6 +356,23 @@ uint64_t nbs_store_inflight(const struct nbs_store *s);
  */
 int nbs_store_extents(struct nbs_store *s, uint64_t offset, uint64_t len,
 		      struct nbs_store_extent *ext, unsigned max);
+
+/**
+ * A READ without a copy: @p iov is pointed at the store's own memory for
+ * the range (data where it was written, a read-only zero mapping for
+ * holes), for a caller that sends it from there (NBD's sendmsg), instead
+ * of nbs_store_submit() copying it into a buffer first. Counted as a READ
+ * of @p len bytes that copied nothing. The pointers stay valid while the
+ * store is open; their bytes are the store's current contents, so a WRITE
+ * or TRIM to the range that completes before they are read is seen (for
+ * NBD that is only a request in flight at the same time, whose result the
+ * protocol leaves undefined).
+ * @return the iovecs filled (1..max); -EINVAL (NULL, len 0, a bad range,
+ *   as nbs_store_check() judges a READ); -ENOTSUP (the store cannot: the
+ *   file store); -ENOBUFS (more than @p max pieces: use a READ).
+ */
+int nbs_store_read_map(struct nbs_store *s, uint64_t offset, uint64_t len, struct iovec *iov,
+		       unsigned max);
 
 /** Copy the counters into @p st. @return 0; -EINVAL. */
 int nbs_store_stats_get(const struct nbs_store *s, struct nbs_store_stats *st);

@@ -37,6 +37,7 @@ struct mem_store {
 	uint64_t nblocks;
 	uint64_t *written;  /* bit set: the block may hold non-zero bytes */
 	size_t page;
+	uint8_t *zeros;     /* NBS_STORE_MAX_IO of read-only anonymous memory: holes for map */
 };
 
 static inline struct mem_store *
@@ -110,6 +111,44 @@ mem_read(struct nbs_store *s, struct nbs_store_req *req)
 	}
 	nbs_store_defer(s, req, 0);
 	return 0;
+}
+
+/*
+ * A READ by reference: written runs point into the pool's memory; holes
+ * point at a never-written read-only anonymous mapping, which reads as
+ * the zero page and costs no memory (reading a hole of the memfd itself
+ * would allocate it).
+ */
+static int
+mem_map(struct nbs_store *s, uint64_t offset, uint64_t len, struct iovec *iov, unsigned max)
+{
+	struct mem_store *m = mem_of(s);
+	uint64_t off = offset, end = offset + len;
+	unsigned n = 0;
+
+	if (m->zeros == NULL) {
+		void *z = mmap(NULL, NBS_STORE_MAX_IO, PROT_READ,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+		if (z == MAP_FAILED)
+			return -ENOTSUP;
+		m->zeros = z;
+	}
+	while (off < end) {
+		uint64_t b = off >> m->shift;
+		uint64_t nb = mem_run(m, b, ((end - 1) >> m->shift) + 1);
+		uint64_t run_end = (b + nb) << m->shift;
+
+		if (n == max)
+			return -ENOBUFS;
+		if (run_end > end)
+			run_end = end;
+		iov[n].iov_base = mem_bit(m, b) ? m->mem + off : m->zeros;
+		iov[n].iov_len = (size_t)(run_end - off);
+		n++;
+		off = run_end;
+	}
+	return (int)n;
 }
 
 /* The written bitmap's runs, a block at a time (a partly written block is data). */
@@ -263,6 +302,8 @@ mem_close(struct nbs_store *s)
 		if (rc == 0)
 			rc = drc;
 	}
+	if (m->zeros != NULL)
+		munmap(m->zeros, NBS_STORE_MAX_IO);
 	free(m->written);
 	free(m);
 	return rc;
@@ -365,4 +406,5 @@ const struct nbs_store_ops nbs_store_memory_ops = {
 	.trim = mem_trim,
 	.write_zeroes = mem_write_zeroes,
 	.extents = mem_extents,
+	.map = mem_map,
 };

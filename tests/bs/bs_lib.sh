@@ -67,7 +67,10 @@ bs_nbs()
 {
 	local out=$T/$1
 	shift
-	"$NBS" --listen "$NBS_CTL" "$@" >"$out" 2>&1 &
+	# Emptied by us, not by the child's redirection, which may come after
+	# bs_wait_line has read an earlier run's "ready:" in the same file.
+	: >"$out"
+	"$NBS" --listen "$NBS_CTL" "$@" >>"$out" 2>&1 &
 	NBS_PID=$!
 	bs_pids+=("$NBS_PID")
 	bs_wait_line "$out" 30 '^ready:' || fail "nbs did not say ready: $*"

@@ -812,6 +812,29 @@ sparse_memory(void)
 		      (const uint64_t[]){ 40960, 4096, (1u << 20) - 40960 - 4096 });
 	check_extents(s, (32u << 20) + 40960 + 100, 50, 1, (const bool[]){ false },
 		      (const uint64_t[]){ 50 });
+	/* A READ by reference: zeros, the written block in place, zeros; no copy. */
+	{
+		struct iovec v[4];
+		uint64_t copied = st.bytes_copied;
+		size_t at = 0;
+
+		CHECK_EQ_INT(nbs_store_read_map(s, 32u << 20, 1u << 20, v, 4), 3);
+		CHECK_EQ_INT(v[0].iov_len, 40960);
+		CHECK_EQ_INT(v[1].iov_len, 4096);
+		CHECK_EQ_INT(v[2].iov_len, (1u << 20) - 40960 - 4096);
+		for (int i = 0; i < 3; i++) {
+			memcpy(buf + at, v[i].iov_base, v[i].iov_len);
+			at += v[i].iov_len;
+		}
+		CHECK(memcmp(buf + 40960, w, 4096) == 0);
+		CHECK(buf[0] == 0 && buf[40959] == 0 && buf[45056] == 0 && buf[(1u << 20) - 1] == 0);
+		CHECK_RC(nbs_store_stats_get(s, &st), 0);
+		CHECK_EQ_INT(st.bytes_copied, copied);
+		CHECK_EQ_INT(fd_blocks(memfd) < (64u << 10), 1); /* the holes stayed holes */
+		CHECK_RC(nbs_store_read_map(s, 32u << 20, 1u << 20, v, 2), -ENOBUFS);
+		CHECK_RC(nbs_store_read_map(s, (64u << 20) - 512, 1024, v, 4), -EINVAL);
+		CHECK_RC(nbs_store_read_map(s, 0, 0, v, 4), -EINVAL);
+	}
 	{
 		struct nbs_store_extent e[1];
 
@@ -879,6 +902,11 @@ sparse_file(bool sync)
 	CHECK_RC(do_sync(s, NBS_STORE_OP_WRITE, NBS_STORE_REQ_FUA, 8u << 20, 1u << 20, w), 0);
 	b1 = fd_blocks(fd);
 	CHECK(b1 >= b0 + (1u << 20));
+	{
+		struct iovec v[1];
+
+		CHECK_RC(nbs_store_read_map(s, 0, 4096, v, 1), -ENOTSUP); /* reads are copied */
+	}
 	/* Block status from SEEK_DATA / SEEK_HOLE: hole, the written MiB, hole. */
 	{
 		struct nbs_store_extent e[4];

@@ -48,6 +48,9 @@ uri="nbd+unix:///disk?socket=$sock"
 
 # start: nbs on $sock (and TCP on an ephemeral port); waits for "ready:".
 start() {
+	# Emptied here, not by the child's redirection: that may come after
+	# the grep below has read a previous run's "ready:".
+	: >"$dir/nbs.out"
 	"$nbs" --store "$store" --export disk --nbd "unix:$sock" --nbd tcp:127.0.0.1:0 \
 		>"$dir/nbs.out" 2>"$dir/nbs.err" &
 	pid=$!
