@@ -57,6 +57,10 @@
 #define NS_FREE_MAX	    1024u /* request records kept for reuse */
 #define NS_MAX_CONNS	    64u
 #define NS_READ_ROUNDS	    16u /* recv calls per connection per poll round */
+/* Exact payload: a recv call per request, so more of them per round (a
+ * client's whole queue depth goes to the backend in one round). */
+#define NS_READ_EXACT	    64u
+#define NS_PEEK_HDRS	    32u /* request headers looked at by one MSG_PEEK */
 #define SD_LISTEN_FDS_START 3
 /* A record and its backend's part, which follows it aligned. */
 #define NS_IO_HEAD                                                                        \
@@ -88,6 +92,7 @@ struct nbd_serve_conn {
 	bool dead;	/* the socket failed: nothing more is sent */
 	bool unwatched; /* taken out of the epoll set (dead: HUP would repeat) */
 	bool early;	/* cl->in still holds bytes read during the handshake */
+	bool peek;	/* exact payload: the last request had none (peek_headers()) */
 	uint32_t events;
 	/* Input. */
 	uint8_t *in;
@@ -640,6 +645,7 @@ conn_process(struct nbd_serve_conn *cl)
 			break;
 		}
 		used += (size_t)r;
+		cl->peek = req.payload == NBD_PAYLOAD_NONE;
 		if (req.type == NBD_CMD_DISC) {
 			cl->closing = true; /* what is in flight is answered, then the close */
 			break;
@@ -665,13 +671,47 @@ conn_process(struct nbd_serve_conn *cl)
 		cl->early = false;
 }
 
+/*
+ * Exact payload, at a request boundary after a request without payload
+ * (a stream of READs): how many bytes of whole request headers can be
+ * read in one call without taking a payload byte. The headers are
+ * peeked (at most NS_PEEK_HDRS): every one counts up to and including
+ * the first that has a payload (a WRITE's, read afterwards straight into
+ * its buffers, like any other) or that ends the stream (DISC).
+ * @return bytes to read (whole headers), or 0 (read one header as usual).
+ */
+static size_t
+peek_headers(struct nbd_serve_conn *cl, size_t hdr)
+{
+	bool ext = nbd_conn_reply_mode(cl->c) == NBD_REPLY_EXTENDED;
+	size_t take = 0;
+	ssize_t r;
+
+	/* Into cl->in (empty): the real read puts the same bytes there. */
+	r = recv(cl->fd, cl->in, NS_PEEK_HDRS * hdr, MSG_PEEK | MSG_DONTWAIT);
+	if (r <= 0)
+		return 0; /* nothing, EOF or an error: the real read says which */
+	while (take + hdr <= (size_t)r) {
+		const uint8_t *h = cl->in + take;
+		uint16_t flags = nbd_get16(h + offsetof(struct nbd_wire_request, flags));
+		uint16_t type = nbd_get16(h + offsetof(struct nbd_wire_request, type));
+
+		take += hdr;
+		if (type == NBD_CMD_WRITE || type == NBD_CMD_DISC ||
+		    (ext && (flags & NBD_CMD_FLAG_PAYLOAD_LEN)))
+			break;
+	}
+	return take;
+}
+
 /* Read from the socket; @return work done. */
 static int
 conn_read(struct nbd_serve_conn *cl)
 {
+	unsigned rounds = cl->ns->exact ? NS_READ_EXACT : NS_READ_ROUNDS;
 	int work = 0;
 
-	for (unsigned round = 0; round < NS_READ_ROUNDS; round++) {
+	for (unsigned round = 0; round < rounds; round++) {
 		struct iovec iov[NS_IOV];
 		struct msghdr mh = { .msg_iov = iov };
 		size_t hdr = nbd_conn_phase(cl->c) == NBD_PHASE_TRANSMISSION
@@ -713,6 +753,12 @@ conn_read(struct nbd_serve_conn *cl)
 					break;
 				if (want - cl->in_len < room)
 					room = (size_t)(want - cl->in_len);
+				if (cl->peek && cl->pl_io == NULL && cl->in_len == 0) {
+					size_t more = peek_headers(cl, hdr);
+
+					if (more > room)
+						room = more;
+				}
 			}
 			if (room == 0)
 				break;

@@ -51,6 +51,7 @@
 #define PN_BACKOFF_FIRST_NS (50 * APP_MS_NS)
 #define PN_BACKOFF_MAX_NS   (2 * APP_SEC_NS)
 #define PN_MAX_PIECES	    64u /* buffers one request may take */
+#define PN_BATCH	    256u /* pieces gathered per connection before they go upstream */
 
 /* How a request's pieces are made. */
 enum pn_kind {
@@ -89,6 +90,10 @@ struct pn_conn {
 	uint64_t next_try, backoff;
 	struct pn_io *resub; /* requests with a next piece to submit */
 	struct bs_hop hop;   /* its sessions that ended */
+	/* Pieces of this round's requests, submitted upstream together (one
+	 * move burst, one wakeup of the upstream) by pn_flush(). */
+	unsigned nbatch;
+	struct bulk_bs_io batch[PN_BATCH];
 };
 
 struct px_nbd {
@@ -282,6 +287,13 @@ pn_prepare(void *arg, void *user, struct nbd_serve_io *io)
 	return 0;
 }
 
+static int pn_flush(struct pn_conn *pc);
+
+/*
+ * Queue the request's pieces; they go upstream with the rest of the
+ * round's at the backend's next poll (nbd_serve_poll() runs it right
+ * after reading the sockets), or at once when the batch is full.
+ */
 static int
 pn_submit(void *arg, void *user, struct nbd_serve_io *io)
 {
@@ -289,12 +301,14 @@ pn_submit(void *arg, void *user, struct nbd_serve_io *io)
 	struct pn_conn *pc = user;
 	struct pn_io *p = io->priv;
 	const struct nbd_request *req = &io->req;
-	struct bulk_bs_io bio[PN_MAX_PIECES];
-	unsigned k = 0;
-	int rc;
+	struct bulk_bs_io *bio;
+	unsigned k = 0, need = p->kind == PN_DATA && req->type != NBD_CMD_FLUSH ? p->nbuf : 1;
 
 	if (pc->up == NULL || pc->lost)
 		return -EIO;
+	if (pc->nbatch + need > PN_BATCH)
+		(void)pn_flush(pc);
+	bio = &pc->batch[pc->nbatch];
 	if (req->type == NBD_CMD_FLUSH) {
 		bio[k++] = (struct bulk_bs_io){ .op = BULK_BS_OP_FLUSH, .buf = p->bufs[0],
 						.done = pn_piece_done, .arg = p };
@@ -314,12 +328,52 @@ pn_submit(void *arg, void *user, struct nbd_serve_io *io)
 	} else {
 		pn_next_piece(p, &bio[k++]);
 	}
-	rc = bulk_bs_client_submit(pc->up, bio, k);
-	if (rc < 0)
-		return pn_status(rc);
+	pc->nbatch += k;
 	p->npend = k;
 	pc->inflight += k;
 	return 0;
+}
+
+/* A request whose pieces could not go upstream is answered with @p status. */
+static void
+pn_fail_batched(struct pn_io *p, int status)
+{
+	if (p->status == 0)
+		p->status = status;
+	p->npend--;
+	p->pc->inflight--;
+	if (p->npend == 0)
+		nbd_serve_io_done(p->io, pn_status(p->status));
+}
+
+/*
+ * Submit what pn_submit() gathered, in one call. The upstream checks all
+ * or nothing: if it refuses the batch, each piece goes alone and gets its
+ * own answer. @return pieces handled.
+ */
+static int
+pn_flush(struct pn_conn *pc)
+{
+	unsigned n = pc->nbatch;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	pc->nbatch = 0;
+	if (pc->up == NULL || pc->lost) {
+		for (unsigned i = 0; i < n; i++)
+			pn_fail_batched(pc->batch[i].arg, -EIO);
+		return (int)n;
+	}
+	rc = bulk_bs_client_submit(pc->up, pc->batch, n);
+	if (rc >= 0)
+		return (int)n;
+	for (unsigned i = 0; i < n; i++) {
+		rc = bulk_bs_client_submit(pc->up, &pc->batch[i], 1);
+		if (rc < 0)
+			pn_fail_batched(pc->batch[i].arg, rc);
+	}
+	return (int)n;
 }
 
 /* One piece is back (inside bulk_bs_client_poll()). */
@@ -404,8 +458,9 @@ pn_conn_poll(struct pn_conn *pc)
 {
 	int work = 0, rc;
 
+	work += pn_flush(pc);
 	if (pc->up == NULL)
-		return 0;
+		return work;
 	if (!pc->lost) {
 		rc = bulk_bs_client_poll(pc->up, 0);
 		if (rc > 0)
@@ -424,7 +479,6 @@ pn_conn_poll(struct pn_conn *pc)
 	}
 	while (pc->resub != NULL) {
 		struct pn_io *p = pc->resub;
-		struct bulk_bs_io bio;
 
 		pc->resub = p->resub_next;
 		work++;
@@ -432,15 +486,13 @@ pn_conn_poll(struct pn_conn *pc)
 			nbd_serve_io_done(p->io, -EIO);
 			continue;
 		}
-		pn_next_piece(p, &bio);
-		rc = bulk_bs_client_submit(pc->up, &bio, 1);
-		if (rc < 0) {
-			nbd_serve_io_done(p->io, pn_status(rc));
-			continue;
-		}
+		if (pc->nbatch == PN_BATCH)
+			(void)pn_flush(pc);
+		pn_next_piece(p, &pc->batch[pc->nbatch++]);
 		p->npend = 1;
 		pc->inflight++;
 	}
+	work += pn_flush(pc);
 	if (pc->lost && pc->held == 0 && pc->inflight == 0) {
 		/* Nothing of the session is held any more: it can go. */
 		pn_close_up(pc, "lost");
@@ -620,7 +672,7 @@ px_nbd_arm(struct px_nbd *n, int *timeout_ms)
 	if (n == NULL)
 		return 0;
 	for (struct pn_conn *pc = n->conns; pc != NULL; pc = pc->next) {
-		if (pc->resub != NULL)
+		if (pc->resub != NULL || pc->nbatch > 0)
 			return 1;
 		if (pc->lost && pc->held == 0 && pc->inflight == 0)
 			return 1;

@@ -10,7 +10,12 @@
 # (utime + stime from /proc/PID/stat, before and after each job) over the
 # job's wall time.
 #
-#   bench/compare/nbd_compare.sh NBS [SECONDS]   (default 5 s per job)
+# With nbs-proxy (NBS_PROXY, or nbs-proxy beside NBS in a build tree) the
+# table gains the rows "nbs-proxy": fio -> nbs-proxy's NBD front end ->
+# (shm) -> nbs, both on this machine; their server cores are nbs's and
+# nbs-proxy's together.
+#
+#   bench/compare/nbd_compare.sh NBS [SECONDS] [NBS_PROXY]   (default 5 s per job)
 #
 # Peers missing are installed with apt-get (nbdkit, nbd-server, qemu-utils,
 # fio); a peer that is still missing is left out of the table.
@@ -18,6 +23,7 @@ set -u
 
 nbs=${1:?usage: $0 NBS [SECONDS]}
 secs=${2:-5}
+proxy=${3:-${NBS_PROXY:-$(dirname "$nbs")/../proxy/nbs-proxy}}
 size=1G
 hz=$(getconf CLK_TCK)
 
@@ -35,8 +41,10 @@ fi
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/nbd-compare.XXXXXX") || exit 1
 pid=""
+pid2="" # nbs-proxy's upstream nbs
 cleanup() {
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	[ -n "$pid2" ] && kill "$pid2" 2>/dev/null && wait "$pid2" 2>/dev/null
 	rm -rf "$dir" /dev/shm/nbd-compare.$$.img
 }
 trap cleanup EXIT
@@ -55,6 +63,13 @@ cpu_ticks() {
 	echo "$t"
 }
 
+# The server's ticks: nbs-proxy's rows count its upstream nbs too.
+srv_ticks() {
+	t=$(cpu_ticks "$pid")
+	[ -n "$pid2" ] && t=$((t + $(cpu_ticks "$pid2")))
+	echo "$t"
+}
+
 wait_sock() {
 	while [ ! -S "$sock" ]; do
 		kill -0 "$pid" 2>/dev/null || return 1
@@ -66,6 +81,15 @@ start() {
 	rm -f "$sock"
 	case $1 in
 	nbs) "$nbs" --store memory:$size --nbd "unix:$sock" >"$dir/srv.log" 2>&1 & ;;
+	nbs-proxy)
+		rm -f "$dir/up.sock"
+		"$nbs" --store memory:$size --listen "unix:$dir/up.sock" >"$dir/up.log" 2>&1 &
+		pid2=$!
+		while [ ! -S "$dir/up.sock" ]; do
+			kill -0 "$pid2" 2>/dev/null || { cat "$dir/up.log" >"$dir/srv.log"; return 1; }
+			sleep 0.1
+		done
+		"$proxy" --upstream "unix:$dir/up.sock" --nbd "unix:$sock" >"$dir/srv.log" 2>&1 & ;;
 	nbdkit) nbdkit --foreground --unix "$sock" memory $size >"$dir/srv.log" 2>&1 & ;;
 	nbd-server)
 		truncate -s $size "$img"
@@ -103,29 +127,39 @@ stop() {
 		sleep 0.1
 	done
 	pid=""
+	if [ -n "$pid2" ]; then
+		kill "$pid2" 2>/dev/null
+		wait "$pid2" 2>/dev/null
+		pid2=""
+	fi
 	rm -f "$img"
 }
 
 printf '%-11s %-14s %10s %9s %10s %16s\n' server job IOPS MB/s srv_cores IOPS/srv_core
-for srv in nbs nbdkit nbd-server qemu-nbd; do
+for srv in nbs nbs-proxy nbdkit nbd-server qemu-nbd; do
 	case $srv in
 	nbs) ;;
+	nbs-proxy) [ -x "$proxy" ] || { echo "($srv: not found: $proxy)"; continue; } ;;
 	qemu-nbd) command -v qemu-nbd >/dev/null 2>&1 || { echo "($srv: not installed)"; continue; } ;;
 	*) command -v "$srv" >/dev/null 2>&1 || { echo "($srv: not installed)"; continue; } ;;
 	esac
 	if ! start $srv; then
 		echo "($srv: did not start: $(head -c 200 "$dir/srv.log"))"
+		[ -n "$pid" ] && kill "$pid" 2>/dev/null
 		pid=""
+		stop
 		continue
 	fi
 	uri="nbd+unix:///?socket=$sock"
 	[ $srv = nbd-server ] && uri="nbd+unix:///disk?socket=$sock"
-	for job in randread:4k:32 randwrite:4k:32 read:1m:8 write:1m:8; do
+	# Writes first: reads then read written data on every server (nbs
+	# answers a read of a never-written range with one OFFSET_HOLE chunk).
+	for job in write:1m:8 randwrite:4k:32 read:1m:8 randread:4k:32; do
 		rw=${job%%:*}
 		rest=${job#*:}
 		bs=${rest%%:*}
 		qd=${rest#*:}
-		c0=$(cpu_ticks "$pid")
+		c0=$(srv_ticks)
 		t0=$(date +%s.%N)
 		fio --name=j --ioengine=nbd --uri="$uri" --rw="$rw" --bs="$bs" --iodepth="$qd" \
 			--size=512M --time_based --runtime="$secs" --ramp_time=1 \
@@ -134,7 +168,7 @@ for srv in nbs nbdkit nbd-server qemu-nbd; do
 		# nbd-server's child for fio's connection exits now; let the
 		# parent reap it so that its time is in the parent's cutime.
 		[ $srv = nbd-server ] && sleep 0.3
-		c1=$(cpu_ticks "$pid")
+		c1=$(srv_ticks)
 		python3 - "$dir/fio.json" "$srv" "$rw $bs QD$qd" "$c0" "$c1" "$t0" "$t1" "$hz" <<'PY'
 import json, sys
 f, srv, job, c0, c1, t0, t1, hz = sys.argv[1:]
