@@ -88,12 +88,6 @@ run(struct px_opts *o)
 	if (o->cache != NULL) {
 		uint64_t bytes = 0;
 
-		/* NBD clients' writes bypass px_sess_request(): until nbd.c calls
-		 * px_cache_invalidate() for them, the two do not go together. */
-		if (o->nnbd > 0 || getenv("LISTEN_FDS") != NULL) {
-			app_err("--cache with --nbd: NBD writes do not invalidate the cache yet");
-			goto out;
-		}
 		rc = app_parse_size(o->cache, &bytes);
 		if (rc == 0)
 			rc = px_cache_create(px.dom, bytes, o->cache_block, &px.info, &px.cache);

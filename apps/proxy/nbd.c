@@ -46,6 +46,7 @@
 #include "bs_dpdk.h"
 #include "nbd.h"
 #include "nbd_serve.h"
+#include "cache.h"
 #include "proxy.h"
 
 #define PN_BACKOFF_FIRST_NS (50 * APP_MS_NS)
@@ -290,6 +291,22 @@ pn_prepare(void *arg, void *user, struct nbd_serve_io *io)
 static int pn_flush(struct pn_conn *pc);
 
 /*
+ * --cache: a request that changes the store takes its blocks out of the
+ * read cache when it goes upstream and again when it is answered, so that
+ * no READ filled in between keeps data from before it (cache.h).
+ */
+static void
+pn_cache_invalidate(const struct pn_io *p)
+{
+	const struct nbd_request *req = &p->io->req;
+	struct px_cache *cache = p->pc->n->px->cache;
+
+	if (cache != NULL && (req->type == NBD_CMD_WRITE || req->type == NBD_CMD_TRIM ||
+			      req->type == NBD_CMD_WRITE_ZEROES))
+		px_cache_invalidate(cache, req->offset, req->len);
+}
+
+/*
  * Queue the request's pieces; they go upstream with the rest of the
  * round's at the backend's next poll (nbd_serve_poll() runs it right
  * after reading the sockets), or at once when the batch is full.
@@ -306,6 +323,7 @@ pn_submit(void *arg, void *user, struct nbd_serve_io *io)
 
 	if (pc->up == NULL || pc->lost)
 		return -EIO;
+	pn_cache_invalidate(p);
 	if (pc->nbatch + need > PN_BATCH)
 		(void)pn_flush(pc);
 	bio = &pc->batch[pc->nbatch];
@@ -342,8 +360,10 @@ pn_fail_batched(struct pn_io *p, int status)
 		p->status = status;
 	p->npend--;
 	p->pc->inflight--;
-	if (p->npend == 0)
+	if (p->npend == 0) {
+		pn_cache_invalidate(p);
 		nbd_serve_io_done(p->io, pn_status(p->status));
+	}
 }
 
 /*
@@ -398,6 +418,7 @@ pn_piece_done(void *arg, int status, struct bulk_buffer *buf)
 		pc->resub = p;
 		return;
 	}
+	pn_cache_invalidate(p);
 	nbd_serve_io_done(p->io, pn_status(p->status));
 }
 
