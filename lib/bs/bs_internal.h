@@ -113,7 +113,16 @@ struct bs_idle {
 	int epfd;
 	uint64_t last_work;
 	uint64_t last_sock_check;
+	uint64_t naps; /* sleeps shortened because something must be polled (dpdk) */
 };
+
+/*
+ * A sleep of 1 ms is what a loop asks for when one of its channels has no
+ * fd to wake it (dpdk ports): it must be polled. Such naps grow with the
+ * idle time instead (BS_NAP_MIN_NS doubling to 1 ms): work that comes soon
+ * after the last waits little, an idle loop still wakes 1000 times a second.
+ */
+#define BS_NAP_MIN_NS (20 * 1000ull)
 
 int bs_idle_init(struct bs_idle *i, enum bulk_bs_poll_mode mode);
 void bs_idle_fini(struct bs_idle *i);

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bs_internal.h"
@@ -92,12 +93,28 @@ bs_idle_events(struct bs_idle *i, bool sleep, int timeout_ms, void **tags, int m
 	i->last_sock_check = now;
 	if (max > 32)
 		max = 32;
-	n = epoll_wait(i->epfd, evs, max, sleep ? timeout_ms : 0);
+	if (sleep && timeout_ms == 1) {
+		/* Something must be polled: nap as long as we have been idle. */
+		uint64_t idle = now - i->last_work, nap = idle < BS_NAP_MIN_NS ? BS_NAP_MIN_NS : idle;
+		struct timespec ts;
+
+		if (nap > BS_NS_PER_MS)
+			nap = BS_NS_PER_MS;
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)nap;
+		i->naps++;
+		n = epoll_pwait2(i->epfd, evs, max, &ts, NULL);
+		if (n < 0 && errno == ENOSYS)
+			n = epoll_wait(i->epfd, evs, max, 1);
+	} else {
+		n = epoll_wait(i->epfd, evs, max, sleep ? timeout_ms : 0);
+	}
 	for (int e = 0; e < n; e++)
 		if (evs[e].data.ptr != NULL)
 			tags[k++] = evs[e].data.ptr;
-	if (sleep) {
-		/* Whatever woke us is work to look for: spin again a while. */
+	if (sleep && (n != 0 || timeout_ms != 1)) {
+		/* Whatever woke us is work to look for: spin again a while.
+		 * A nap that ran out leaves the idle time growing. */
 		i->last_work = bs_now_ns();
 	}
 	return k;

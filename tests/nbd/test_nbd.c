@@ -934,7 +934,7 @@ test_unknown_and_limits(void)
 	struct srv s;
 	struct bytes b = { 0 };
 	const uint8_t *d;
-	uint32_t len;
+	uint32_t len = 0;
 	ssize_t r;
 	unsigned i;
 
