@@ -196,6 +196,8 @@ struct dpdk_chan {
 	uint32_t epoch_sent, epoch_lost;
 	uint32_t srtt_us, rttvar_us, rto_us, rto_base_us;
 	uint64_t rto_at_us;        /* the retransmission timer */
+	bool rto_asked;            /* it expired and a probe asked (no progress since) */
+	uint64_t rto_ask_us;       /* when that probe went out */
 	uint32_t retx_max;         /* highest sequence sent again */
 	bool retx_any;
 	uint8_t probes;            /* tail probes sent since the last progress */

@@ -1005,8 +1005,10 @@ dpdk_port_rx(struct bulk_dpdk_port *l, unsigned budget)
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
 		port_rx_one(l, pkts[i], now);
-		rte_pktmbuf_free(pkts[i]);
 	}
+	/* Handled: back to their pool in one go (port_rx_one() keeps none). */
+	if (n > 0)
+		rte_pktmbuf_free_bulk(pkts, n);
 	if (bulk_unlikely(l->graves != NULL))
 		dpdk_port_graves_sweep(l);
 	return n;

@@ -390,6 +390,7 @@ rx_ack(struct dpdk_chan *c, uint32_t ack, uint16_t wnd, uint64_t now)
 			c->retx_any = false;
 	}
 	c->probes = 0;
+	c->rto_asked = false;
 	c->snd_una = ack;
 	/* Progress: the backoff ends and the timer restarts (RFC 6298 5.3). */
 	c->rto_us = c->rto_base_us;
@@ -818,7 +819,24 @@ timers(struct dpdk_chan *c, uint64_t now)
 	 */
 	if (c->snd_una != c->snd_nxt && now >= c->rto_at_us && c->port->ntxb > 0)
 		c->rto_at_us = now + c->rto_us;
-	if (c->snd_una != c->snd_nxt && now >= c->rto_at_us && c->port->rx_drained_us >= c->rto_at_us) {
+	if (c->snd_una != c->snd_nxt && now >= c->rto_at_us && c->port->rx_drained_us >= c->rto_at_us &&
+	    (!c->rto_asked || (int64_t)(c->last_rx_us - c->rto_ask_us) <= 0)) {
+		/*
+		 * The deadline passed: ask before resending. A probe as below
+		 * (the peer's answer NAKs what it lacks, and only that is
+		 * resent); again, an RTO later, while nothing at all comes
+		 * back: a peer descheduled for longer than the RTO (a busy
+		 * 2-CPU host does that) or gone (the peer timeout's business)
+		 * loses nothing. Only a peer that talks after our question and
+		 * still does not acknowledge meets the timer below.
+		 */
+		c->st.tail_probes++;
+		send_ack_flags(c, now, DPDK_WF_PROBE);
+		c->rto_asked = true;
+		c->rto_ask_us = now;
+		c->rto_at_us = now + c->rto_us;
+	} else if (c->snd_una != c->snd_nxt && now >= c->rto_at_us &&
+		   c->port->rx_drained_us >= c->rto_at_us) {
 		c->st.rto_expired++;
 		/*
 		 * NAKs repair what the peer saw missing; a timeout mostly means a

@@ -119,6 +119,7 @@ struct perf_opts {
 	uint32_t window;
 	uint16_t mtu;
 	int tx_mode; /* enum perf_tx_mode */
+	uint32_t idle_nap_us; /* 0: an idle loop spins (and yields); else naps this long */
 
 	/* What the options mean, settled by perf_opts_parse(). */
 	const char *backend_name;

@@ -288,7 +288,8 @@ static void
 perf_run_source(struct perf_run *r)
 {
 	struct app_idle idle = { .yield = r->crowded || r->form->idle_yield,
-				 .sleep = r->form->idle_sleep };
+				 .sleep = r->form->idle_sleep,
+				 .nap_us = r->o->idle_nap_us };
 	struct app_chan *chans[2];
 	unsigned nchans = perf_idle_chans(r, chans), iter = 0;
 	uint64_t last = 0, last_t;
@@ -399,7 +400,8 @@ static void
 perf_run_relay(struct perf_run *r)
 {
 	struct perf_node *n = &r->nodes[0];
-	struct app_idle idle = { .yield = r->crowded || r->form->idle_yield };
+	struct app_idle idle = { .yield = r->crowded || r->form->idle_yield,
+				 .nap_us = r->o->idle_nap_us };
 	struct app_chan *chans[2];
 	unsigned nchans = perf_idle_chans(r, chans), iter = 0;
 	uint64_t gave_up = 0;

@@ -89,6 +89,10 @@ static const struct app_opt perf_table[] = {
 	    "a row per period and one for the whole run, each\n"
 	    "with the configuration and its interval, counting\n"
 	    "only what happened in it"),
+	OPT("idle-nap", APP_OPT_U32, idle_nap_us, 0, 100000, "USEC",
+	    "adaptive polling: a loop that found no work for\n"
+	    "64 rounds sleeps USEC instead of spinning on (CPU\n"
+	    "per byte without the idle spin; default 0: spin)"),
 	OPT("threads", APP_OPT_FLAG, threads, 0, 0, NULL,
 	    "local: a thread per domain (default: one thread\n"
 	    "polls them all)"),

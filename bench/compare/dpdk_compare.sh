@@ -34,7 +34,14 @@
 #                 bulkperf's one-second periodic lines, at the TSC rate,
 #                 divided by the buffers those lines count (set-up and
 #                 teardown excluded). Both sides busy-poll: a side that
-#                 waits for the other burns its cycles too.
+#                 waits for the other burns its cycles too. This is the
+#                 issue's figure.
+#   5a. memif4k_nap  the same run with adaptive polling (bulkperf
+#                 --idle-nap 20 on both sides: a loop that found no work
+#                 for 64 rounds sleeps 20 us instead of spinning on), so
+#                 that a side that waits for the other is not charged for
+#                 it: the user-space cycles of the work per 4 KiB. Shown
+#                 beside row 5, not instead of it.
 #
 # Every dpdk row also reports, per side, the channel's retransmissions and
 # RTO expiries (bulkperf's channel statistics); the lossless rows (veth,
@@ -52,6 +59,7 @@
 #   BULK_BUILD_DIR    the build to use (default build/, configured with
 #                     `meson setup build` and built when bulkperf is missing)
 #   COMPARE_SKIP      space-separated subset of: veth impaired memif cpu memif4k
+#                     memif4k_nap
 # Installs iperf3 (Debian package) when missing, and dpdk-dev through
 # memif_testpmd.sh when dpdk-testpmd is missing.
 # Last line: dpdk-compare: ... (the ratios)
@@ -429,6 +437,16 @@ if [[ $SKIP != *" memif4k "* ]]; then
 		"--mode echo --return-len 0" \
 		"--mode txonly --return-len 0 --burst 32 --buffer-size 4096 --buffers 1024 --stats-period 1 --duration $DURATION"
 fi
+if [[ $SKIP != *" memif4k_nap "* ]]; then
+	echo
+	echo "== 5a. the same with adaptive polling (--idle-nap 20 on both sides)"
+	sock=$TMP/memif4kn.sock
+	UTIME_MODE=txonly dpdk_pair memif4k_nap "" "" \
+		"net_memif0,role=server,socket=$sock,socket-abstract=no,bsize=8192" \
+		"net_memif0,role=client,socket=$sock,socket-abstract=no,bsize=8192" "--mtu 8000 --idle-nap 20" \
+		"--mode echo --return-len 0" \
+		"--mode txonly --return-len 0 --burst 32 --buffer-size 4096 --buffers 1024 --stats-period 1 --duration $DURATION"
+fi
 
 # ------------------------------------------------------------- table
 fmt() { printf '%s' "${1:--}"; }
@@ -458,9 +476,13 @@ printf '%-58s %14s %12s\n' "5. dpdk txonly 4 KiB over memif (Gbit/s)" "$(fmt "${
 	"retx $(fmt "${V[memif4k.retx]:-}")"
 printf '%-58s %14s\n' "5. user-space cycles per 4 KiB, memif sender (bind)" "$(fmt "${V[memif4k.ucyc_b]:-}")"
 printf '%-58s %14s\n' "5. user-space cycles per 4 KiB, memif receiver (create)" "$(fmt "${V[memif4k.ucyc_c]:-}")"
+printf '%-58s %14s %12s\n' "5a. the same, adaptive polling (Gbit/s)" "$(fmt "${V[memif4k_nap.gbit]:-}")" \
+	"retx $(fmt "${V[memif4k_nap.retx]:-}")"
+printf '%-58s %14s\n' "5a. user-space cycles per 4 KiB, sender, adaptive" "$(fmt "${V[memif4k_nap.ucyc_b]:-}")"
+printf '%-58s %14s\n' "5a. user-space cycles per 4 KiB, receiver, adaptive" "$(fmt "${V[memif4k_nap.ucyc_c]:-}")"
 echo
 echo "retransmissions / RTO expiries, bind/create side (lossless rows: 0 expected)"
-for t in veth cpu relay0 memif memif4k relay5; do
+for t in veth cpu relay0 memif memif4k memif4k_nap relay5; do
 	printf '  %-8s retx %-12s RTO %s\n' "$t" "$(fmt "${V[$t.retx]:-}")" "$(fmt "${V[$t.rto]:-}")"
 done
 echo
@@ -481,6 +503,7 @@ echo "dpdk-compare: veth_gbit=$(fmt "${V[veth.gbit]:-}") tcp_off_gbit=$(fmt "${V
 	"cyc4k_tx=$(fmt "${V[cpu.cyc_b]:-}") cyc4k_rx=$(fmt "${V[cpu.cyc_c]:-}")" \
 	"memif4k_gbit=$(fmt "${V[memif4k.gbit]:-}") ucyc4k_tx=$(fmt "${V[memif4k.ucyc_b]:-}")" \
 	"ucyc4k_rx=$(fmt "${V[memif4k.ucyc_c]:-}")" \
+	"ucyc4k_nap_tx=$(fmt "${V[memif4k_nap.ucyc_b]:-}") ucyc4k_nap_rx=$(fmt "${V[memif4k_nap.ucyc_c]:-}")" \
 	"retx_lossless=$(fmt "${V[veth.retx]:-}"),$(fmt "${V[cpu.retx]:-}"),$(fmt "${V[relay0.retx]:-}"),$(fmt "${V[memif.retx]:-}"),$(fmt "${V[memif4k.retx]:-}")" \
 	"rto_lossless=$(fmt "${V[veth.rto]:-}"),$(fmt "${V[cpu.rto]:-}"),$(fmt "${V[relay0.rto]:-}"),$(fmt "${V[memif.rto]:-}"),$(fmt "${V[memif4k.rto]:-}")"
 exit "$FAILED"

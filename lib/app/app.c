@@ -73,7 +73,9 @@ app_idle(struct app_idle *i, struct app_chan *const *chans, unsigned n)
 		return;
 	}
 	i->spins = 0;
-	if (i->yield)
+	if (i->nap_us != 0)
+		app_sleep_ns((uint64_t)i->nap_us * 1000u);
+	else if (i->yield)
 		sched_yield();
 	now = app_now_ns();
 	if (i->since == 0)

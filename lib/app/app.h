@@ -92,6 +92,8 @@ struct app_idle {
 	uint64_t since; /* idle since (0: was busy) */
 	bool yield;	/* sched_yield() between spins: more pollers than CPUs */
 	bool sleep;	/* once idle long enough, sleep on the channels' fds (or nap) */
+	uint32_t nap_us; /* nonzero: nap this long every APP_IDLE_SPINS idle rounds
+			  * instead of yielding (adaptive polling of fd-less links) */
 };
 
 /** A round did work: spin again. */
