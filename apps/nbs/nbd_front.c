@@ -11,10 +11,13 @@
  * largest request it carried, reused with the record), which is what the
  * store reads into and writes from.
  *
- * A READ from the memory store is not copied into that buffer: the reply
- * is sent straight from the store's memory (nbs_store_read_map()), so the
- * only copy of a read byte is the socket's. NBD's one thread finishes
- * such a READ at the next poll, as the store would.
+ * The memory store is not copied to or from that buffer: a READ's reply
+ * is sent straight from the store's memory (nbs_store_read_map()) and a
+ * WRITE's payload is received straight into it (nbs_store_write_map()),
+ * so the only copy of a byte is the socket's. NBD leaves overlapping
+ * requests in flight undefined, and an unfinished WRITE's range
+ * undefined, which is what makes this allowed. Such requests finish at the
+ * next poll, as the store's would.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -100,9 +103,12 @@ nf_prepare(void *arg, void *user, struct nbd_serve_io *io)
 	p->by_ref = false;
 	if (io->req.type != NBD_CMD_READ && io->req.type != NBD_CMD_WRITE)
 		return 0;
-	if (io->req.type == NBD_CMD_READ &&
-	    (k = nbs_store_read_map(n->store, io->req.offset, io->req.len, p->riov,
-				    NF_MAP_IOV)) > 0) {
+	if (io->req.type == NBD_CMD_READ)
+		k = nbs_store_read_map(n->store, io->req.offset, io->req.len, p->riov, NF_MAP_IOV);
+	else
+		k = nbs_store_write_map(n->store, io->req.offset, io->req.len, p->riov,
+					NF_MAP_IOV);
+	if (k > 0) {
 		p->by_ref = true;
 		io->iov = p->riov;
 		io->niov = (unsigned)k;
@@ -152,6 +158,14 @@ nf_submit(void *arg, void *user, struct nbd_serve_io *io)
 		op = NBS_STORE_OP_READ;
 		break;
 	case NBD_CMD_WRITE:
+		if (p->by_ref) {
+			/* The payload was received into the store itself. */
+			nbs_store_write_mapped(n->store, req->offset, req->len);
+			p->next = NULL;
+			*n->mapped_tail = io;
+			n->mapped_tail = &p->next;
+			return 0;
+		}
 		op = NBS_STORE_OP_WRITE;
 		flags = fua;
 		break;

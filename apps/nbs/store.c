@@ -382,6 +382,30 @@ nbs_store_read_map(struct nbs_store *s, uint64_t offset, uint64_t len, struct io
 }
 
 int
+nbs_store_write_map(struct nbs_store *s, uint64_t offset, uint64_t len, struct iovec *iov,
+		    unsigned max)
+{
+	int rc;
+
+	if (s == NULL || iov == NULL || max == 0)
+		return -EINVAL;
+	rc = nbs_store_check(s, NBS_STORE_OP_WRITE, 0, offset, len);
+	if (rc < 0)
+		return rc;
+	if (s->ops->wmap == NULL || s->ops->wdone == NULL)
+		return -ENOTSUP;
+	return s->ops->wmap(s, offset, len, iov, max);
+}
+
+void
+nbs_store_write_mapped(struct nbs_store *s, uint64_t offset, uint64_t len)
+{
+	s->ops->wdone(s, offset, len);
+	s->stats.ops[NBS_STORE_OP_WRITE]++;
+	s->stats.bytes_written += len;
+}
+
+int
 nbs_store_stats_get(const struct nbs_store *s, struct nbs_store_stats *st)
 {
 	if (s == NULL || st == NULL)

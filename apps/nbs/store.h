@@ -199,6 +199,11 @@ typedef int (*nbs_store_wait_fn)(struct nbs_store *s);
 /** Point iovecs at the bytes of a READ; see nbs_store_read_map(). */
 typedef int (*nbs_store_map_fn)(struct nbs_store *s, uint64_t offset, uint64_t len,
 				struct iovec *iov, unsigned max);
+/** Point iovecs at where a WRITE's bytes go; see nbs_store_write_map(). */
+typedef int (*nbs_store_wmap_fn)(struct nbs_store *s, uint64_t offset, uint64_t len,
+				 struct iovec *iov, unsigned max);
+/** The bytes of a mapped WRITE are in place; see nbs_store_write_mapped(). */
+typedef void (*nbs_store_wdone_fn)(struct nbs_store *s, uint64_t offset, uint64_t len);
 /** Describe [offset, offset + len) as runs of data and holes; see nbs_store_extents(). */
 typedef int (*nbs_store_extents_fn)(struct nbs_store *s, uint64_t offset, uint64_t len,
 				    struct nbs_store_extent *ext, unsigned max);
@@ -224,6 +229,8 @@ struct nbs_store_ops {
 	nbs_store_wait_fn wait;
 	nbs_store_extents_fn extents; /**< NULL: everything is data */
 	nbs_store_map_fn map;         /**< NULL: reads are copied (nbs_store_read_map() says -ENOTSUP) */
+	nbs_store_wmap_fn wmap;       /**< NULL: writes are copied (nbs_store_write_map() says -ENOTSUP) */
+	nbs_store_wdone_fn wdone;     /**< with wmap */
 };
 
 /**
@@ -373,6 +380,30 @@ int nbs_store_extents(struct nbs_store *s, uint64_t offset, uint64_t len,
  */
 int nbs_store_read_map(struct nbs_store *s, uint64_t offset, uint64_t len, struct iovec *iov,
 		       unsigned max);
+
+/**
+ * A WRITE without a copy by the store: @p iov is pointed at the store's
+ * own memory for the range, for a caller that receives the payload there
+ * (NBD's recvmsg), then calls nbs_store_write_mapped() once it is all in.
+ * Until then the range reads as before where it was a hole, and may read
+ * partly new where it held data; a WRITE that never completes (its client
+ * gone mid-payload) leaves the range undefined, as a disk's interrupted
+ * write does. Only for a front end whose protocol leaves overlapping
+ * requests in flight undefined (NBD).
+ * @return the iovecs filled (1..max); -EINVAL, -EPERM, -ENOSPC as
+ *   nbs_store_check() judges a WRITE; -ENOTSUP (the store cannot: the
+ *   file store); -ENOBUFS (more than @p max pieces).
+ */
+int nbs_store_write_map(struct nbs_store *s, uint64_t offset, uint64_t len, struct iovec *iov,
+			unsigned max);
+
+/**
+ * The payload of a WRITE mapped with nbs_store_write_map() is in place:
+ * the range now reads as written. Counted as a WRITE of @p len bytes that
+ * the store copied nothing for. Memory is as durable as it gets: FUA and
+ * FLUSH have nothing to add.
+ */
+void nbs_store_write_mapped(struct nbs_store *s, uint64_t offset, uint64_t len);
 
 /** Copy the counters into @p st. @return 0; -EINVAL. */
 int nbs_store_stats_get(const struct nbs_store *s, struct nbs_store_stats *st);

@@ -151,6 +151,26 @@ mem_map(struct nbs_store *s, uint64_t offset, uint64_t len, struct iovec *iov, u
 	return (int)n;
 }
 
+/* A WRITE by reference: the pool's memory is contiguous, one piece. */
+static int
+mem_wmap(struct nbs_store *s, uint64_t offset, uint64_t len, struct iovec *iov, unsigned max)
+{
+	(void)max;
+	iov[0].iov_base = mem_of(s)->mem + offset;
+	iov[0].iov_len = (size_t)len;
+	return 1;
+}
+
+/* Its bytes are in: the blocks read as data from now on. */
+static void
+mem_wdone(struct nbs_store *s, uint64_t offset, uint64_t len)
+{
+	struct mem_store *m = mem_of(s);
+
+	for (uint64_t b = offset >> m->shift; b <= (offset + len - 1) >> m->shift; b++)
+		mem_bit_set(m, b);
+}
+
 /* The written bitmap's runs, a block at a time (a partly written block is data). */
 static int
 mem_extents(struct nbs_store *s, uint64_t offset, uint64_t len, struct nbs_store_extent *ext,
@@ -407,4 +427,6 @@ const struct nbs_store_ops nbs_store_memory_ops = {
 	.write_zeroes = mem_write_zeroes,
 	.extents = mem_extents,
 	.map = mem_map,
+	.wmap = mem_wmap,
+	.wdone = mem_wdone,
 };

@@ -834,6 +834,23 @@ sparse_memory(void)
 		CHECK_RC(nbs_store_read_map(s, 32u << 20, 1u << 20, v, 2), -ENOBUFS);
 		CHECK_RC(nbs_store_read_map(s, (64u << 20) - 512, 1024, v, 4), -EINVAL);
 		CHECK_RC(nbs_store_read_map(s, 0, 0, v, 4), -EINVAL);
+
+		/* A WRITE by reference: the bytes land in the store, read back as data. */
+		CHECK_EQ_INT(nbs_store_write_map(s, (48u << 20) + 100, 5000, v, 4), 1);
+		memcpy(v[0].iov_base, w, 5000);
+		check_extents(s, 48u << 20, 16384, 1, (const bool[]){ true },
+			      (const uint64_t[]){ 16384 }); /* not written until done */
+		nbs_store_write_mapped(s, (48u << 20) + 100, 5000);
+		check_extents(s, 48u << 20, 16384, 2, (const bool[]){ false, true },
+			      (const uint64_t[]){ 8192, 8192 });
+		CHECK_RC(do_sync(s, NBS_STORE_OP_READ, 0, (48u << 20) + 100, 5000, buf), 0);
+		CHECK(memcmp(buf, w, 5000) == 0);
+		CHECK_RC(do_sync(s, NBS_STORE_OP_READ, 0, 48u << 20, 100, buf), 0);
+		CHECK(buf[0] == 0 && buf[99] == 0); /* the rest of the block: zeros */
+		CHECK_RC(nbs_store_write_map(s, (64u << 20) - 512, 1024, v, 4), -ENOSPC);
+		CHECK_RC(nbs_store_write_map(s, 0, 0, v, 4), -EINVAL);
+		CHECK_RC(nbs_store_stats_get(s, &st), 0);
+		CHECK_EQ_INT(st.bytes_copied, copied + 5000 + 100); /* the two READs only */
 	}
 	{
 		struct nbs_store_extent e[1];
@@ -906,6 +923,7 @@ sparse_file(bool sync)
 		struct iovec v[1];
 
 		CHECK_RC(nbs_store_read_map(s, 0, 4096, v, 1), -ENOTSUP); /* reads are copied */
+		CHECK_RC(nbs_store_write_map(s, 0, 4096, v, 1), -ENOTSUP); /* and writes */
 	}
 	/* Block status from SEEK_DATA / SEEK_HOLE: hole, the written MiB, hole. */
 	{
