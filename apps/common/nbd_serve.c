@@ -45,6 +45,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <bulk/bulk_bs.h>
+
 #include "app.h"
 #include "nbd.h"
 #include "nbd_serve.h"
@@ -114,6 +116,7 @@ struct nbd_serve {
 	const struct nbd_serve_ops *ops;
 	void *arg;
 	int epfd;
+	struct bulk_bs_server *srv; /* watches epfd (nbd_serve_params.srv) */
 	bool exact; /* nbd_serve_params.exact_payload */
 	size_t io_size;
 	struct nbd_export exp;
@@ -1315,6 +1318,14 @@ nbd_serve_open(const struct nbd_serve_params *p, struct nbd_serve **out, char *e
 			goto fail_close;
 		}
 	}
+	if (p->srv != NULL) {
+		rc = bulk_bs_server_watch_fd(p->srv, n->epfd);
+		if (rc < 0) {
+			set_err(err, err_len, rc, "watching the NBD sockets%s: %s", "");
+			goto fail_close;
+		}
+		n->srv = p->srv;
+	}
 	*out = n;
 	return 0;
 fail_close:
@@ -1376,6 +1387,8 @@ nbd_serve_close(struct nbd_serve *ns)
 {
 	if (ns == NULL)
 		return;
+	if (ns->srv != NULL)
+		(void)bulk_bs_server_unwatch_fd(ns->srv, ns->epfd);
 	for (unsigned i = 0; i < ns->nlis; i++) {
 		(void)epoll_ctl(ns->epfd, EPOLL_CTL_DEL, ns->lis[i].fd, NULL);
 		close(ns->lis[i].fd);

@@ -35,6 +35,7 @@
 /* Most extents in one BLOCK_STATUS reply (what a reply record's header holds). */
 #define NBD_SERVE_EXTENTS_MAX 16u
 
+struct bulk_bs_server;
 struct nbd_serve;
 struct nbd_serve_conn;
 
@@ -125,6 +126,12 @@ struct nbd_serve_params {
 	 * headers before them (many small pipelined writes) are copied once.
 	 */
 	bool exact_payload;
+	/*
+	 * NULL, or the block service server whose poll is the program's loop:
+	 * the serve layer's epoll fd is watched there (and unwatched at
+	 * close), so that a sleeping loop wakes for NBD sockets.
+	 */
+	struct bulk_bs_server *srv;
 };
 
 /**

@@ -301,16 +301,9 @@ nbs_nbd_open(const struct nbs_nbd_params *p, struct nbs_nbd **out, char *err, si
 	sp.addrs = p->addrs;
 	sp.naddrs = p->naddrs;
 	sp.max_conns = p->max_conns;
+	sp.srv = p->srv;
 	rc = nbd_serve_open(&sp, &n->ns, err, err_len);
 	if (rc < 0) {
-		free(n);
-		return rc;
-	}
-	rc = bulk_bs_server_watch_fd(p->srv, nbd_serve_fd(n->ns));
-	if (rc < 0) {
-		if (err != NULL && err_len > 0)
-			snprintf(err, err_len, "watching the NBD sockets: %s", strerror(-rc));
-		nbd_serve_close(n->ns);
 		free(n);
 		return rc;
 	}
@@ -352,7 +345,6 @@ nbs_nbd_close(struct nbs_nbd *n)
 {
 	if (n == NULL)
 		return;
-	(void)bulk_bs_server_unwatch_fd(n->srv, nbd_serve_fd(n->ns));
 	nbd_serve_close(n->ns);
 	free(n);
 }

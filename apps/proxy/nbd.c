@@ -653,15 +653,9 @@ px_nbd_open(struct px *px, struct px_nbd **out, char *err, size_t err_len)
 	sp.addrs = o->nbd;
 	sp.naddrs = o->nnbd;
 	sp.max_conns = o->max_clients;
+	sp.srv = px->srv;
 	rc = nbd_serve_open(&sp, &n->ns, err, err_len);
 	if (rc < 0) {
-		free(n);
-		return rc;
-	}
-	rc = bulk_bs_server_watch_fd(px->srv, nbd_serve_fd(n->ns));
-	if (rc < 0) {
-		snprintf(err, err_len, "watching the NBD sockets: %s", strerror(-rc));
-		nbd_serve_close(n->ns);
 		free(n);
 		return rc;
 	}
@@ -708,7 +702,6 @@ px_nbd_close(struct px_nbd *n)
 {
 	if (n == NULL)
 		return;
-	(void)bulk_bs_server_unwatch_fd(n->px->srv, nbd_serve_fd(n->ns));
 	nbd_serve_close(n->ns);
 	app_say("stats: nbd sessions=%" PRIu64 " lost=%" PRIu64 " reconnects=%" PRIu64
 		" failed_fast=%" PRIu64 " lost_inflight=%" PRIu64 " buffer_size=%u buffers=%u",
