@@ -15,7 +15,7 @@
 #define PX_USAGE                                                                               \
 	"nbs-proxy [EAL args --] [--config FILE] --upstream tcp:HOST:PORT|unix:PATH\n"           \
 	"                 [--via shm|dpdk:port=N,ip=A.B.C.D] [--listen unix:PATH]\n"                \
-	"                 [--nbd unix:PATH|tcp:HOST:PORT ...] [--poll busy|adaptive]"
+	"                 [--nbd unix:PATH|tcp:HOST:PORT ...] [--cache SIZE] [--poll busy|adaptive]"
 
 static const char *const px_polls[] = { "adaptive", "busy", NULL };
 
