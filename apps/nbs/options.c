@@ -17,7 +17,7 @@
 #define NBS_USAGE                                                                          \
 	"nbs [EAL args --] [--config FILE] --store memory:SIZE|file:PATH --listen ADDR\n"   \
 	"           [--listen ADDR...] [--dpdk port=N,ip=A.B.C.D] [--block-size N]\n"       \
-	"           [--poll busy|adaptive]"
+	"           [--nbd unix:PATH|tcp:HOST:PORT ...] [--poll busy|adaptive]"
 
 static const char *const nbs_polls[] = { "adaptive", "busy", NULL };
 
