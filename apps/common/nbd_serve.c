@@ -11,7 +11,9 @@
  *
  * so a write's payload is copied once, by the kernel, from the socket into
  * the buffers the backend writes from; a read's data goes from the
- * buffers the backend filled to the socket. While a write's payload
+ * buffers the backend filled to the socket: copied into it, or, for a
+ * backend's memory that stays mapped (io->stable), by reference through
+ * a pipe (vmsplice, splice), so that the client's recv is its one copy. While a write's payload
  * arrives, recvmsg reads it and the next request header in one call (the
  * payload's iovecs, then the header's); only payload bytes that arrived
  * in a batch of small requests (read with the headers before them) are
@@ -28,6 +30,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -39,6 +42,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -63,6 +68,19 @@
  * client's whole queue depth goes to the backend in one round). */
 #define NS_READ_EXACT	    64u
 #define NS_PEEK_HDRS	    32u /* request headers looked at by one MSG_PEEK */
+/* A client with less than this of our replies still to read is waiting on
+ * us, or soon will be (nbd_serve_busy()). */
+#define NS_SPIN_OUTQ	    (128u << 10)
+/* Zero-copy replies (conn_write()): the pipe they pass through, and the
+ * memory their headers are copied to, which is never written again while
+ * the pipe or the socket may still refer to it (it is replaced instead). */
+#define NS_PIPE_SIZE	    (1u << 20)
+/* Larger READs are copied: their copy is cheap per byte (sequential), and
+ * by reference all of it falls to the client (1 MiB reads at QD 8 on two
+ * vCPUs: 3.4 GB/s copied, 2.7 GB/s by reference). */
+#define NS_SPLICE_MAX	    (64u << 10)
+#define NS_ARENA	    (256u << 10)
+_Static_assert(NS_ARENA >= 4 * NBD_REPLY_ERROR_MAX, "the arena holds a few headers of any kind");
 #define SD_LISTEN_FDS_START 3
 /* A record and its backend's part, which follows it aligned. */
 #define NS_IO_HEAD                                                                        \
@@ -108,6 +126,13 @@ struct nbd_serve_conn {
 	/* Output, in completion order. */
 	struct nbd_serve_io *out_head, *out_tail;
 	size_t out_bytes;
+	/* Zero-copy output: bytes vmspliced into the pipe and not yet spliced
+	 * to the socket; reply headers for it are copied into the arena. */
+	int pfd[2];
+	size_t pipe_len;
+	uint8_t *arena;
+	size_t apos;
+	bool no_splice; /* splicing failed here: copy from now on */
 	unsigned inflight; /* with the backend */
 	uint64_t requests;
 };
@@ -118,6 +143,7 @@ struct nbd_serve {
 	int epfd;
 	struct bulk_bs_server *srv; /* watches epfd (nbd_serve_params.srv) */
 	bool exact; /* nbd_serve_params.exact_payload */
+	bool can_splice; /* vmsplice + splice to a socket work here (probed) */
 	size_t io_size;
 	struct nbd_export exp;
 	struct nbd_server_ops nops;
@@ -132,6 +158,7 @@ struct nbd_serve {
 	/* Totals, printed at close. */
 	uint64_t accepted, requests, errors, copied_in, copied_early, bytes_in, bytes_out, stalls;
 	uint64_t holes; /* READs answered with one OFFSET_HOLE chunk */
+	uint64_t spliced; /* reply bytes sent by reference (zero copy) */
 };
 
 /* ------------------------------------------------------------ exports */
@@ -238,6 +265,7 @@ io_get(struct nbd_serve *ns, struct nbd_serve_conn *cl)
 	io->iov = NULL;
 	io->niov = 0;
 	io->prepared = false;
+	io->stable = false;
 	io->hlen = io->dlen = io->sent = 0;
 	return io;
 }
@@ -720,7 +748,7 @@ conn_read(struct nbd_serve_conn *cl)
 		size_t hdr = nbd_conn_phase(cl->c) == NBD_PHASE_TRANSMISSION
 				     ? nbd_conn_request_size(cl->c)
 				     : NS_IN_CAP;
-		size_t part = 0;
+		size_t part = 0, asked = 0;
 		bool direct = false;
 		ssize_t r;
 
@@ -769,6 +797,8 @@ conn_read(struct nbd_serve_conn *cl)
 			iov[0].iov_len = room;
 			mh.msg_iovlen = 1;
 		}
+		for (size_t i = 0; i < mh.msg_iovlen; i++)
+			asked += iov[i].iov_len;
 		r = recvmsg(cl->fd, &mh, MSG_DONTWAIT);
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -800,8 +830,165 @@ conn_read(struct nbd_serve_conn *cl)
 			cl->in_len += (size_t)r;
 		}
 		conn_process(cl);
+		/* Less than asked for: the socket was empty when it returned,
+		 * so another call would only say EAGAIN. Level-triggered
+		 * epoll brings us back for what arrives later. */
+		if ((size_t)r < asked)
+			break;
 	}
 	return work;
+}
+
+/*
+ * Zero-copy replies. A READ's data that stays mapped (io->stable: a memory
+ * store's own blocks) goes to the socket by reference: vmsplice() puts
+ * references to its pages (and to copies of the reply headers, in the
+ * arena) into a pipe, splice() moves them to the socket, and the client's
+ * recv copies from those pages. The one copy of the data is the client's
+ * own; copying it into the socket's buffers was a third of the server's
+ * CPU per 4 KiB READ. Replies without such data go by sendmsg() as usual,
+ * in order with the rest: the pipe is emptied into the socket before any.
+ */
+
+/* A reply whose data goes by reference (header-only replies go either way). */
+static bool
+io_by_ref(const struct nbd_serve_conn *cl, const struct nbd_serve_io *io)
+{
+	return io->stable && io->dlen > 0 && io->dlen <= NS_SPLICE_MAX &&
+	       io->sent < io->hlen + io->dlen && cl->ns->can_splice && !cl->no_splice;
+}
+
+/* Move what the pipe holds to the socket. @return true once it is empty. */
+static bool
+pipe_flush(struct nbd_serve_conn *cl, int *work)
+{
+	while (cl->pipe_len > 0) {
+		ssize_t r = splice(cl->pfd[0], NULL, cl->fd, NULL, cl->pipe_len,
+				   SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return false;
+		if (r <= 0) {
+			cl->dead = true;
+			cl->closing = true;
+			return false;
+		}
+		(*work)++;
+		cl->pipe_len -= (size_t)r;
+		cl->ns->bytes_out += (uint64_t)r;
+	}
+	return true;
+}
+
+/* The pipe and the arena, at a connection's first zero-copy reply. */
+static bool
+splice_setup(struct nbd_serve_conn *cl)
+{
+	if (cl->arena != NULL)
+		return true;
+	if (pipe2(cl->pfd, O_NONBLOCK | O_CLOEXEC) < 0)
+		goto fail;
+	(void)fcntl(cl->pfd[1], F_SETPIPE_SZ, (int)NS_PIPE_SIZE); /* else the default */
+	cl->arena = mmap(NULL, NS_ARENA, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+			 0);
+	if (cl->arena == MAP_FAILED) {
+		cl->arena = NULL;
+		close(cl->pfd[0]);
+		close(cl->pfd[1]);
+		goto fail;
+	}
+	cl->apos = 0;
+	return true;
+fail:
+	cl->pfd[0] = cl->pfd[1] = -1;
+	cl->no_splice = true;
+	return false;
+}
+
+/*
+ * Room for a header in the arena. Bytes handed to vmsplice() stay
+ * referenced by the pipe or the socket until the client has read them,
+ * which we cannot see: so the arena's pages are dropped from our mapping
+ * (they live on while referenced) and fresh zero pages take their place.
+ */
+static uint8_t *
+arena_take(struct nbd_serve_conn *cl, size_t len, bool batch_empty)
+{
+	uint8_t *p;
+
+	if (cl->apos + len > NS_ARENA) {
+		if (!batch_empty) /* this batch's own headers are in it */
+			return NULL;
+		if (madvise(cl->arena, NS_ARENA, MADV_DONTNEED) < 0)
+			return NULL;
+		cl->apos = 0;
+	}
+	p = cl->arena + cl->apos;
+	cl->apos += len;
+	return p;
+}
+
+/* Advance the output queue past @p r bytes that went out (or into the pipe). */
+static void
+out_advance(struct nbd_serve_conn *cl, size_t r)
+{
+	while (r > 0 && cl->out_head != NULL) {
+		struct nbd_serve_io *io = cl->out_head;
+		size_t left = io->hlen + io->dlen - io->sent;
+
+		if (r < left) {
+			io->sent += r;
+			cl->out_bytes -= r;
+			break;
+		}
+		r -= left;
+		cl->out_bytes -= left;
+		cl->out_head = io->next;
+		if (cl->out_head == NULL)
+			cl->out_tail = NULL;
+		io_put(cl->ns, io);
+	}
+}
+
+/*
+ * The iovecs of the replies at the head of the queue that go the same
+ * way: by reference (@p by_ref; headers copied to the arena) or copied.
+ * @return iovecs set (@p k of them already).
+ */
+static unsigned
+out_iov(struct nbd_serve_conn *cl, bool by_ref, struct iovec *iov, unsigned k)
+{
+	for (struct nbd_serve_io *io = cl->out_head; io != NULL && k < NS_IOV; io = io->next) {
+		size_t s = io->sent;
+		bool all = true;
+
+		if (io->dlen > 0 && io->sent < io->hlen + io->dlen && io_by_ref(cl, io) != by_ref)
+			break; /* the other way: next time */
+		if (s < io->hlen) {
+			if (by_ref) {
+				uint8_t *h = arena_take(cl, io->hlen - s, k == 0);
+
+				if (h == NULL)
+					break;
+				memcpy(h, io->hdr + s, io->hlen - s);
+				iov[k].iov_base = h;
+			} else {
+				iov[k].iov_base = io->hdr + s;
+			}
+			iov[k++].iov_len = io->hlen - s;
+			s = 0;
+		} else {
+			s -= io->hlen;
+		}
+		if (io->dlen > s)
+			k += iov_slice(io->iov, io->niov, s, io->dlen - s, iov + k,
+				       NS_IOV - (unsigned)k, &all);
+		if (!all) /* the rest of it next time, and nothing after it */
+			break;
+	}
+	return k;
 }
 
 /* Send what is queued: lib/nbd's handshake output, then the replies. */
@@ -814,33 +1001,43 @@ conn_write(struct nbd_serve_conn *cl)
 		struct iovec iov[NS_IOV];
 		struct msghdr mh = { .msg_iov = iov };
 		const void *d;
-		size_t hs = nbd_conn_output(cl->c, &d), k = 0;
+		size_t hs, k = 0;
+		bool by_ref;
 		ssize_t r;
 
+		if (!pipe_flush(cl, &work))
+			break;
+		hs = nbd_conn_output(cl->c, &d);
+		by_ref = hs == 0 && cl->out_head != NULL && io_by_ref(cl, cl->out_head) &&
+			 splice_setup(cl);
 		if (hs > 0) {
 			iov[k].iov_base = (void *)(uintptr_t)d;
 			iov[k++].iov_len = hs;
 		}
-		for (struct nbd_serve_io *io = cl->out_head; io != NULL && k < NS_IOV;
-		     io = io->next) {
-			size_t s = io->sent;
-			bool all = true;
-
-			if (s < io->hlen) {
-				iov[k].iov_base = io->hdr + s;
-				iov[k++].iov_len = io->hlen - s;
-				s = 0;
-			} else {
-				s -= io->hlen;
-			}
-			if (io->dlen > s)
-				k += iov_slice(io->iov, io->niov, s, io->dlen - s, iov + k,
-					       NS_IOV - (unsigned)k, &all);
-			if (!all) /* the rest of it next time, and nothing after it */
-				break;
+		k = out_iov(cl, by_ref, iov, (unsigned)k);
+		if (k == 0 && by_ref) { /* no room for a header: copy instead */
+			cl->no_splice = true;
+			continue;
 		}
 		if (k == 0)
 			break;
+		if (by_ref) {
+			r = vmsplice(cl->pfd[1], iov, k, SPLICE_F_NONBLOCK);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				/* Nothing went in: send this batch by copy. */
+				app_err("nbd: client=%" PRIu64 ": vmsplice: %s: replies are copied",
+					cl->id, r < 0 ? strerror(errno) : "nothing taken");
+				cl->no_splice = true;
+				continue;
+			}
+			work++;
+			cl->pipe_len += (size_t)r;
+			cl->ns->spliced += (uint64_t)r;
+			out_advance(cl, (size_t)r);
+			continue;
+		}
 		mh.msg_iovlen = k;
 		r = sendmsg(cl->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (r < 0 && errno == EINTR)
@@ -860,22 +1057,7 @@ conn_write(struct nbd_serve_conn *cl)
 			(void)nbd_conn_output_consume(cl->c, t);
 			r -= (ssize_t)t;
 		}
-		while (r > 0 && cl->out_head != NULL) {
-			struct nbd_serve_io *io = cl->out_head;
-			size_t left = io->hlen + io->dlen - io->sent;
-
-			if ((size_t)r < left) {
-				io->sent += (size_t)r;
-				cl->out_bytes -= (size_t)r;
-				break;
-			}
-			r -= (ssize_t)left;
-			cl->out_bytes -= left;
-			cl->out_head = io->next;
-			if (cl->out_head == NULL)
-				cl->out_tail = NULL;
-			io_put(cl->ns, io);
-		}
+		out_advance(cl, (size_t)r);
 	}
 	return work;
 }
@@ -885,7 +1067,7 @@ conn_output_pending(const struct nbd_serve_conn *cl)
 {
 	const void *d;
 
-	return cl->out_head != NULL || nbd_conn_output(cl->c, &d) > 0;
+	return cl->out_head != NULL || cl->pipe_len > 0 || nbd_conn_output(cl->c, &d) > 0;
 }
 
 static void
@@ -926,6 +1108,12 @@ conn_free(struct nbd_serve_conn *cl)
 	if (cl->next != NULL)
 		cl->next->prev = cl->prev;
 	ns->nconns--;
+	if (cl->arena != NULL) {
+		/* What the socket still holds of them stays referenced. */
+		close(cl->pfd[0]);
+		close(cl->pfd[1]);
+		munmap(cl->arena, NS_ARENA);
+	}
 	nbd_conn_destroy(cl->c);
 	free(cl->in);
 	free(cl);
@@ -1000,6 +1188,7 @@ conn_accept(struct nbd_serve *ns, struct ns_listener *l)
 		}
 		cl->kind = NS_CONN;
 		cl->fd = fd;
+		cl->pfd[0] = cl->pfd[1] = -1;
 		cl->ns = ns;
 		cl->id = ns->next_id++;
 		cl->events = EPOLLIN;
@@ -1254,6 +1443,38 @@ adopt_systemd(struct nbd_serve *n, char *err, size_t err_len)
 	return 0;
 }
 
+/*
+ * Whether replies can go by reference here: one byte vmspliced into a
+ * pipe and spliced on to a Unix socket (Linux; both since long before
+ * the kernels we run on, but a sandbox may forbid them). NBD_SERVE_SPLICE=0
+ * in the environment turns it off (to compare, or to rule it out).
+ */
+static bool
+splice_probe(void)
+{
+	const char *e = getenv("NBD_SERVE_SPLICE");
+	static char page[4096] __attribute__((aligned(4096)));
+	struct iovec v = { .iov_base = page, .iov_len = 1 };
+	int sv[2], pfd[2];
+	bool ok = false;
+	char c;
+
+	if (e != NULL && strcmp(e, "0") == 0)
+		return false;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return false;
+	if (pipe2(pfd, O_CLOEXEC) == 0) {
+		ok = vmsplice(pfd[1], &v, 1, SPLICE_F_NONBLOCK) == 1 &&
+		     splice(pfd[0], NULL, sv[0], NULL, 1, SPLICE_F_NONBLOCK) == 1 &&
+		     recv(sv[1], &c, 1, MSG_DONTWAIT) == 1;
+		close(pfd[0]);
+		close(pfd[1]);
+	}
+	close(sv[0]);
+	close(sv[1]);
+	return ok;
+}
+
 int
 nbd_serve_open(const struct nbd_serve_params *p, struct nbd_serve **out, char *err, size_t err_len)
 {
@@ -1271,6 +1492,9 @@ nbd_serve_open(const struct nbd_serve_params *p, struct nbd_serve **out, char *e
 	n->arg = p->arg;
 	n->io_size = NS_IO_HEAD + p->io_priv_size;
 	n->exact = p->exact_payload;
+	n->can_splice = splice_probe();
+	if (!n->can_splice && getenv("NBD_SERVE_SPLICE") == NULL)
+		app_say("nbd: replies are copied: vmsplice or splice to a socket does not work here");
 	n->max_conns = p->max_conns ? p->max_conns : NS_MAX_CONNS;
 	n->nops.lookup = ns_lookup;
 	n->nops.list = ns_list;
@@ -1364,6 +1588,26 @@ nbd_serve_inflight(const struct nbd_serve *ns)
 	return ns != NULL ? ns->inflight : 0;
 }
 
+bool
+nbd_serve_busy(const struct nbd_serve *ns)
+{
+	if (ns == NULL)
+		return false;
+	if (ns->inflight > 0)
+		return true;
+	for (const struct nbd_serve_conn *cl = ns->conns; cl != NULL; cl = cl->next) {
+		int q;
+
+		if (cl->dead || cl->requests == 0)
+			continue;
+		if (cl->pl_io != NULL || cl->out_head != NULL || cl->pipe_len > 0)
+			return true;
+		if (ioctl(cl->fd, SIOCOUTQ, &q) == 0 && q < (int)NS_SPIN_OUTQ)
+			return true;
+	}
+	return false;
+}
+
 size_t
 nbd_serve_uris(const struct nbd_serve *ns, char *buf, size_t len)
 {
@@ -1420,9 +1664,10 @@ nbd_serve_close(struct nbd_serve *ns)
 	}
 	app_say("nbd: stats: clients=%" PRIu64 " requests=%" PRIu64 " errors=%" PRIu64
 		" bytes_in=%" PRIu64 " bytes_out=%" PRIu64 " copied_in=%" PRIu64
-		" copied_early=%" PRIu64 " stalls=%" PRIu64 " hole_reads=%" PRIu64,
+		" copied_early=%" PRIu64 " stalls=%" PRIu64 " hole_reads=%" PRIu64
+		" spliced=%" PRIu64,
 		ns->accepted, ns->requests, ns->errors, ns->bytes_in, ns->bytes_out, ns->copied_in,
-		ns->copied_early, ns->stalls, ns->holes);
+		ns->copied_early, ns->stalls, ns->holes, ns->spliced);
 	if (ns->inflight > 0)
 		return; /* records still referenced: left to the exit as well */
 	while (ns->free_ios != NULL) {

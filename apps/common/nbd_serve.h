@@ -49,6 +49,17 @@ struct nbd_serve_io {
 	struct nbd_serve_conn *conn;
 	struct iovec *iov;
 	unsigned niov;
+	/*
+	 * Set by prepare() for a READ whose iov is memory that stays mapped
+	 * and readable after release() (a memory store's own blocks, never
+	 * a buffer that is reused): the reply's data may then be sent by
+	 * reference (vmsplice, then splice to the socket; replies of up to
+	 * 64 KiB), and the client reads it from those pages when it takes
+	 * the reply. A write to the
+	 * block that the server runs before then shows in it; NBD leaves
+	 * that order open (the read is still in flight). False by default.
+	 */
+	bool stable;
 	void *priv;
 	/* The serve layer's. */
 	struct nbd_serve_io *next; /* output queue or free list */
@@ -162,6 +173,19 @@ unsigned nbd_serve_conns(const struct nbd_serve *ns);
 
 /** @return requests submitted to the backend and not completed (0 for NULL). */
 uint64_t nbd_serve_inflight(const struct nbd_serve *ns);
+
+/**
+ * Whether the loop should spin (for a while) rather than sleep in epoll:
+ * requests are with the backend, a payload is partly received, replies
+ * wait for the socket to drain, or a client has less than 128 KiB of
+ * replies still to read: it is waiting on us, or soon will be, and a
+ * sleep would put a wake-up (tens of microseconds on a VM) into its
+ * latency. A client further behind than that is the bottleneck itself
+ * (a deep queue): its next request comes when it has read ours, and
+ * the loop sleeps until then instead of spending its CPU on waiting.
+ * @return false for NULL.
+ */
+bool nbd_serve_busy(const struct nbd_serve *ns);
 
 /**
  * Accept, read requests, prepare and submit them, run the backend's

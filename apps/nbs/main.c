@@ -56,6 +56,16 @@ loop_poll(void *arg)
 	return nbs_bridge_poll(l->bridge) + nbs_nbd_poll(l->nbd);
 }
 
+/* Block service clients make the server spin anyway (they have channels);
+ * NBD clients while they wait on us (nbd_serve_busy()). */
+static int
+loop_spin(void *arg)
+{
+	struct nbs_loop *l = arg;
+
+	return nbs_nbd_busy(l->nbd);
+}
+
 static int
 run(struct nbs_opts *o)
 {
@@ -64,7 +74,8 @@ run(struct nbs_opts *o)
 					   .export_name = o->export_name,
 					   .poll = (enum bulk_bs_poll_mode)o->poll,
 					   .max_conns = o->max_clients,
-					   .poll_hook = loop_poll };
+					   .poll_hook = loop_poll,
+					   .spin_hook = loop_spin };
 	struct nbs_bridge bridge = { 0 };
 	struct nbs_loop loop = { .bridge = &bridge };
 	struct bs_dpdk *dpdk = NULL;

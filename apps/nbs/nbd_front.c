@@ -112,6 +112,8 @@ nf_prepare(void *arg, void *user, struct nbd_serve_io *io)
 		p->by_ref = true;
 		io->iov = p->riov;
 		io->niov = (unsigned)k;
+		/* The store's own blocks stay mapped: sent by reference. */
+		io->stable = io->req.type == NBD_CMD_READ;
 		return 0;
 	}
 	if (need > p->cap) {
@@ -338,6 +340,12 @@ int
 nbs_nbd_poll(struct nbs_nbd *n)
 {
 	return n != NULL ? nbd_serve_poll(n->ns) : 0;
+}
+
+bool
+nbs_nbd_busy(const struct nbs_nbd *n)
+{
+	return n != NULL && nbd_serve_busy(n->ns);
 }
 
 void

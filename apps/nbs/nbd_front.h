@@ -10,6 +10,7 @@
 #ifndef NBS_NBD_FRONT_H
 #define NBS_NBD_FRONT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,6 +59,9 @@ size_t nbs_nbd_uris(const struct nbs_nbd *n, char *buf, size_t len);
  * @return work items handled (>= 0).
  */
 int nbs_nbd_poll(struct nbs_nbd *n);
+
+/** Whether a transfer is under way (nbd_serve_busy()): the loop spins for it. */
+bool nbs_nbd_busy(const struct nbs_nbd *n);
 
 /** @return connections open (0 for NULL). */
 unsigned nbs_nbd_conns(const struct nbs_nbd *n);

@@ -67,7 +67,8 @@ run(struct px_opts *o)
 					   .max_conns = o->max_clients,
 					   .poll_hook = px_poll_hook,
 					   .poll_hook_arg = &px,
-					   .sleep_hook = px_sleep_hook };
+					   .sleep_hook = px_sleep_hook,
+					   .spin_hook = px_spin_hook };
 	char where[BULK_BS_ADDR_STRLEN] = "", uris[1024] = "", err[512] = "";
 	uint64_t t0, next_stats, deadline;
 	int rc, idx, status = APP_EXIT_FAIL;

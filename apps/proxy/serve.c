@@ -160,6 +160,15 @@ px_poll_hook(void *arg)
 }
 
 int
+px_spin_hook(void *arg)
+{
+	const struct px *px = arg;
+
+	/* The upstream channels are ours, not the server's: they are polled. */
+	return px->sessions != NULL;
+}
+
+int
 px_sleep_hook(void *arg, int *timeout_ms)
 {
 	struct px *px = arg;

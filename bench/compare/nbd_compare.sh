@@ -17,6 +17,9 @@
 #
 #   bench/compare/nbd_compare.sh NBS [SECONDS] [NBS_PROXY]   (default 5 s per job)
 #
+# NBD_COMPARE_SERVERS and NBD_COMPARE_JOBS pick a subset (default: every
+# server; "write:1m:8 randwrite:4k:32 read:1m:8 randread:4k:32").
+#
 # Peers missing are installed with apt-get (nbdkit, nbd-server, qemu-utils,
 # fio); a peer that is still missing is left out of the table.
 set -u
@@ -136,7 +139,7 @@ stop() {
 }
 
 printf '%-11s %-14s %10s %9s %10s %16s\n' server job IOPS MB/s srv_cores IOPS/srv_core
-for srv in nbs nbs-proxy nbdkit nbd-server qemu-nbd; do
+for srv in ${NBD_COMPARE_SERVERS:-nbs nbs-proxy nbdkit nbd-server qemu-nbd}; do
 	case $srv in
 	nbs) ;;
 	nbs-proxy) [ -x "$proxy" ] || { echo "($srv: not found: $proxy)"; continue; } ;;
@@ -154,7 +157,7 @@ for srv in nbs nbs-proxy nbdkit nbd-server qemu-nbd; do
 	[ $srv = nbd-server ] && uri="nbd+unix:///disk?socket=$sock"
 	# Writes first: reads then read written data on every server (nbs
 	# answers a read of a never-written range with one OFFSET_HOLE chunk).
-	for job in write:1m:8 randwrite:4k:32 read:1m:8 randread:4k:32; do
+	for job in ${NBD_COMPARE_JOBS:-write:1m:8 randwrite:4k:32 read:1m:8 randread:4k:32}; do
 		rw=${job%%:*}
 		rest=${job#*:}
 		bs=${rest%%:*}

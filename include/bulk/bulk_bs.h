@@ -463,6 +463,15 @@ struct bulk_bs_server_params {
 	 */
 	int (*sleep_hook)(void *arg, int *timeout_ms);
 	/**
+	 * An adaptive poll spins (yielding the CPU) for 50 us after its last
+	 * work before it sleeps, but only while it has a client with channels:
+	 * those are polled, sockets wake it through epoll. Called when it has
+	 * none: return nonzero to spin all the same, because the application
+	 * expects more work within microseconds (the rest of a transfer under
+	 * way). May be NULL (sleep at once); gets poll_hook_arg.
+	 */
+	int (*spin_hook)(void *arg);
+	/**
 	 * Offer a copy channel to clients that ask (docs/blockservice.md,
 	 * section 10): the application may then complete their READs with
 	 * read-only copies of buffers of its own (bulk_bs_request_complete_copy()).

@@ -137,9 +137,13 @@ void bs_idle_unwatch(struct bs_idle *i, int fd);
 /*
  * Whether the caller has been idle long enough to sleep, given @p work
  * done this round (which resets the clock). Busy mode never sleeps; an
- * adaptive loop yields the CPU while it spins.
+ * adaptive loop yields the CPU while it spins, if @p spin: spinning buys
+ * latency for channels, which are polled, and for socket peers that wait
+ * on us (the server's spin_hook says which); a loop serving only a
+ * socket peer with a deep queue (an nbs NBD client at QD 32) sleeps at
+ * once: its spin would cost about a tenth of its CPU and gain nothing.
  */
-bool bs_idle_should_sleep(struct bs_idle *i, int work);
+bool bs_idle_should_sleep(struct bs_idle *i, int work, bool spin);
 
 /*
  * Wait for events: up to @p timeout_ms when @p sleep (the caller armed its
@@ -264,6 +268,7 @@ struct bulk_bs_server {
 	int (*poll_hook)(void *);
 	void *poll_hook_arg;
 	int (*sleep_hook)(void *, int *);
+	int (*spin_hook)(void *);
 
 	struct bs_idle idle;
 	struct bs_listener listeners[BS_MAX_LISTENERS];

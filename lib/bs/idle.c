@@ -62,7 +62,7 @@ bs_idle_unwatch(struct bs_idle *i, int fd)
 }
 
 bool
-bs_idle_should_sleep(struct bs_idle *i, int work)
+bs_idle_should_sleep(struct bs_idle *i, int work, bool spin)
 {
 	uint64_t now;
 
@@ -72,6 +72,8 @@ bs_idle_should_sleep(struct bs_idle *i, int work)
 	}
 	if (i->mode == BULK_BS_POLL_BUSY)
 		return false;
+	if (!spin)
+		return true;
 	now = bs_now_ns();
 	if (now - i->last_work < BS_IDLE_SPIN_NS) {
 		/* Others may be waiting for this core: they get it first. */

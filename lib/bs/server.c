@@ -74,6 +74,7 @@ bulk_bs_server_create(const struct bulk_bs_server_params *p, struct bulk_bs_serv
 	s->poll_hook = p->poll_hook;
 	s->poll_hook_arg = p->poll_hook_arg;
 	s->sleep_hook = p->sleep_hook;
+	s->spin_hook = p->spin_hook;
 	s->copies = p->copies != 0;
 	for (unsigned i = 0; i < BS_MAX_LISTENERS; i++)
 		s->listeners[i].fd = -1;
@@ -769,7 +770,12 @@ bulk_bs_server_poll(struct bulk_bs_server *s, int timeout_ms)
 	for (c = s->conns; c != NULL; c = c->next)
 		if (c->state == BS_CONN_SERVING)
 			work += bs_serve_flush(c);
-	sleep = bs_idle_should_sleep(&s->idle, work);
+	/* No client with channels: what comes, comes through a socket,
+	 * unless the application expects more at once. */
+	sleep = bs_idle_should_sleep(&s->idle, work,
+				     s->conns != NULL ||
+					     (work == 0 && s->spin_hook != NULL &&
+					      s->spin_hook(s->poll_hook_arg) != 0));
 	if (sleep && timeout_ms > 0)
 		sleep = arm_all(s, &timeout_ms);
 	else

@@ -950,7 +950,7 @@ bs_client_round(struct bulk_bs_client *c, int sleep_ms)
 		bs_client_goodbye(c);
 		work++;
 	}
-	sleep = bs_idle_should_sleep(&c->idle, work) && sleep_ms > 0 && c->nrel == 0;
+	sleep = bs_idle_should_sleep(&c->idle, work, true) && sleep_ms > 0 && c->nrel == 0;
 	if (sleep && c->cchan.ch != NULL && bulk_channel_state(c->cchan.ch) != BULK_STATE_CLOSED &&
 	    c->cchan.fd >= 0 && bulk_channel_arm(c->cchan.ch) != 0)
 		sleep = false;

@@ -146,6 +146,21 @@ on_closing(void *arg, struct bulk_bs_conn *c, int reason)
 	return srv.closing++ == 0 ? 1 : 0;
 }
 
+/* Asked only by an idle server with no client: those with channels spin. */
+static struct {
+	struct bulk_bs_server *s;
+	unsigned calls;
+} spin;
+
+static int
+on_spin(void *arg)
+{
+	CHECK(arg == &spin);
+	CHECK(bulk_bs_server_conns(spin.s) == 0);
+	spin.calls++;
+	return 0;
+}
+
 static int
 server(const char *ctl, int ready_fd)
 {
@@ -159,6 +174,8 @@ server(const char *ctl, int ready_fd)
 		.info = { .size = SIZE, .block_min = BLOCK, .block_max = 64 * 1024,
 			  .flags = BULK_BS_FLAG_FLUSH | BULK_BS_FLAG_TRIM | BULK_BS_FLAG_FUA |
 				   BULK_BS_FLAG_WRITE_ZEROES },
+		.spin_hook = on_spin,
+		.poll_hook_arg = &spin,
 	};
 	struct bulk_bs_server_stats ss;
 	struct bulk_bs_server *s;
@@ -169,6 +186,8 @@ server(const char *ctl, int ready_fd)
 	CHECK(bulk_domain_create("server", &d) == 0);
 	p.dom = d;
 	CHECK(bulk_bs_server_create(&p, &s) == 0);
+	spin.s = s;
+	CHECK(bulk_bs_server_poll(s, 0) == 0 && spin.calls == 1);
 	CHECK(bulk_bs_server_listen(s, ctl) == 0);
 	CHECK(write(ready_fd, "r", 1) == 1);
 	close(ready_fd);
