@@ -143,7 +143,7 @@ int px_up_connect_pool(struct px *px, uint32_t buffers, uint32_t buffer_size,
 extern const struct bulk_bs_server_ops px_server_ops;
 int px_poll_hook(void *arg);
 int px_sleep_hook(void *arg, int *timeout_ms);
-/* Spin like a loop with channels while there are upstream sessions. */
+/* Spin like a loop with channels: the upstream ones are ours. */
 int px_spin_hook(void *arg);
 
 /* nbd.c: the NBD front end (unmodified NBD clients, carried upstream) */
