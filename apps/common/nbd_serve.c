@@ -13,12 +13,12 @@
  * the buffers the backend writes from; a read's data goes from the
  * buffers the backend filled to the socket: copied into it, or, for a
  * backend's memory that stays mapped (io->stable), by reference through
- * a pipe (vmsplice, splice), so that the client's recv is its one copy. While a write's payload
- * arrives, recvmsg reads it and the next request header in one call (the
- * payload's iovecs, then the header's); only payload bytes that arrived
- * in a batch of small requests (read with the headers before them) are
- * copied out of the input buffer again, and those are counted (copied_in
- * at exit).
+ * a pipe (vmsplice, splice), so that the client's recv is its one copy.
+ * While a write's payload arrives, recvmsg reads it and the next request
+ * header in one call (the payload's iovecs, then the header's); only
+ * payload bytes that arrived in a batch of small requests (read with the
+ * headers before them) are copied out of the input buffer again, and
+ * those are counted (copied_in at exit).
  *
  * Many requests are in flight per connection; replies go out in the order
  * the backend completes them. A backend that has no buffer free for a
@@ -850,12 +850,12 @@ conn_read(struct nbd_serve_conn *cl)
  * in order with the rest: the pipe is emptied into the socket before any.
  */
 
-/* A reply whose data goes by reference (header-only replies go either way). */
+/* A queued reply whose data goes by reference (header-only replies go either way). */
 static bool
 io_by_ref(const struct nbd_serve_conn *cl, const struct nbd_serve_io *io)
 {
-	return io->stable && io->dlen > 0 && io->dlen <= NS_SPLICE_MAX &&
-	       io->sent < io->hlen + io->dlen && cl->ns->can_splice && !cl->no_splice;
+	return io->stable && io->dlen > 0 && io->dlen <= NS_SPLICE_MAX && cl->ns->can_splice &&
+	       !cl->no_splice;
 }
 
 /* Move what the pipe holds to the socket. @return true once it is empty. */
@@ -964,7 +964,7 @@ out_iov(struct nbd_serve_conn *cl, bool by_ref, struct iovec *iov, unsigned k)
 		size_t s = io->sent;
 		bool all = true;
 
-		if (io->dlen > 0 && io->sent < io->hlen + io->dlen && io_by_ref(cl, io) != by_ref)
+		if (io->dlen > 0 && io_by_ref(cl, io) != by_ref)
 			break; /* the other way: next time */
 		if (s < io->hlen) {
 			if (by_ref) {

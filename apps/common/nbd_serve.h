@@ -55,9 +55,9 @@ struct nbd_serve_io {
 	 * a buffer that is reused): the reply's data may then be sent by
 	 * reference (vmsplice, then splice to the socket; replies of up to
 	 * 64 KiB), and the client reads it from those pages when it takes
-	 * the reply. A write to the
-	 * block that the server runs before then shows in it; NBD leaves
-	 * that order open (the read is still in flight). False by default.
+	 * the reply. A write to the block that the server runs before then
+	 * shows in it; NBD leaves that order open (the read is still in
+	 * flight). False by default.
 	 */
 	bool stable;
 	void *priv;

@@ -465,10 +465,11 @@ struct bulk_bs_server_params {
 	/**
 	 * An adaptive poll spins (yielding the CPU) for 50 us after its last
 	 * work before it sleeps, but only while it has a client with channels:
-	 * those are polled, sockets wake it through epoll. Called when it has
-	 * none: return nonzero to spin all the same, because the application
-	 * expects more work within microseconds (the rest of a transfer under
-	 * way). May be NULL (sleep at once); gets poll_hook_arg.
+	 * those are polled, sockets wake it through epoll. Called in each idle
+	 * round when it has none: return nonzero to spin all the same, because
+	 * the application expects work within microseconds (channels of its
+	 * own, a transfer under way, a socket peer waiting on it). May be NULL
+	 * (sleep at once); gets poll_hook_arg.
 	 */
 	int (*spin_hook)(void *arg);
 	/**
